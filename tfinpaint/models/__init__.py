@@ -1,0 +1,18 @@
+"""Model registry, keyed by paper number."""
+import importlib
+
+
+def _module(paper: int):
+    if paper not in (1, 2):
+        raise ValueError(f"paper {paper!r} does not exist; expected 1 or 2")
+    return importlib.import_module(f"tfinpaint.models.paper{paper}")
+
+
+def build_generator(config):
+    """The inference generator of `config.paper` (image + mask -> completed image)."""
+    return _module(config.paper).build_generator(config)
+
+
+def build_gan(config, global_batch_size: int):
+    """The training model of `config.paper`; call inside the strategy's scope."""
+    return _module(config.paper).build_gan(config, global_batch_size)

@@ -1,0 +1,1 @@
+"""Training: the shared GAN wrapper, the papers' train steps and the run loop."""
