@@ -336,4 +336,5 @@ def _parse_value(raw: str, ftype, where: str):
         pass
     else:
         raise ConfigError(f"--set {where}: unsupported field type {ftype}")
-    raise ConfigError(f"--set {where}={raw!r}: expected a {getattr(ftype, '__name__', ftype)}")
+    expected = {bool: "true or false", int: "an integer", float: "a number"}.get(ftype, str(ftype))
+    raise ConfigError(f"--set {where}={raw!r}: expected {expected}")

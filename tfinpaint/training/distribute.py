@@ -11,6 +11,8 @@ import os
 
 import tensorflow as tf
 
+from tfinpaint.config import ConfigError
+
 STRATEGIES = ("auto", "one", "mirrored", "multiworker")
 
 
@@ -21,13 +23,13 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     GPU (how the tests run it); `multiworker` reads the cluster from `TF_CONFIG`.
     """
     if name not in STRATEGIES:
-        raise ValueError(f"--strategy {name!r}: expected one of {', '.join(STRATEGIES)}")
+        raise ConfigError(f"--strategy {name!r}: expected one of {', '.join(STRATEGIES)}")
     gpus = tf.config.list_logical_devices("GPU")
     if name == "one" or (name == "auto" and len(gpus) < 2):
         return tf.distribute.get_strategy()
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy multiworker needs TF_CONFIG (the cluster and this worker's "
+            raise ConfigError("--strategy multiworker needs TF_CONFIG (the cluster and this worker's "
                              "task); see the README's multi-worker section")
         json.loads(os.environ["TF_CONFIG"])
         return tf.distribute.MultiWorkerMirroredStrategy()
