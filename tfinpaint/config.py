@@ -127,6 +127,7 @@ class TrainConfig:
         deterministic: `tf.config.experimental.enable_op_determinism`.
         jit_compile: XLA for the train step (measured slower on CPU).
         export: SavedModel (and TFLite variants listed in `tflite`) at the end of the run.
+        evaluate: score the generator beside the classical baselines at the end of the run.
     """
 
     batch_size: int = 8
@@ -144,6 +145,7 @@ class TrainConfig:
     jit_compile: bool = False
     export: bool = True
     tflite: str = "fp32"
+    evaluate: bool = True
 
 
 @dataclass(frozen=True)

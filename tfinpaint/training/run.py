@@ -26,7 +26,7 @@ class RunError(RuntimeError):
 
 def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bool = False,
           strategy: str = "auto", export_root: str = "saved_models", progress: bool | None = None,
-          evaluate: bool = True, log=print) -> dict:
+          log=print) -> dict:
     """Train (or resume) `config`; returns a summary dict (run_dir, steps, seconds, export, report).
 
     Raises:
@@ -95,7 +95,7 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
     fixed_batch = next(iter(val_ds), None)
 
     stop = _StopSignal()
-    bar = _Progress(steps, start, enabled=progress, log=log)
+    bar = _Progress(steps, start, global_batch, enabled=progress, log=log)
     step, images_since, since = start, 0, time.time()
     try:
         while step < steps:
@@ -150,7 +150,7 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
         summary["export"] = export(generator_path, name=config.export_name, out_root=export_root,
                                    tflite=tflite)
         log(f"exported {summary['export']}")
-    if evaluate:
+    if train_cfg.evaluate:
         summary["report"] = _evaluate(gan, config, run_dir, log)
     summary["seconds"] = round(time.time() - started, 1)
     _write_json(os.path.join(run_dir, "run.json"), {"state": "finished", **summary})
@@ -286,9 +286,9 @@ class _StopSignal:
 class _Progress:
     """A tqdm bar with step, phase, losses, images/s and ETA; plain log lines when not a TTY."""
 
-    def __init__(self, total, start, enabled=None, log=print):
+    def __init__(self, total, start, global_batch, enabled=None, log=print):
         self.log = log
-        self.total = total
+        self.total, self.global_batch = total, global_batch
         self.started, self.start_step = time.time(), start
         enabled = sys.stderr.isatty() if enabled is None else enabled
         self.bar = None
@@ -299,15 +299,16 @@ class _Progress:
 
     def update(self, step, phase, logs):
         short = {k: f"{v:.4g}" for k, v in logs.items()}
+        rate = (step - self.start_step) / max(time.time() - self.started, 1e-9)
+        images_per_sec = f"{rate * self.global_batch:.1f}"
         if self.bar is not None:
             self.bar.update(step - self.bar.n)
-            self.bar.set_postfix(phase=phase, **short, refresh=False)
+            self.bar.set_postfix(phase=phase, img_s=images_per_sec, **short, refresh=False)
         elif time.time() - self.last_line > 10 or step == self.total:
-            elapsed = time.time() - self.started
-            rate = (step - self.start_step) / max(elapsed, 1e-9)
             eta = (self.total - step) / max(rate, 1e-9)
             self.log(f"step {step}/{self.total} [{phase}] " +
-                     " ".join(f"{k}={v}" for k, v in short.items()) + f" {rate:.2f} steps/s ETA {eta:.0f}s")
+                     " ".join(f"{k}={v}" for k, v in short.items()) +
+                     f" {images_per_sec} images/s ETA {eta:.0f}s")
             self.last_line = time.time()
 
     def close(self):
