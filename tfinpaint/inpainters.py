@@ -15,7 +15,8 @@ class Inpainter:
     """Fills the holes of a batch of images.
 
     Subclasses set `name` (how reports and grids label the method) and implement
-    `inpaint_batch`.
+    `inpaint_batch`. `classical` is True for the non-learned baselines, which evaluation
+    never Poisson-blends.
 
     `inpaint_batch(images, masks)`:
         images: float32 numpy [B, H, W, 3], values in [0, 1].
@@ -25,6 +26,7 @@ class Inpainter:
     """
 
     name: str = "inpainter"
+    classical: bool = False
 
     def inpaint_batch(self, images: np.ndarray, masks: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must implement inpaint_batch")
@@ -56,11 +58,6 @@ def check_batch(images, masks) -> tuple[np.ndarray, np.ndarray]:
 def composite(images: np.ndarray, completed: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """`completed` inside the hole, `images` (bit for bit) outside. hole: bool [B, H, W]."""
     return np.where(hole[..., None], np.clip(completed, 0.0, 1.0), images).astype(np.float32)
-
-
-def baseline_names() -> tuple[str, ...]:
-    from tfinpaint import baselines
-    return tuple(baselines.BASELINES)
 
 
 def load_inpainter(name_or_path: str) -> Inpainter:

@@ -1,4 +1,4 @@
-"""Image-quality metrics the papers report: PSNR, SSIM and L1, per example, whole image or hole only.
+"""Image-quality metrics the papers report: PSNR, SSIM and L1, whole image or hole only.
 
 All functions are TensorFlow ops (eager and graph mode) taking `a`, `b` of shape [B, H, W, C]
 and returning one value per example, shape [B], float32. Inputs of any float dtype (e.g. the

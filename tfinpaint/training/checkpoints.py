@@ -47,8 +47,11 @@ class RunCheckpoint:
             shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
 
     def restore(self) -> int | None:
-        """Restore the newest checkpoint; returns its step, or None when there is none."""
-        latest = self.manager.latest_checkpoint
+        """Restore the newest checkpoint; returns its step, or None when there is none.
+
+        Every worker restores from the chief's directory (it is on storage all workers reach).
+        """
+        latest = tf.train.latest_checkpoint(self.directory)
         if latest is None:
             return None
         self.checkpoint.restore(latest).assert_existing_objects_matched()

@@ -248,7 +248,7 @@ def _evaluate(gan, config: ExperimentConfig, run_dir: str, log) -> dict:
     from tfinpaint.inference import KerasInpainter
 
     data = config.data
-    inpainters = [KerasInpainter(gan.generator, name=config.name)] + [cls() for cls in BASELINES.values()]
+    inpainters = [KerasInpainter(gan.generator, name=config.name), *BASELINES]
     limit = config.train.eval_images or None
     source, split = (data.val_source, "all") if data.val_source else (data.source, "test")
     report = evaluate(inpainters, source, split=split, split_ratio=data.split_ratio, masks=data.masks,

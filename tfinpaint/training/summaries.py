@@ -43,7 +43,7 @@ class TensorBoardLogger:
             return
         image = np.asarray(batch["image"])
         mask = np.asarray(batch["mask"])
-        picture = grid.make_grid(image, mask, {"output": np.asarray(completed)})
+        picture = grid.inpainting_grid(image, mask, {"output": np.asarray(completed)})
         with self.validation.as_default():
             tf.summary.image("examples", picture[None], step=step)
         self.validation.flush()

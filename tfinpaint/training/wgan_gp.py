@@ -1,0 +1,268 @@
+"""Paper 1's training model: both paths through one generator, two WGAN-GP PatchGAN critics.
+
+One global step = `n_critic` updates of each critic, then one update of the encoder and
+generator. All of them use the step's batch: each critic update draws fresh latent noise (new
+fakes) and fresh interpolation weights, the batch's real images are reused. One step therefore
+consumes one batch, which keeps the data iterator, the checkpoint and the step counter in
+lockstep, at the price of critic updates that see the same real images n_critic times.
+
+The critic loop runs in the graph (`tf.range`). Keras optimisers synchronise replicas with a
+`merge_call`, which TensorFlow refuses inside a loop body traced in replica context, so the loop
+runs in cross-replica context (inside one `merge_call`) and calls `strategy.run` for each
+critic update — TensorFlow's supported "loop around strategy.run" pattern. Under the default
+strategy the same code is a plain loop.
+
+Randomness: the latent noise and the interpolation weights of example `i` come from stateless
+RNGs keyed by (`batch["index"][i]`, training seed, step, critic iteration, purpose), so every
+example draws the same numbers whatever replica it lands on (stateful ops would make replicas
+draw identical numbers and break 1-vs-N equivalence).
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfinpaint import losses, metrics
+from tfinpaint.models.paper1 import ATTENTION_STRIDE, OUTPUT_STRIDES, downsample
+from tfinpaint.training.gan import InpaintingGAN
+
+# Purposes inside one (step, iteration) noise stream.
+_LATENT, _EPSILON = 0, 1
+CRITICS = ("d1", "d2")
+
+
+def noise_seeds(index, seed, step, iteration, purpose):
+    """Stateless RNG seeds [B, 2] (int64): one per example, keyed by its global index.
+
+    The second word packs (seed, step, iteration < 64, purpose < 8); int64 arithmetic wraps
+    silently, which only matters for seeds above 2**20 and is harmless for noise.
+    """
+    word = ((tf.cast(seed, "int64") * (1 << 34) + tf.cast(step, "int64")) * 64
+            + tf.cast(iteration, "int64")) * 8 + purpose
+    index = tf.cast(index, "int64")
+    return tf.stack([index, tf.broadcast_to(word, tf.shape(index))], axis=1)
+
+
+def per_example_normal(seeds, shape):
+    """Standard normal noise [B, *shape], example b drawn from `seeds[b]` (float32)."""
+    return tf.map_fn(lambda s: tf.random.stateless_normal(shape, seed=s), seeds,
+                     fn_output_signature=tf.float32)
+
+
+def per_example_uniform(seeds):
+    """U(0, 1) values [B], example b drawn from `seeds[b]` (float32)."""
+    return tf.map_fn(lambda s: tf.random.stateless_uniform([], seed=s), seeds,
+                     fn_output_signature=tf.float32)
+
+
+def visible_fraction_std(mask):
+    """PICNet's std of the reconstruction path's target latent N(0, s^2), [B, 1, 1, 1].
+
+    `s = sigmoid(-8 (v - 0.8))` with `v` the visible fraction: `1 - mean(mask)` here, since
+    this package's mask is 1 in the hole (PICNet's is 1 on known pixels). Small holes (v near
+    1) give a narrow target: little is missing, so little may vary.
+    """
+    visible = 1.0 - tf.reduce_mean(tf.cast(mask, "float32"), axis=[1, 2, 3], keepdims=True)
+    return tf.sigmoid(-8.0 * (visible - 0.8))
+
+
+@keras.saving.register_keras_serializable(package="tfinpaint")
+class Paper1GAN(InpaintingGAN):
+    """Paper 1's dual-path WGAN-GP training model (a condensed PICNet).
+
+    Per step, on a batch {"image" [B,H,W,3] in [0,1], "mask" [B,H,W,1] 1 = hole, "index" [B]}:
+    images go to [-1, 1]; the encoder gives the prior from `I_m = (1 - M) I` and the posterior
+    from `I_c = M I`; z_rec ~ posterior, z_gen ~ prior (reparameterised) run through the shared
+    generator as one 2B batch. D1 judges the reconstruction path's final output, D2 the
+    generation path's completed image, each against the real image.
+
+    Critic k (n_critic times): `D_k(fake) - D_k(real) + gp_weight * GP` per example (GP from
+    `tfinpaint.losses.gradient_penalty`, on the per-example mean patch score, or the summed
+    map for PICNet's spectral-norm critic).
+    Encoder + generator: `adv_weight * (-D1(rec) - D2(gen_completed))
+    + l1_weight * sum over the 4 scales of (L1(rec_s, I_s) + L1(visible_s * (gen_s - I_s)))
+    + kl_weight * (KL(N(0, s_v^2) || posterior) + KL(stop_grad(posterior) || prior))`, KLs summed
+    over the latent (SPEC-paper1.md, "Losses").
+
+    Tracked (replica means, averaged over the critic iterations of a step for critic values):
+    `d1_wasserstein`, `d2_wasserstein` (D(real) - D(fake)), `d1_gp`, `d2_gp`, `adv_rec`,
+    `adv_gen`, `l1_rec`, `l1_gen`, `kl_rec`, `kl_gen` (unweighted), `generator_loss` (weighted
+    total) and `psnr` (generation path, completed, dB).
+
+    Args:
+        generator: a `Paper1Generator` (its `encoder` and `decoder` are trained).
+        critics: {"d1": reconstruction-path critic, "d2": generation-path critic}.
+        global_batch_size: images per step over all replicas.
+        n_critic: critic updates per generator update.
+        gp_weight, l1_weight, kl_weight, adv_weight: loss weights (10, 20, 80, 1).
+        penalty_score: "mean" or "sum" (see `gradient_penalty`).
+        lr, beta_1, beta_2: Adam settings of every network.
+        seed: training seed mixed into every noise key.
+
+    Reference:
+        Zheng, Cham & Cai, "Pluralistic Image Completion", CVPR 2019; Gulrajani et al.,
+        "Improved Training of Wasserstein GANs", NeurIPS 2017.
+    """
+
+    tracked_names = ("d1_wasserstein", "d2_wasserstein", "d1_gp", "d2_gp", "adv_rec", "adv_gen",
+                     "l1_rec", "l1_gen", "kl_rec", "kl_gen", "generator_loss", "psnr")
+
+    def __init__(self, generator, critics, global_batch_size, n_critic=5, gp_weight=10.0,
+                 l1_weight=20.0, kl_weight=80.0, adv_weight=1.0, penalty_score="mean",
+                 lr=1e-4, beta_1=0.0, beta_2=0.9, seed=0, **kwargs):
+        if sorted(critics) != sorted(CRITICS):
+            raise ValueError(f"Paper1GAN: critics has keys {sorted(critics)}; expected "
+                             f"{list(CRITICS)} (d1 = reconstruction path, d2 = generation path)")
+        if int(n_critic) < 1:
+            raise ValueError(f"Paper1GAN: n_critic={n_critic}; expected a positive integer")
+        if penalty_score not in ("mean", "sum"):
+            raise ValueError(f"Paper1GAN: penalty_score={penalty_score!r}; expected 'mean' or 'sum'")
+        super().__init__(generator, critics, global_batch_size, **kwargs)
+        self.n_critic = int(n_critic)
+        self.gp_weight = float(gp_weight)
+        self.l1_weight = float(l1_weight)
+        self.kl_weight = float(kl_weight)
+        self.adv_weight = float(adv_weight)
+        self.penalty_score = penalty_score
+        self.lr = float(lr)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.seed = int(seed)
+        self._optimizers = {}
+
+    def _adam(self, name):
+        return keras.optimizers.Adam(self.lr, beta_1=self.beta_1, beta_2=self.beta_2, name=name)
+
+    def _variables(self, name):
+        if name == "generator":
+            return self.generator.trainable_variables
+        return self.critics[name].trainable_variables
+
+    def build_optimizers(self, factory=None):
+        """Create and build the optimisers "generator" (encoder + decoder), "d1" and "d2".
+
+        Call inside the strategy's scope. `factory(name) -> optimizer` replaces the default
+        Adam(lr, beta_1, beta_2) (tests use SGD). Under a `mixed_float16` policy each optimizer
+        is wrapped in a `LossScaleOptimizer`.
+        """
+        factory = factory or self._adam
+        float16 = keras.mixed_precision.dtype_policy().name == "mixed_float16"
+        for name in ("generator",) + CRITICS:
+            optimizer = factory(name)
+            if float16 and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{name}_scaled")
+            optimizer.build(self._variables(name))
+            self._optimizers[name] = optimizer
+        return self.optimizers()
+
+    def optimizers(self) -> dict:
+        if not self._optimizers:
+            raise RuntimeError("Paper1GAN: call build_optimizers() (inside the strategy scope) "
+                               "before training")
+        return dict(self._optimizers)
+
+    def _apply(self, name, tape, loss):
+        optimizer = self._optimizers[name]
+        variables = self._variables(name)
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+
+    def _forward(self, batch, step, iteration):
+        """Both paths through the generator; returns the pieces the losses need."""
+        image = tf.cast(batch["image"], "float32")
+        mask = tf.cast(batch["mask"], "float32")
+        real = 2.0 * image - 1.0
+        visible = 1.0 - mask
+        encoder, decoder = self.generator.encoder, self.generator.decoder
+        prior_mean, prior_std, fused, feature = encoder(visible * real, training=True)
+        post_mean, post_std = encoder.posterior(mask * real, training=True)
+        seeds = noise_seeds(batch["index"], self.seed, step, iteration, _LATENT)
+        noise = per_example_normal(seeds, tf.concat([[2], tf.shape(post_mean)[1:]], axis=0))
+        z_rec = post_mean + post_std * tf.cast(noise[:, 0], post_std.dtype)
+        z_gen = prior_mean + prior_std * tf.cast(noise[:, 1], prior_std.dtype)
+
+        def both(t):
+            return tf.concat([t, t], axis=0)
+
+        outputs = decoder([tf.concat([z_rec, z_gen], axis=0), both(fused), both(feature),
+                           both(downsample(visible, ATTENTION_STRIDE))], training=True)
+        pairs = [tf.split(tf.cast(o, "float32"), 2, axis=0) for o in outputs]
+        return {
+            "real": real, "mask": mask, "visible": visible,
+            "rec": [p[0] for p in pairs], "gen": [p[1] for p in pairs],
+            "completed": losses.complete(real, mask, pairs[-1][1]),
+            "prior": (prior_mean, prior_std), "posterior": (post_mean, post_std),
+        }
+
+    def _critic_step(self, batch, step, iteration):
+        out = self._forward(batch, step, iteration)
+        real = out["real"]
+        fakes = {"d1": tf.stop_gradient(out["rec"][-1]), "d2": tf.stop_gradient(out["completed"])}
+        for purpose, name in enumerate(CRITICS, start=_EPSILON):
+            critic = self.critics[name]
+            epsilon = per_example_uniform(noise_seeds(batch["index"], self.seed, step, iteration,
+                                                      purpose))
+            with tf.GradientTape() as tape:
+                real_scores, fake_scores = tf.split(
+                    critic(tf.concat([real, fakes[name]], axis=0), training=True), 2, axis=0)
+                gp = losses.gradient_penalty(critic, real, fakes[name], epsilon,
+                                             score=self.penalty_score)
+                critic_loss = losses.wasserstein_critic_loss(real_scores, fake_scores)
+                loss = self.average(critic_loss + self.gp_weight * gp)
+                scaled = self._optimizers[name].scale_loss(loss)
+            self._apply(name, tape, scaled)
+            self.track(**{f"{name}_wasserstein": -critic_loss, f"{name}_gp": gp})
+
+    def _generator_losses(self, out):
+        rec_scores = self.critics["d1"](out["rec"][-1], training=False)
+        gen_scores = self.critics["d2"](out["completed"], training=False)
+        terms = {"adv_rec": losses.wasserstein_generator_loss(rec_scores),
+                 "adv_gen": losses.wasserstein_generator_loss(gen_scores),
+                 "l1_rec": 0.0, "l1_gen": 0.0}
+        for stride, rec, gen in zip(OUTPUT_STRIDES, out["rec"], out["gen"]):
+            target = downsample(out["real"], stride)
+            terms["l1_rec"] += losses.masked_l1(target, rec)
+            terms["l1_gen"] += losses.masked_l1(target, gen, downsample(out["visible"], stride))
+        post_mean, post_std = out["posterior"]
+        prior_mean, prior_std = out["prior"]
+        terms["kl_rec"] = losses.gaussian_kl(tf.zeros_like(post_mean),
+                                             visible_fraction_std(out["mask"]),
+                                             post_mean, post_std)
+        terms["kl_gen"] = losses.gaussian_kl(tf.stop_gradient(post_mean),
+                                             tf.stop_gradient(post_std), prior_mean, prior_std)
+        total = (self.adv_weight * (terms["adv_rec"] + terms["adv_gen"])
+                 + self.l1_weight * (terms["l1_rec"] + terms["l1_gen"])
+                 + self.kl_weight * (terms["kl_rec"] + terms["kl_gen"]))
+        return total, terms
+
+    def _generator_step(self, batch, step):
+        with tf.GradientTape() as tape:
+            out = self._forward(batch, step, self.n_critic)
+            total, terms = self._generator_losses(out)
+            scaled = self._optimizers["generator"].scale_loss(self.average(total))
+        self._apply("generator", tape, scaled)
+        completed = (out["completed"] + 1.0) / 2.0
+        self.track(generator_loss=total,
+                   psnr=metrics.psnr(tf.cast(batch["image"], "float32"), completed), **terms)
+
+    def train_step(self, batch):
+        step = tf.identity(self.step)
+
+        def critic_updates(strategy, batch, step):
+            for iteration in tf.range(self.n_critic):
+                strategy.run(self._critic_step, args=(batch, step, iteration))
+
+        context = tf.distribute.get_replica_context()
+        if context is None:
+            critic_updates(tf.distribute.get_strategy(), batch, step)
+        else:
+            context.merge_call(critic_updates, args=(batch, step))
+        self._generator_step(batch, step)
+        self.step.assign_add(1)
+        return self.results()
+
+    def get_config(self):
+        return {**super().get_config(), "n_critic": self.n_critic, "gp_weight": self.gp_weight,
+                "l1_weight": self.l1_weight, "kl_weight": self.kl_weight,
+                "adv_weight": self.adv_weight, "penalty_score": self.penalty_score,
+                "lr": self.lr, "beta_1": self.beta_1, "beta_2": self.beta_2, "seed": self.seed}
