@@ -1,0 +1,81 @@
+"""Poisson blending: alignment, untouched pixels outside the blended region, border holes."""
+import cv2
+import numpy as np
+import pytest
+
+from tfinpaint.postprocess import blend_region, poisson_blend
+
+
+@pytest.fixture(scope="module")
+def photo():
+    rng = np.random.default_rng(0)
+    return cv2.GaussianBlur(rng.integers(0, 256, (60, 80, 3)).astype(np.uint8), (5, 5), 0)
+
+
+def _mask(box, shape=(60, 80)):
+    mask = np.zeros(shape, np.uint8)
+    mask[box[0]:box[1], box[2]:box[3]] = 1
+    return mask
+
+
+BOXES = {
+    "inside": (10, 30, 20, 44),
+    "top_left_corner": (0, 20, 0, 30),
+    "bottom_right_corner": (40, 60, 50, 80),
+    "left_edge": (20, 35, 0, 12),
+    "full_height_stripe": (0, 60, 30, 31),
+    "one_pixel": (30, 31, 30, 31),
+}
+
+
+@pytest.mark.parametrize("where", sorted(BOXES))
+def test_blend_changes_only_the_dilated_region(photo, where):
+    mask = _mask(BOXES[where])
+    completed = photo.copy()
+    completed[mask > 0] = 200  # a flat fill the seam must bend towards the photo
+    mask_before = mask.copy()
+    out = poisson_blend(photo, completed, mask)
+    assert out.dtype == np.uint8 and out.shape == photo.shape
+    region = blend_region(mask > 0, 3)
+    np.testing.assert_array_equal(out[~region], photo[~region])
+    np.testing.assert_array_equal(mask, mask_before)  # OpenCV 5 writes into its mask argument
+    assert (out[mask > 0] != 200).any()  # the blend did move the fill
+
+
+@pytest.mark.parametrize("where", sorted(BOXES))
+def test_blending_a_photo_into_itself_changes_nothing(photo, where):
+    # A misplaced patch (seamlessClone's centre off by one) would show as large differences.
+    out = poisson_blend(photo, photo, _mask(BOXES[where])[..., None])
+    assert np.abs(out.astype(int) - photo).max() <= 1
+
+
+def test_border_hole_follows_the_completed_image_at_the_border(photo):
+    mask = _mask(BOXES["top_left_corner"])
+    completed = photo.copy()
+    completed[mask > 0] = 200
+    out = poisson_blend(photo, completed, mask)
+    # At the image border there is no known pixel: the seam follows the completion there,
+    # not the original's (removed) hole content.
+    distance = np.abs(out[0, :10].astype(int) - 200).mean()
+    assert distance < np.abs(photo[0, :10].astype(int) - 200).mean()
+
+
+def test_full_mask_returns_the_completion(photo):
+    completed = np.full_like(photo, 90)
+    out = poisson_blend(photo, completed, np.ones(photo.shape[:2], np.uint8))
+    assert np.abs(out.astype(int) - 90).max() <= 2
+
+
+def test_empty_mask_returns_a_copy(photo):
+    out = poisson_blend(photo, np.zeros_like(photo), np.zeros(photo.shape[:2], bool))
+    np.testing.assert_array_equal(out, photo)
+    assert out is not photo
+
+
+def test_bad_arguments_are_named(photo):
+    with pytest.raises(ValueError, match="mask"):
+        poisson_blend(photo, photo, np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError, match="completed"):
+        poisson_blend(photo, photo.astype(np.float32), np.zeros(photo.shape[:2]))
+    with pytest.raises(ValueError, match="dilation"):
+        poisson_blend(photo, photo, np.zeros(photo.shape[:2]), dilation=0)

@@ -1,0 +1,360 @@
+"""Image and mask files from users: read anything Pillow can, write atomically, say what changed.
+
+Every reader returns 8-bit RGB (plus the alpha channel when there is one, so it can be
+re-attached to the output) and every problem is either an `ImageError` naming the file, what
+was found and what was expected, or an `InputWarning` (Python `warnings`) saying what was done
+about it. OpenCV never opens a path here: `cv2.imread` fails on non-ASCII paths on some systems.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io as _io
+import os
+import tempfile
+import typing
+import warnings
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+# 100 megapixels: a 48 MP phone photo passes; a tiny file that declares a 20,000 x 20,000
+# canvas (1.2 GB as RGB) does not. Pillow's own bomb check only errors at twice its 89 MP limit.
+MAX_PIXELS = 100_000_000
+
+# A mask value in (SOFT_LOW, SOFT_HIGH) is "in between": neither clearly kept nor clearly hole.
+SOFT_LOW, SOFT_HIGH = 32, 224
+# Warn when this share of the marked (>= SOFT_LOW) mask pixels is in between.
+SOFT_WARN_SHARE = 0.05
+MASK_THRESHOLD = 128
+
+# Output formats by extension; anything else is refused rather than guessed.
+WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
+                 ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+_NO_ALPHA_FORMATS = ("JPEG", "BMP")
+
+PathOrFile = typing.Union[str, os.PathLike, typing.BinaryIO]
+
+
+class ImageError(ValueError):
+    """An image or mask file that cannot be used as given; the message names the file."""
+
+
+class InputWarning(UserWarning):
+    """Something in an input file was converted or looks unintended; the message says what."""
+
+
+@dataclasses.dataclass
+class LoadedImage:
+    """An image file decoded to 8-bit RGB.
+
+    Attributes:
+        rgb: uint8 [H, W, 3], EXIF orientation applied.
+        alpha: uint8 [H, W] when the file has transparency, else None.
+        path: the file it came from (for messages).
+        mode: Pillow's mode of the decoded file ("RGB", "I;16", "P", …).
+    """
+
+    rgb: np.ndarray
+    alpha: typing.Optional[np.ndarray]
+    path: str
+    mode: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return self.rgb.shape[0], self.rgb.shape[1]
+
+
+def _name(source: PathOrFile, name: typing.Optional[str]) -> str:
+    if name:
+        return name
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    return getattr(source, "name", "<in-memory image>")
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, InputWarning, stacklevel=3)
+
+
+def _open(source: PathOrFile, name: str, max_pixels: int) -> Image.Image:
+    """Open (header only) and refuse empty files, non-images and oversize canvases."""
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.exists(source):
+            raise ImageError(f"{name}: no such file.")
+        if os.path.isdir(source):
+            raise ImageError(f"{name}: is a folder; expected an image file.")
+        if os.path.getsize(source) == 0:
+            raise ImageError(f"{name}: the file is empty (0 bytes); expected an image.")
+    elif isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageError(f"{name}: empty data (0 bytes); expected an encoded image.")
+        source = _io.BytesIO(source)
+    try:
+        with warnings.catch_warnings():
+            # Our own cap below decides; Pillow's warning at 89 MP would only repeat it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(source)
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{name}: refused as a possible decompression bomb ({e}).") from e
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{name}: not an image Pillow can read ({e}); expected PNG, JPEG, "
+                         "WebP, BMP, TIFF or GIF.") from e
+    pixels = img.width * img.height
+    if pixels > max_pixels:
+        img.close()
+        raise ImageError(
+            f"{name}: declares {img.width}x{img.height} = {pixels:,} pixels, above the cap of "
+            f"{max_pixels:,} (max_pixels); refused before decoding as a possible decompression "
+            "bomb. Raise the cap only for files you trust.")
+    return img
+
+
+def _decode(img: Image.Image, name: str) -> Image.Image:
+    """First frame, decoded, EXIF orientation applied; corrupt or truncated data -> ImageError."""
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:
+        _warn(f"{name}: has {frames} frames (animated); using the first frame only.")
+        img.seek(0)
+    try:
+        img.load()
+        # The mask gets the same call, so image and mask are rotated alike before the size check.
+        return ImageOps.exif_transpose(img)
+    except Exception as e:  # Pillow raises OSError, SyntaxError, struct.error… for bad data.
+        raise ImageError(f"{name}: the image data is truncated or corrupt ({type(e).__name__}: "
+                         f"{e}); expected a complete image file.") from e
+
+
+def _scale_16bit(values: np.ndarray) -> np.ndarray:
+    """0..65535 -> 0..255, rounded (v / 257), never clipped to white."""
+    values = np.clip(values.astype(np.int64), 0, 65535)
+    return ((values * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _to_rgb(img: Image.Image, name: str) -> tuple[np.ndarray, typing.Optional[np.ndarray]]:
+    mode = img.mode
+    if mode.startswith("I;16") or mode == "I":
+        values = np.asarray(img)
+        # PNG stores 16-bit grey as "I;16"/"I"; an "I" image whose values fit in 8 bits is 8-bit.
+        if mode.startswith("I;16") or values.max(initial=0) > 255:
+            _warn(f"{name}: {mode} ({'16' if mode.startswith('I;16') else '32'}-bit grey) "
+                  "scaled to 8 bits.")
+            gray = _scale_16bit(values)
+        else:
+            gray = values.astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1), None
+    if mode == "F":
+        raise ImageError(f"{name}: 32-bit floating-point image (mode F); expected an 8- or "
+                         "16-bit image.")
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        mode == "P" and "transparency" in img.info)
+    if has_alpha:
+        rgba = np.asarray(img.convert("RGBA"))
+        return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+    if mode != "RGB":
+        img = img.convert("RGB")
+    return np.asarray(img).copy(), None
+
+
+def read_image(source: PathOrFile, *, max_pixels: int = MAX_PIXELS,
+               name: typing.Optional[str] = None) -> LoadedImage:
+    """Read an image file (or bytes / a binary file object) as 8-bit RGB plus optional alpha.
+
+    Args:
+        source: a path (any characters), encoded bytes or a binary file object.
+        max_pixels: canvases declaring more pixels than this are refused from the header,
+            before anything is decoded.
+        name: how messages refer to the input (default: the path).
+
+    Returns:
+        A `LoadedImage`: EXIF orientation applied; grayscale, palette, CMYK and 1-bit converted
+        to RGB; 16-bit scaled to 8 bits; transparency kept apart in `alpha`; animated files
+        reduced to their first frame (with a warning).
+
+    Raises:
+        ImageError: missing, empty, truncated, corrupt or non-image input, or a canvas above
+            `max_pixels`.
+    """
+    label = _name(source, name)
+    img = _open(source, label, max_pixels)
+    with img:
+        decoded = _decode(img, label)
+        mode = decoded.mode
+        rgb, alpha = _to_rgb(decoded, label)
+    return LoadedImage(rgb=rgb, alpha=alpha, path=label, mode=mode)
+
+
+def _mask_values(loaded: LoadedImage) -> np.ndarray:
+    """The 0..255 mask values of a decoded mask file: grey level, or its alpha (see read_mask)."""
+    rgb, alpha = loaded.rgb, loaded.alpha
+    if alpha is not None and alpha.min() < 255:
+        if int(rgb.max()) == int(rgb.min()):
+            _warn(f"{loaded.path}: the colour channels are uniform and the mask is in the alpha "
+                  "channel; using the alpha (opaque = hole).")
+            return alpha
+        opaque_luma = _luma(rgb)[alpha >= MASK_THRESHOLD]
+        grey = np.count_nonzero((opaque_luma > SOFT_LOW) & (opaque_luma < SOFT_HIGH))
+        if grey > 0.25 * max(opaque_luma.size, 1):
+            _warn(f"{loaded.path}: has transparency and its opaque pixels look like a photo, not "
+                  "black and white: the mask looks like it is the alpha channel of an image (a "
+                  "cut-out). It is read as white = hole over black; to use the cut-out, save "
+                  "its transparent pixels as white on black.")
+        # Painted strokes on a transparent layer: composite over black, so only opaque white
+        # marks a hole, whatever colour an editor left under the transparent pixels.
+        rgb = (rgb.astype(np.uint16) * alpha[..., None] + 127) // 255
+    return _luma(rgb)
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    if (rgb == rgb[..., :1]).all():
+        return rgb[..., 0].astype(np.uint8)
+    # Coloured masks: ITU-R 601 luma, as Pillow's convert("L").
+    return np.rint(rgb @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+
+
+def mask_from_values(values: np.ndarray, name: str = "mask") -> np.ndarray:
+    """Threshold 0..255 mask values (or {0, 1}) to a hole map: uint8 [H, W], 1 = hole.
+
+    White (>= 128) is a hole — never `> 0`, so JPEG noise around a black background is not.
+    A mask whose largest value is 1 is read as {0, 1}. Warns when many marked pixels are
+    in between (a soft brush or JPEG compression), since the threshold then decides the edge.
+    """
+    values = np.asarray(values)
+    if values.size and values.max() == 1:
+        return (values == 1).astype(np.uint8)
+    marked = int(np.count_nonzero(values >= SOFT_LOW))
+    soft = int(np.count_nonzero((values > SOFT_LOW) & (values < SOFT_HIGH)))
+    if marked and soft / marked >= SOFT_WARN_SHARE:
+        warnings.warn(
+            f"{name}: {soft:,} of {marked:,} marked pixels are grey ({SOFT_LOW}-{SOFT_HIGH}), as "
+            f"from a soft brush or JPEG compression; thresholded at {MASK_THRESHOLD} "
+            "(>= 128 = hole). Save masks as black and white PNG for exact edges.",
+            InputWarning, stacklevel=2)
+    return (values >= MASK_THRESHOLD).astype(np.uint8)
+
+
+def read_mask(source: PathOrFile, *, size: typing.Optional[tuple[int, int]] = None,
+              resize: bool = False, image_name: str = "the image",
+              max_pixels: int = MAX_PIXELS, name: typing.Optional[str] = None) -> np.ndarray:
+    """Read a mask file: white (>= 128) = hole. Returns uint8 [H, W] with 1 = hole.
+
+    Any mode is accepted (read like `read_image`, EXIF orientation applied). {0, 1} masks are
+    accepted. A mask with transparency whose colour channels are uniform carries its shape in
+    the alpha channel: the alpha is used (opaque = hole) and a warning says so; otherwise the
+    mask is composited over black (transparent = keep).
+
+    Args:
+        source: path, bytes or binary file object.
+        size: (height, width) the mask must have — the image's.
+        resize: resize a mask of another size to `size` (nearest neighbour, with a warning)
+            instead of raising.
+        image_name: names the image in the size-mismatch message.
+        max_pixels, name: as for `read_image`.
+
+    Raises:
+        ImageError: unreadable file, or a size other than `size` without `resize`.
+    """
+    loaded = read_image(source, max_pixels=max_pixels, name=name)
+    hole = mask_from_values(_mask_values(loaded), loaded.path)
+    if size is not None and hole.shape != tuple(size):
+        h, w = hole.shape
+        if not resize:
+            raise ImageError(
+                f"{loaded.path}: mask is {w}x{h} but {image_name} is {size[1]}x{size[0]} "
+                "(width x height, after EXIF rotation); expected the same size. Pass "
+                "--resize-mask (resize=True) to resize the mask nearest-neighbour.")
+        _warn(f"{loaded.path}: mask resized from {w}x{h} to {size[1]}x{size[0]} "
+              "(nearest neighbour).")
+        hole = cv2.resize(hole, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+    return hole
+
+
+def output_format(path: typing.Union[str, os.PathLike]) -> str:
+    """Pillow format name for `path`'s extension; ImageError for one we do not write."""
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in WRITE_FORMATS:
+        raise ImageError(f"{os.fspath(path)}: cannot write a {ext or 'extension-less'} file; "
+                         f"expected one of {', '.join(sorted(WRITE_FORMATS))}.")
+    return WRITE_FORMATS[ext]
+
+
+def write_image(path: typing.Union[str, os.PathLike], rgb: np.ndarray,
+                alpha: typing.Optional[np.ndarray] = None, *, overwrite: bool = False,
+                quality: int = 95) -> str:
+    """Write uint8 RGB (+ optional alpha) atomically; the format comes from the extension.
+
+    The file is written to a temporary name in the same folder and moved into place, so a
+    crash never leaves a half-written file where a good one was. Without `overwrite`, an
+    existing file is never replaced — even one created while this call runs.
+
+    Args:
+        path: output path (any characters); its extension picks the format.
+        rgb: uint8 [H, W, 3].
+        alpha: uint8 [H, W] or None. Formats without alpha (JPEG, BMP) drop it with a warning.
+        overwrite: replace an existing file.
+        quality: JPEG / WebP quality.
+
+    Returns:
+        The path written.
+
+    Raises:
+        FileExistsError: `path` exists and `overwrite` is False.
+        ImageError: unknown extension, wrong array shape or dtype, or missing folder.
+    """
+    path = os.fspath(path)
+    fmt = output_format(path)
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise ImageError(f"{path}: expected uint8 [H, W, 3] pixels to write, got "
+                         f"{rgb.dtype} {list(rgb.shape)}.")
+    if alpha is not None and np.asarray(alpha).shape != rgb.shape[:2]:
+        raise ImageError(f"{path}: alpha {list(np.asarray(alpha).shape)} does not match the "
+                         f"image {list(rgb.shape[:2])}.")
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path}: already exists; pass --overwrite (overwrite=True) to "
+                              "replace it.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ImageError(f"{path}: the folder {folder} does not exist.")
+    if alpha is not None and fmt in _NO_ALPHA_FORMATS:
+        _warn(f"{path}: {fmt} cannot store transparency; the alpha channel is dropped "
+              "(write .png to keep it).")
+        alpha = None
+    img = Image.fromarray(rgb, "RGB")
+    if alpha is not None:
+        img.putalpha(Image.fromarray(np.asarray(alpha, np.uint8), "L"))
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            img.save(f, format=fmt, **options)
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp makes 0600 files; give the output the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        _move_into_place(tmp, path, overwrite)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _move_into_place(tmp: str, path: str, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        # A hard link fails if `path` appeared meanwhile, which os.replace would clobber.
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(f"{path}: already exists; pass --overwrite (overwrite=True) to "
+                              "replace it.") from None
+    except OSError:
+        # File systems without hard links: the exists-check above is the best we can do.
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
