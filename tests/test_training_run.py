@@ -65,7 +65,7 @@ def test_run_directory_holds_everything(finished_run):
 def test_tensorboard_has_scalars_images_and_config(finished_run):
     _, work, _ = finished_run
     tags = event_tags(str(work / "run" / "logs"))
-    for tag in ("reconstruction_loss", "psnr", "ssim", "images_per_sec", "examples", "config"):
+    for tag in ("rec_loss", "psnr", "ssim", "images_per_sec", "examples", "config"):
         assert tag in tags, (tag, sorted(tags))
     assert any(t.startswith("learning_rate/") for t in tags)
     assert any(t.startswith("wasserstein") for t in tags), sorted(tags)
@@ -101,14 +101,14 @@ def test_non_finite_loss_stops_before_saving(tmp_path, monkeypatch):
             logs = step(batch)
             # From the 4th step on, one loss reads NaN, as a diverged run would.
             poison = tf.where(gan.step >= 4, float("nan"), 0.0)
-            return {**logs, "reconstruction_loss": logs["reconstruction_loss"] + poison}
+            return {**logs, "rec_loss": logs["rec_loss"] + poison}
 
         gan.train_step = poisoned
         return gan
 
     monkeypatch.setattr(tfinpaint.models, "build_gan", build_poisoned)
     run = tmp_path / "run"
-    with pytest.raises(RunError, match="step 4: non-finite reconstruction_loss=nan"):
+    with pytest.raises(RunError, match="step 4: non-finite rec_loss=nan"):
         train(tiny_config("train.export=false", "train.evaluate=false"), run_dir=str(run),
               strategy="one", progress=False, log=lambda _: None)
     assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-2")
