@@ -10,7 +10,6 @@ motorcycle pair (no stated licence) are left out. `CREDITS` is written beside th
     python scripts/make_demo_data.py [--source ../shared/datasets/permissive] [--overwrite]
 """
 import argparse
-import io
 import os
 import shutil
 import sys

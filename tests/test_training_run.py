@@ -140,21 +140,23 @@ def test_empty_folder_is_a_clear_error(capsys, tmp_path):
 
 def train_command(run_dir, strategy="one"):
     sets = [a for s in TINY + ["train.checkpoint_every=1", "model.t3=12", "train.export=false",
-                               "train.evaluate=false"] for a in ("--set", s)]
+                               "train.evaluate=false", "train.log_every=100", "train.image_every=100"]
+            for a in ("--set", s)]
     return [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--paper", "2",
             "--run-dir", str(run_dir), "--strategy", strategy, "--deterministic", "--no-progress",
             *sets]
 
 
 def final_weights(path):
-    import keras
-    model = keras.saving.load_model(str(path))
+    from tfinpaint.models import load_generator
+    model = load_generator(str(path))
     return [np.asarray(w) for w in model.weights]
 
 
 def start(cmd, env=None):
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
+                            text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT,
+                                 **(env or {})})
 
 
 def finish(proc, timeout=300):

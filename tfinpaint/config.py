@@ -25,6 +25,7 @@ class DataConfig:
     Attributes:
         source: directory, file list, glob or TFRecord files; `None` = the bundled demo images.
         val_source: validation images; `None` = the held-out split of `source`.
+        root: the folder a file list's paths are relative to (default: the list's folder).
         image_size: side of the square training crop.
         masks: `center`, `random_rect`, `free_form`, `files:DIR` or `mixed`.
         hole_fraction: side of the `center` hole as a fraction of the image side.
@@ -34,6 +35,7 @@ class DataConfig:
 
     source: typing.Optional[str] = None
     val_source: typing.Optional[str] = None
+    root: typing.Optional[str] = None
     image_size: int = 256
     masks: str = "center"
     hole_fraction: float = 0.5
@@ -58,6 +60,8 @@ class Paper1Config:
         lr, beta_1, beta_2: Adam for every network (1e-4, 0, 0.9).
         max_attention_side: inputs larger than this are cropped or resized before the network
             runs, because attention memory grows with the square of the feature-map area.
+        kl_reduction: `sum` over the latent (the spec) or `mean` (PICNet's code: 1/8192 of the
+            sum at 256x256, which keeps KL from outweighing the L1 terms).
     """
 
     width: int = 32
@@ -76,6 +80,7 @@ class Paper1Config:
     beta_1: float = 0.0
     beta_2: float = 0.9
     max_attention_side: int = 512
+    kl_reduction: str = "sum"
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,7 @@ def evaluate(inpainters: Sequence[Inpainter | str], source=None, *, masks: str =
              image_size: int = 256, limit: int | None = None, seed: int = 0, out_dir: str,
              blend: str = "none", overwrite: bool = False, progress: bool = True,
              batch_size: int = 8, grid_examples: int = 4, split: str = "all",
-             split_ratio: float = 0.8, hole_fraction: float = 0.5) -> dict:
+             split_ratio: float = 0.8, hole_fraction: float = 0.5, root: str | None = None) -> dict:
     """Score `inpainters` on every image of `source` with its fixed mask and write the report.
 
     Args:
@@ -201,6 +201,7 @@ def evaluate(inpainters: Sequence[Inpainter | str], source=None, *, masks: str =
         split, split_ratio: which part of `source` to score ("all" for `tfinpaint evaluate`; the
             end of a training run scores its held-out "test" split).
         hole_fraction: side of the `center` hole as a fraction of the image side.
+        root: the folder a file list's paths are relative to.
         batch_size: images per inpainter call.
         grid_examples: rows of the example grid.
 
@@ -221,7 +222,7 @@ def evaluate(inpainters: Sequence[Inpainter | str], source=None, *, masks: str =
     dataset = build_dataset(source, image_size=image_size,
                             batch_size=min(batch_size, limit or batch_size), split=split,
                             split_ratio=split_ratio, masks=masks, hole_fraction=hole_fraction,
-                            seed=seed, training=False)
+                            seed=seed, training=False, root=root)
 
     scores = {name: {k: [] for k in METRIC_KEYS} for name in names}
     per_image_ms = {name: [] for name in names}

@@ -16,3 +16,17 @@ def build_generator(config):
 def build_gan(config, global_batch_size: int):
     """The training model of `config.paper`; call inside the strategy's scope."""
     return _module(config.paper).build_gan(config, global_batch_size)
+
+
+def load_generator(path):
+    """Load a generator saved as `.keras`.
+
+    `safe_mode=True` refuses arbitrary code (lambdas) in the file, but a model file is still
+    code: load only files you trust. Both papers' classes are imported first so their
+    registered names resolve.
+    """
+    import keras
+
+    for paper in (1, 2):
+        _module(paper)
+    return keras.saving.load_model(path, safe_mode=True, compile=False)

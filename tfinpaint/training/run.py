@@ -36,9 +36,6 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
     """
     started = time.time()
     run_dir = run_dir or os.path.join("runs", config.name)
-    # Everything that can be wrong with the request is checked before TensorFlow builds a model.
-    data_report = _check_data(config)
-    _prepare_run_dir(run_dir, config, overwrite)
 
     import keras
     import tensorflow as tf
@@ -49,16 +46,22 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
     from tfinpaint.training.distribute import make_step_function, make_strategy, worker_info
     from tfinpaint.training.summaries import TensorBoardLogger
 
+    # A multi-worker strategy must exist before TensorFlow runs any op (collective ops are
+    # configured at start-up); making it builds no model.
+    dist = make_strategy(strategy)
+    workers, worker_index = worker_info(dist)
+    chief = worker_index == 0
+    # Everything that can be wrong with the request is checked before a model is built.
+    data_report = _check_data(config)
+    if chief:
+        _prepare_run_dir(run_dir, config, overwrite)
+
     train_cfg, data_cfg = config.train, config.data
     if train_cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(train_cfg.seed)
     policy = train_cfg.precision or ("mixed_float16" if train_cfg.mixed_precision else "float32")
     keras.mixed_precision.set_global_policy(policy)
-
-    dist = make_strategy(strategy)
-    workers, worker_index = worker_info(dist)
-    chief = worker_index == 0
     global_batch = train_cfg.batch_size * dist.num_replicas_in_sync
     steps = total_steps(config)
     log(f"{config.name}: {steps} steps, {dist.num_replicas_in_sync} replica(s) x batch "
@@ -66,7 +69,7 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
         f"policy {policy}, {len(data_report['files'])} images"
         + (f" ({len(data_report['bad'])} unreadable, skipped)" if data_report["bad"] else ""))
 
-    dataset_args = dict(image_size=data_cfg.image_size, masks=data_cfg.masks,
+    dataset_args = dict(image_size=data_cfg.image_size, masks=data_cfg.masks, root=data_cfg.root,
                         hole_fraction=data_cfg.hole_fraction, split_ratio=data_cfg.split_ratio,
                         seed=train_cfg.seed)
     train_ds = build_dataset(data_cfg.source, batch_size=global_batch // workers, split="train",
@@ -166,12 +169,11 @@ def _check_data(config: ExperimentConfig) -> dict:
         source = getattr(config.data, name)
         if name == "val_source" and source is None:
             continue
-        report = check_source(source, config.data.image_size)
+        report = check_source(source, config.data.image_size, root=config.data.root)
         files, bad = report["files"], report["bad"]
         if bad and len(bad) > config.data.bad_file_limit * (len(files) + len(bad)):
-            listing = "\n".join(f"  {path}: {why}" for path, why in bad[:20])
-            raise RunError(f"data.{name}: {len(bad)} of {len(files) + len(bad)} files cannot be used "
-                           f"(more than data.bad_file_limit={config.data.bad_file_limit}):\n{listing}")
+            raise RunError(f"data.{name}: more than data.bad_file_limit={config.data.bad_file_limit} "
+                           f"of the image files cannot be used:\n{report.format(20)}")
         reports[name] = report
     return reports["source"]
 
@@ -251,7 +253,7 @@ def _evaluate(gan, config: ExperimentConfig, run_dir: str, log) -> dict:
     inpainters = [KerasInpainter(gan.generator, name=config.name), *BASELINES]
     limit = config.train.eval_images or None
     source, split = (data.val_source, "all") if data.val_source else (data.source, "test")
-    report = evaluate(inpainters, source, split=split, split_ratio=data.split_ratio, masks=data.masks,
+    report = evaluate(inpainters, source, root=data.root, split=split, split_ratio=data.split_ratio, masks=data.masks,
                       hole_fraction=data.hole_fraction, image_size=data.image_size, limit=limit,
                       seed=config.train.seed, out_dir=run_dir, overwrite=True, progress=False)
     whole = [r for r in report["rows"] if r["bucket"] is None]
