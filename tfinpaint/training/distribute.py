@@ -24,15 +24,17 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     """
     if name not in STRATEGIES:
         raise ConfigError(f"--strategy {name!r}: expected one of {', '.join(STRATEGIES)}")
+    if name == "multiworker":
+        # Checked first: listing devices initialises the runtime, after which collective ops
+        # can no longer be configured.
+        if "TF_CONFIG" not in os.environ:
+            raise ConfigError("--strategy multiworker needs TF_CONFIG (the cluster and this worker's "
+                              "task); see the README's multi-worker section")
+        json.loads(os.environ["TF_CONFIG"])
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "one" or (name == "auto" and len(gpus) < 2):
         return tf.distribute.get_strategy()
-    if name == "multiworker":
-        if "TF_CONFIG" not in os.environ:
-            raise ConfigError("--strategy multiworker needs TF_CONFIG (the cluster and this worker's "
-                             "task); see the README's multi-worker section")
-        json.loads(os.environ["TF_CONFIG"])
-        return tf.distribute.MultiWorkerMirroredStrategy()
     devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices)
 

@@ -114,7 +114,7 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
             bar.update(step, gan.phase(step - 1), logs)
             if step % train_cfg.log_every == 0 or step == steps:
                 rate = images_since / max(time.time() - since, 1e-9)
-                rates = {f"learning_rate/{name}": float(_learning_rate(opt))
+                rates = {f"learning_rate/{name}": _learning_rate(opt)
                          for name, opt in gan.optimizers().items()}
                 board.scalars(step, {**logs, **rates, "images_per_sec": rate})
                 board.scalars(step, _validate(gan, eval_fn, val_ds), split="validation")
@@ -143,7 +143,7 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
     if not chief:
         generator_path = os.path.join(run_dir, f".worker-{worker_index}", "generator.keras")
         _save_keras(gan.generator, generator_path)
-        return {**summary, "generator": generator_path}
+        return {**summary, "generator": generator_path, "seconds": round(time.time() - started, 1)}
     generator_path = os.path.join(run_dir, "generator.keras")
     _save_keras(gan.generator, generator_path)
     summary["generator"] = generator_path
@@ -230,9 +230,12 @@ def _save_keras(model, path: str) -> None:
     os.replace(tmp, path)
 
 
-def _learning_rate(optimizer):
+def _learning_rate(optimizer) -> float:
+    import tensorflow as tf
+
     lr = optimizer.learning_rate
-    return lr(optimizer.iterations) if callable(lr) else lr
+    lr = lr(optimizer.iterations) if callable(lr) else lr
+    return float(tf.convert_to_tensor(lr))  # also reads a mirrored variable
 
 
 def _validate(gan, eval_fn, val_ds) -> dict:

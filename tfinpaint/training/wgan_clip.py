@@ -12,6 +12,44 @@ CRITICS = ("local", "global", "x2", "x4")
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
+class FusedAdam(keras.optimizers.Adam):
+    """`keras.optimizers.Adam` whose update runs TensorFlow's fused `ResourceApplyAdam` kernel.
+
+    The same update as Keras' Adam (`m`, `v`, bias correction folded into the step size, epsilon
+    added after the square root), the same slot variables and config, so checkpoints interchange;
+    but one pass over each variable instead of about eight element-wise ops, each a pass over
+    memory. With paper 2's 43.5 M critic parameters, Keras' Adam was ~10% of the joint step under
+    mixed_bfloat16 on a 2-core CPU. Falls back to Keras' update for amsgrad, sparse gradients
+    and other backends.
+
+    Args:
+        As `keras.optimizers.Adam`.
+
+    Reference:
+        Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015.
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.amsgrad or keras.backend.backend() != "tensorflow" or isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        index = self._get_variable_index(variable)
+        dtype = variable.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        tf.raw_ops.ResourceApplyAdam(
+            var=_handle(variable), m=_handle(self._momentums[index]), v=_handle(self._velocities[index]),
+            beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
+            lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype),
+            grad=tf.cast(gradient, dtype), use_locking=False)
+
+
+def _handle(variable):
+    # A Keras variable wraps a tf.Variable; inside a strategy's update() call the handle of a
+    # mirrored variable is that of the copy on the device being updated.
+    return (variable.value if isinstance(variable, keras.Variable) else variable).handle
+
+
+@keras.saving.register_keras_serializable(package="tfinpaint")
 class Paper2GAN(InpaintingGAN):
     """Paper 2's Algorithm 1: generator pre-training, critic pre-training, then joint WGAN training.
 
@@ -74,7 +112,7 @@ class Paper2GAN(InpaintingGAN):
         """The configured optimiser for `role` ("generator" or "critics"), not yet built."""
         if self.optimizer_name == "rmsprop":
             return keras.optimizers.RMSprop(self.rmsprop_lr, name=f"{role}_rmsprop")
-        return keras.optimizers.Adam(self.lr, beta_1=self.beta_1, beta_2=self.beta_2, name=f"{role}_adam")
+        return FusedAdam(self.lr, beta_1=self.beta_1, beta_2=self.beta_2, name=f"{role}_adam")
 
     def build_optimizers(self, factory=None):
         """Create and build both optimisers; call inside the strategy's scope.

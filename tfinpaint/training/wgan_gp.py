@@ -96,6 +96,7 @@ class Paper1GAN(InpaintingGAN):
         n_critic: critic updates per generator update.
         gp_weight, l1_weight, kl_weight, adv_weight: loss weights (10, 20, 80, 1).
         penalty_score: "mean" or "sum" (see `gradient_penalty`).
+        kl_reduction: "sum" over the latent (the spec) or "mean" (PICNet's code).
         lr, beta_1, beta_2: Adam settings of every network.
         seed: training seed mixed into every noise key.
 
@@ -109,7 +110,7 @@ class Paper1GAN(InpaintingGAN):
 
     def __init__(self, generator, critics, global_batch_size, n_critic=5, gp_weight=10.0,
                  l1_weight=20.0, kl_weight=80.0, adv_weight=1.0, penalty_score="mean",
-                 lr=1e-4, beta_1=0.0, beta_2=0.9, seed=0, **kwargs):
+                 kl_reduction="sum", lr=1e-4, beta_1=0.0, beta_2=0.9, seed=0, **kwargs):
         if sorted(critics) != sorted(CRITICS):
             raise ValueError(f"Paper1GAN: critics has keys {sorted(critics)}; expected "
                              f"{list(CRITICS)} (d1 = reconstruction path, d2 = generation path)")
@@ -117,6 +118,9 @@ class Paper1GAN(InpaintingGAN):
             raise ValueError(f"Paper1GAN: n_critic={n_critic}; expected a positive integer")
         if penalty_score not in ("mean", "sum"):
             raise ValueError(f"Paper1GAN: penalty_score={penalty_score!r}; expected 'mean' or 'sum'")
+        if kl_reduction not in ("mean", "sum"):
+            raise ValueError(f"Paper1GAN: kl_reduction={kl_reduction!r} (model.kl_reduction); "
+                             "expected 'sum' or 'mean'")
         super().__init__(generator, critics, global_batch_size, **kwargs)
         self.n_critic = int(n_critic)
         self.gp_weight = float(gp_weight)
@@ -124,6 +128,7 @@ class Paper1GAN(InpaintingGAN):
         self.kl_weight = float(kl_weight)
         self.adv_weight = float(adv_weight)
         self.penalty_score = penalty_score
+        self.kl_reduction = kl_reduction
         self.lr = float(lr)
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
@@ -167,15 +172,19 @@ class Paper1GAN(InpaintingGAN):
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables))
 
-    def _forward(self, batch, step, iteration):
-        """Both paths through the generator; returns the pieces the losses need."""
+    def _forward(self, batch, step, iteration, training):
+        """Both paths through the generator; returns the pieces the losses need.
+
+        The critic updates make their fakes with `training=False`: spectral norm then leaves
+        the generator's kernels alone, so only the generator update changes generator state.
+        """
         image = tf.cast(batch["image"], "float32")
         mask = tf.cast(batch["mask"], "float32")
         real = 2.0 * image - 1.0
         visible = 1.0 - mask
         encoder, decoder = self.generator.encoder, self.generator.decoder
-        prior_mean, prior_std, fused, feature = encoder(visible * real, training=True)
-        post_mean, post_std = encoder.posterior(mask * real, training=True)
+        prior_mean, prior_std, fused, feature = encoder(visible * real, training=training)
+        post_mean, post_std = encoder.posterior(mask * real, training=training)
         seeds = noise_seeds(batch["index"], self.seed, step, iteration, _LATENT)
         noise = per_example_normal(seeds, tf.concat([[2], tf.shape(post_mean)[1:]], axis=0))
         z_rec = post_mean + post_std * tf.cast(noise[:, 0], post_std.dtype)
@@ -185,7 +194,7 @@ class Paper1GAN(InpaintingGAN):
             return tf.concat([t, t], axis=0)
 
         outputs = decoder([tf.concat([z_rec, z_gen], axis=0), both(fused), both(feature),
-                           both(downsample(visible, ATTENTION_STRIDE))], training=True)
+                           both(downsample(visible, ATTENTION_STRIDE))], training=training)
         pairs = [tf.split(tf.cast(o, "float32"), 2, axis=0) for o in outputs]
         return {
             "real": real, "mask": mask, "visible": visible,
@@ -195,7 +204,7 @@ class Paper1GAN(InpaintingGAN):
         }
 
     def _critic_step(self, batch, step, iteration):
-        out = self._forward(batch, step, iteration)
+        out = self._forward(batch, step, iteration, training=False)
         real = out["real"]
         fakes = {"d1": tf.stop_gradient(out["rec"][-1]), "d2": tf.stop_gradient(out["completed"])}
         for purpose, name in enumerate(CRITICS, start=_EPSILON):
@@ -230,6 +239,10 @@ class Paper1GAN(InpaintingGAN):
                                              post_mean, post_std)
         terms["kl_gen"] = losses.gaussian_kl(tf.stop_gradient(post_mean),
                                              tf.stop_gradient(post_std), prior_mean, prior_std)
+        if self.kl_reduction == "mean":
+            latent_size = tf.cast(tf.reduce_prod(tf.shape(post_mean)[1:]), "float32")
+            terms["kl_rec"] /= latent_size
+            terms["kl_gen"] /= latent_size
         total = (self.adv_weight * (terms["adv_rec"] + terms["adv_gen"])
                  + self.l1_weight * (terms["l1_rec"] + terms["l1_gen"])
                  + self.kl_weight * (terms["kl_rec"] + terms["kl_gen"]))
@@ -237,7 +250,7 @@ class Paper1GAN(InpaintingGAN):
 
     def _generator_step(self, batch, step):
         with tf.GradientTape() as tape:
-            out = self._forward(batch, step, self.n_critic)
+            out = self._forward(batch, step, self.n_critic, training=True)
             total, terms = self._generator_losses(out)
             scaled = self._optimizers["generator"].scale_loss(self.average(total))
         self._apply("generator", tape, scaled)
@@ -265,4 +278,5 @@ class Paper1GAN(InpaintingGAN):
         return {**super().get_config(), "n_critic": self.n_critic, "gp_weight": self.gp_weight,
                 "l1_weight": self.l1_weight, "kl_weight": self.kl_weight,
                 "adv_weight": self.adv_weight, "penalty_score": self.penalty_score,
+                "kl_reduction": self.kl_reduction,
                 "lr": self.lr, "beta_1": self.beta_1, "beta_2": self.beta_2, "seed": self.seed}
