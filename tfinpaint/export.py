@@ -22,7 +22,6 @@ bytes-out contract as the server, so a phone app feeds its bitmap's RGB bytes di
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -32,8 +31,8 @@ from typing import Iterable, Optional, Sequence, Union
 import keras
 import tensorflow as tf
 
-from tfinpaint.inference import (ModelPathError, newest_version, resolve_model_path,
-                                 _register_model_classes as register_model_classes)
+from tfinpaint.inference import ModelPathError, newest_version, resolve_model_path, run_identity
+from tfinpaint.models import load_generator as load_keras_generator
 
 TFLITE_VARIANTS = ("fp32", "fp16", "int8")
 CONFIG_FILE = "models.config"
@@ -192,6 +191,12 @@ class ServingModule(tf.Module):
     def __init__(self, generator):
         super().__init__(name="tfinpaint_serving")
         min_side = _min_side(generator)
+        # Saved so a loader can pad and window inputs exactly as for the Keras model
+        # (`tfinpaint.inference.SavedModelInpainter`); 0 = no side limit.
+        self.size_multiple = tf.Variable(int(generator.size_multiple), trainable=False,
+                                         dtype=tf.int64, name="size_multiple")
+        self.max_side = tf.Variable(int(generator.max_side or 0), trainable=False, dtype=tf.int64,
+                                    name="max_side")
         self.has_sample = callable(getattr(generator, "sample", None))
 
         def inpaint(image, mask, run=None):
@@ -452,9 +457,8 @@ def load_generator(source: str):
     if not path.endswith(".keras"):
         raise ExportError(f"{source}: a SavedModel; this needs the Keras generator "
                           "(a .keras file or a run directory)")
-    register_model_classes()
     try:
-        generator = keras.saving.load_model(path, safe_mode=True, compile=False)
+        generator = load_keras_generator(path)
     except (ValueError, TypeError, OSError) as error:
         raise ExportError(f"{path}: cannot be loaded as a tfinpaint generator "
                           f"({type(error).__name__}: {error})") from error
@@ -462,12 +466,9 @@ def load_generator(source: str):
 
 
 def _default_name(keras_path: str) -> str:
-    config_path = os.path.join(os.path.dirname(os.path.abspath(keras_path)), "config.json")
-    if os.path.isfile(config_path):
-        with open(config_path) as f:
-            config = json.load(f)
-        if "paper" in config and "preset" in config:
-            return f"paper{config['paper']}_{config['preset']}"
+    identity = run_identity(keras_path)
+    if identity:
+        return f"paper{identity[0]}_{identity[1]}"
     return os.path.splitext(os.path.basename(keras_path))[0]
 
 

@@ -436,26 +436,21 @@ def resolve_model_path(path: str | os.PathLike | None = None, *,
                          "base path with version folders or a run directory.")
 
 
-def _register_model_classes() -> None:
-    """Import the model modules so safe-mode loading finds their registered classes."""
-    import importlib
-    for paper in ("paper1", "paper2"):
-        module = f"tfinpaint.models.{paper}"
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-
-
-def _keras_name(path: str) -> str:
-    folder = os.path.dirname(os.path.abspath(path))
-    config = os.path.join(folder, "config.json")
+def run_identity(keras_path: str) -> tuple[int, str] | None:
+    """(paper, preset) of the run a `.keras` generator was saved in (its `config.json`), or None."""
+    config = os.path.join(os.path.dirname(os.path.abspath(keras_path)), "config.json")
     if os.path.isfile(config):
         with open(config) as f:
             data = json.load(f)
         if "paper" in data and "preset" in data:
-            return f"paper{data['paper']}-{data['preset']}"
+            return data["paper"], data["preset"]
+    return None
+
+
+def _keras_name(path: str) -> str:
+    identity = run_identity(path)
+    if identity:
+        return f"paper{identity[0]}-{identity[1]}"
     return os.path.splitext(os.path.basename(path))[0]
 
 
@@ -468,10 +463,9 @@ def load_model_inpainter(path: str | os.PathLike | None = None, *, max_side: int
     """
     resolved = resolve_model_path(path, export_root=export_root)
     if resolved.endswith(".keras"):
-        import keras
-        _register_model_classes()
+        from tfinpaint.models import load_generator
         try:
-            generator = keras.saving.load_model(resolved, safe_mode=True, compile=False)
+            generator = load_generator(resolved)
         except (ValueError, TypeError, OSError) as e:
             raise ModelPathError(f"{resolved}: cannot be loaded as a tfinpaint generator "
                                  f"({type(e).__name__}: {e}).") from e

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from tfinpaint.config import ConfigError, ExperimentConfig, total_steps
+from tfinpaint.config import ExperimentConfig, total_steps
 
 
 class RunError(RuntimeError):
