@@ -41,3 +41,79 @@ def wasserstein_critic_loss(real_scores, fake_scores):
 def wasserstein_generator_loss(fake_scores):
     """WGAN generator loss -D(fake) per example."""
     return -critic_score(fake_scores)
+
+
+def masked_l1(image, prediction, mask=None):
+    """Mean over pixels and channels of |mask * (image - prediction)| (all pixels if no mask).
+
+    The mean runs over every pixel, not over the masked ones only (PICNet's
+    `L1Loss(fake * mask, real * mask)`), so a smaller region weighs less.
+
+    Returns:
+        float32 [B].
+    """
+    diff = tf.abs(tf.cast(image, "float32") - tf.cast(prediction, "float32"))
+    if mask is not None:
+        diff = tf.cast(mask, "float32") * diff
+    return per_example_mean(diff)
+
+
+def gaussian_kl(mean_a, std_a, mean_b, std_b, min_std=1e-8):
+    """KL( N(mean_a, std_a^2) || N(mean_b, std_b^2) ) of diagonal Gaussians, summed per example.
+
+    Elementwise `log(std_b / std_a) + (std_a^2 + (mean_a - mean_b)^2) / (2 std_b^2) - 1/2`,
+    summed over every axis but the first. Standard deviations are clipped below at `min_std`
+    so a collapsed softplus (0 in float32) gives a large finite value, not inf or NaN.
+    Arguments broadcast against each other (e.g. a per-example std of shape [B, 1, 1, 1]
+    beside [B, h, w, c] means); the sum runs over the broadcast shape.
+
+    Returns:
+        float32 [B].
+    """
+    mean_a, std_a, mean_b, std_b = (tf.cast(t, "float32") for t in (mean_a, std_a, mean_b, std_b))
+    std_a = tf.maximum(std_a, min_std)
+    std_b = tf.maximum(std_b, min_std)
+    kl = (tf.math.log(std_b) - tf.math.log(std_a)
+          + (tf.square(std_a) + tf.square(mean_a - mean_b)) / (2.0 * tf.square(std_b)) - 0.5)
+    return tf.reduce_sum(tf.reshape(kl, [tf.shape(kl)[0], -1]), axis=1)
+
+
+def gradient_penalty(critic, real, fake, epsilon, score="mean", tolerance=1e-12, training=True):
+    """WGAN-GP penalty (||grad_x D(x_hat)||_2 - 1)^2 per example, x_hat = eps real + (1-eps) fake.
+
+    `D(x_hat)` is the critic's value per example: the mean of its output map (`score="mean"`,
+    the penalty of WGAN-GP's single-output critic applied to the patch average) or its sum
+    (`score="sum"`, PICNet's `cal_gradient_penalty` on a patch map). The norm runs over all
+    pixels and channels of one example, with `tolerance` inside the square root so that a
+    critic with zero gradient gives 1, not NaN (the derivative of sqrt at 0 is infinite).
+    Call inside the critic's `GradientTape`: the penalty is differentiated through the
+    inner gradient (double backprop).
+
+    Args:
+        critic: callable [B, H, W, C] -> scores [B, ...].
+        real, fake: [B, H, W, C] images; `fake` is not differentiated through.
+        epsilon: [B] or [B, 1, 1, 1] interpolation weights, U(0, 1) per example.
+        score: "mean" or "sum".
+
+    Returns:
+        float32 [B].
+
+    Reference:
+        Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017, Algorithm 1.
+    """
+    if score not in ("mean", "sum"):
+        raise ValueError(f"gradient_penalty: score={score!r}; expected 'mean' or 'sum'")
+    real = tf.cast(real, "float32")
+    fake = tf.stop_gradient(tf.cast(fake, "float32"))
+    epsilon = tf.reshape(tf.cast(epsilon, "float32"), [-1, 1, 1, 1])
+    interpolates = epsilon * real + (1.0 - epsilon) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(interpolates)
+        scores = tf.cast(critic(interpolates, training=training), "float32")
+        flat = tf.reshape(scores, [tf.shape(scores)[0], -1])
+        values = tf.reduce_mean(flat, axis=1) if score == "mean" else tf.reduce_sum(flat, axis=1)
+    grads = tape.gradient(values, interpolates,
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    norm = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])), axis=1)
+                   + tolerance)
+    return tf.square(norm - 1.0)

@@ -117,7 +117,8 @@ class Paper1GAN(InpaintingGAN):
         if int(n_critic) < 1:
             raise ValueError(f"Paper1GAN: n_critic={n_critic}; expected a positive integer")
         if penalty_score not in ("mean", "sum"):
-            raise ValueError(f"Paper1GAN: penalty_score={penalty_score!r}; expected 'mean' or 'sum'")
+            raise ValueError(f"Paper1GAN: penalty_score={penalty_score!r}; "
+                             "expected 'mean' or 'sum'")
         if kl_reduction not in ("mean", "sum"):
             raise ValueError(f"Paper1GAN: kl_reduction={kl_reduction!r} (model.kl_reduction); "
                              "expected 'sum' or 'mean'")
@@ -259,6 +260,11 @@ class Paper1GAN(InpaintingGAN):
                    psnr=metrics.psnr(tf.cast(batch["image"], "float32"), completed), **terms)
 
     def train_step(self, batch):
+        missing = {"image", "mask", "index"} - set(batch)
+        if missing:
+            raise ValueError(f"Paper1GAN.train_step: the batch has keys {sorted(batch)}, missing "
+                             f"{sorted(missing)}; expected image, mask and index (the global "
+                             "example index keys the noise, see tfinpaint.data.build_dataset)")
         step = tf.identity(self.step)
 
         def critic_updates(strategy, batch, step):

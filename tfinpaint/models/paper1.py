@@ -1,0 +1,522 @@
+"""Paper 1: dual-path inpainting GAN (a condensed PICNet) — encoder, generator, PatchGAN critics.
+
+Networks (SPEC-paper1.md, widths for `width=32`, latent 128, a 256x256 input):
+- `Paper1Encoder`: a residual trunk (128^2 -> 8^2) with a prior head (generation path, on the
+  masked image `I_m`) and a posterior head (reconstruction path, on the hole content `I_c`),
+  each giving the mean and softplus std of a spatial latent z [B, 8, 8, 128].
+- `Paper1Decoder` (the paper's G): z block, fusion with the encoder feature `f_m` of `I_m`,
+  five residual decoder blocks, short+long-term attention at 32x32, images at 32, 64, 128, 256.
+- `PatchCritic`: the 70x70 PatchGAN used for both D1 (reconstruction path) and D2 (generation
+  path).
+- `Paper1Generator`: the inference model (contract 4), generation path only.
+
+Images are in [-1, 1] inside the networks and in [0, 1] at the `Paper1Generator` boundary.
+"""
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfinpaint.layers.attention import ShortLongAttention
+from tfinpaint.layers.residual import OutputHead, ResBlock, ResBlockStart, ResDecoderBlock
+from tfinpaint.layers.spectral import SpectralNorm
+from tfinpaint.losses import complete
+
+# Encoder output and decoder input resolutions, as divisors of the image side.
+LATENT_STRIDE = 32
+ATTENTION_STRIDE = 8
+OUTPUT_STRIDES = (8, 4, 2, 1)
+# Seed stream of `Paper1Generator.sample` (training uses streams keyed by step, see wgan_gp).
+SAMPLE_STREAM = 0x5A4D
+
+
+def _base_config(model):
+    """Name, trainable and dtype policy of a subclassed model (the rest is written by hand)."""
+    return {"name": model.name, "trainable": model.trainable,
+            "dtype": keras.dtype_policies.serialize(model.dtype_policy)}
+
+
+def _shape(shape):
+    return tuple(None if s is None else int(s) for s in shape)
+
+
+def downsample(x, factor):
+    """Average-pool an image or mask by an integer factor (exact area resize for multiples)."""
+    if factor == 1:
+        return x
+    return tf.nn.avg_pool2d(x, factor, factor, "VALID")
+
+
+def _trunk_blocks(width, prefix):
+    return [
+        ResBlockStart(width, name=f"{prefix}start"),
+        ResBlock(2 * width, width, downsample=True, name=f"{prefix}down1"),
+        ResBlock(4 * width, 2 * width, downsample=True, name=f"{prefix}down2"),
+        ResBlock(4 * width, 4 * width, downsample=True, name=f"{prefix}down3"),
+        ResBlock(4 * width, 4 * width, downsample=True, name=f"{prefix}down4"),
+    ]
+
+
+# The trunk block whose output is `f`, the long-term attention's encoder feature (32^2 at 256).
+FEATURE_BLOCK = 2
+
+
+@keras.saving.register_keras_serializable(package="tfinpaint")
+class Paper1Encoder(keras.Model):
+    """Residual encoder E with the prior (generation) and posterior (reconstruction) heads.
+
+    Trunk: ResBlockStart(3 -> w), ResBlock down (w -> 2w), (2w -> 4w) — its output is `f`, the
+    attention's encoder feature at 1/8 resolution — then (4w -> 4w) twice, giving `f_m` at 1/32.
+    Prior path: `L` ResBlocks (4w) then a ResBlock head 4w -> 2 * latent, split into the mean and
+    `softplus` std. Posterior path: the trunk (shared, or its own copy with
+    `shared_trunk=False`, the literal E1/E2 reading of the paper) then its own head, no infer
+    blocks. Residual hidden widths are the blocks' input widths. Encoders see RGB only (no
+    mask channel), as in PICNet.
+
+    Args:
+        width: w, the first block's width (32 in the paper).
+        latent_channels: channels of z (128).
+        infer_blocks: L, ResBlocks before the prior head (1; PICNet's code uses 6).
+        shared_trunk: one trunk for both paths (PICNet).
+
+    Call: `encoder(masked)` with the masked image `I_m` [B, H, W, 3] in [-1, 1] (H, W multiples
+    of 32) returns `(prior_mean, prior_std, f_m, f)`: [B, H/32, W/32, latent] twice,
+    [B, H/32, W/32, 4w], [B, H/8, W/8, 4w]. `encoder.posterior(complement)` with `I_c` returns
+    `(posterior_mean, posterior_std)`.
+
+    Reference:
+        Zheng, Cham & Cai, "Pluralistic Image Completion", CVPR 2019 (`ResEncoder`).
+    """
+
+    def __init__(self, width=32, latent_channels=128, infer_blocks=1, shared_trunk=True, **kwargs):
+        super().__init__(**kwargs)
+        self.width = int(width)
+        self.latent_channels = int(latent_channels)
+        self.infer_blocks = int(infer_blocks)
+        self.shared_trunk = bool(shared_trunk)
+        self.trunk = _trunk_blocks(self.width, "")
+        # Keras would track one list under two names, so a shared trunk is not stored twice.
+        self.posterior_trunk = None if self.shared_trunk else _trunk_blocks(self.width, "post_")
+        self.infer = [ResBlock(4 * self.width, 4 * self.width, name=f"infer{i}")
+                      for i in range(self.infer_blocks)]
+        self.prior_head = ResBlock(2 * self.latent_channels, 4 * self.width, name="prior_head")
+        self.posterior_head = ResBlock(2 * self.latent_channels, 4 * self.width,
+                                       name="posterior_head")
+
+    def build(self, input_shape):
+        input_shape = _shape(input_shape)
+        for trunk in (self.posterior_trunk or [], self.trunk):
+            shape = input_shape
+            for block in trunk:
+                block.build(shape)
+                shape = block.compute_output_shape(shape)
+        for block in self.infer:
+            block.build(shape)
+        self.prior_head.build(shape)
+        self.posterior_head.build(shape)
+
+    def _run_trunk(self, trunk, x, training):
+        feature = None
+        for i, block in enumerate(trunk):
+            x = block(x, training=training)
+            if i == FEATURE_BLOCK:
+                feature = x
+        return x, feature
+
+    def _head(self, head, x, training):
+        mean, raw_std = tf.split(head(x, training=training), 2, axis=-1)
+        return mean, tf.nn.softplus(raw_std)
+
+    def call(self, masked, training=False):
+        fused, feature = self._run_trunk(self.trunk, masked, training)
+        x = fused
+        for block in self.infer:
+            x = block(x, training=training)
+        mean, std = self._head(self.prior_head, x, training)
+        return mean, std, fused, feature
+
+    def posterior(self, complement, training=False):
+        """The reconstruction path's N(mean, std^2) from the hole content `I_c`."""
+        x, _ = self._run_trunk(self.posterior_trunk or self.trunk, complement, training)
+        return self._head(self.posterior_head, x, training)
+
+    def get_config(self):
+        return {**_base_config(self), "width": self.width,
+                "latent_channels": self.latent_channels, "infer_blocks": self.infer_blocks,
+                "shared_trunk": self.shared_trunk}
+
+
+@keras.saving.register_keras_serializable(package="tfinpaint")
+class Paper1Decoder(keras.Model):
+    """Generator G, shared by both paths: latent z -> images at four scales.
+
+    z block ResBlock(latent -> 4w, no norm) + `f_m` (fusion); ResDecoderBlock 4w -> 4w twice
+    (to 1/8 resolution); ShortLongAttention(4w) with the encoder feature `f` and the visible
+    mask; output head (1/8 scale); then ResDecoderBlocks (4w + 3 -> 4w), (4w + 3 -> 2w),
+    (2w + 3 -> w), each after concatenating the previous scale's image, each with its own
+    output head. Every conv is spectrally normalised except the attention's query; decoder
+    blocks use instance norm. Residual hidden widths are the blocks' output widths.
+
+    Args:
+        width: w (32 in the paper: decoder widths 128, 128, 128, 64, 32).
+        latent_channels: channels of z (128).
+
+    Call: `decoder([z, f_m, f, visible])` with z [B, h, w, latent], f_m [B, h, w, 4w],
+    f [B, 4h, 4w, 4w], visible [B, 4h, 4w, 1] (1 = known pixel) returns a list of four images
+    [B, 4h * s, 4w * s, 3] for s = 1, 2, 4, 8, values in [-1, 1] (tanh).
+
+    Reference:
+        Zheng, Cham & Cai, "Pluralistic Image Completion", CVPR 2019 (`ResGenerator`).
+    """
+
+    def __init__(self, width=32, latent_channels=128, **kwargs):
+        super().__init__(**kwargs)
+        self.width = int(width)
+        self.latent_channels = int(latent_channels)
+        w = self.width
+        self.z_block = ResBlock(4 * w, 4 * w, name="z_block")
+        self.up_blocks = [ResDecoderBlock(4 * w, 4 * w, name="dec0"),
+                          ResDecoderBlock(4 * w, 4 * w, name="dec1")]
+        self.attention = ShortLongAttention(4 * w, name="attention")
+        self.scale_blocks = [ResDecoderBlock(4 * w, 4 * w, name="dec2"),
+                             ResDecoderBlock(2 * w, 2 * w, name="dec3"),
+                             ResDecoderBlock(w, w, name="dec4")]
+        self.heads = [OutputHead(3, name=f"out{i + 1}") for i in range(4)]
+
+    def build(self, input_shape):
+        z_shape, fused_shape, feature_shape, visible_shape = (_shape(s) for s in input_shape)
+        self.z_block.build(z_shape)
+        shape = self.z_block.compute_output_shape(z_shape)
+        for block in self.up_blocks:
+            block.build(shape)
+            shape = block.compute_output_shape(shape)
+        self.attention.build([shape, feature_shape, visible_shape])
+        self.heads[0].build(shape)
+        for block, head in zip(self.scale_blocks, self.heads[1:]):
+            shape = shape[:-1] + (shape[-1] + 3,)
+            block.build(shape)
+            shape = block.compute_output_shape(shape)
+            head.build(shape)
+
+    def call(self, inputs, training=False):
+        z, fused, feature, visible = inputs
+        x = self.z_block(z, training=training) + fused
+        for block in self.up_blocks:
+            x = block(x, training=training)
+        x = self.attention([x, feature, visible], training=training)
+        image = self.heads[0](x, training=training)
+        outputs = [image]
+        for block, head in zip(self.scale_blocks, self.heads[1:]):
+            x = block(tf.concat([x, tf.cast(image, x.dtype)], axis=-1), training=training)
+            image = head(x, training=training)
+            outputs.append(image)
+        return outputs
+
+    def get_config(self):
+        return {**_base_config(self), "width": self.width,
+                "latent_channels": self.latent_channels}
+
+
+@keras.saving.register_keras_serializable(package="tfinpaint")
+class PatchCritic(keras.Model):
+    """70x70 PatchGAN critic (pix2pix / PICNet `PatchDiscriminator`), one score per patch.
+
+    Five 4x4 convs, each after `ZeroPadding2D(1)` (PyTorch's padding 1), strides 2, 2, 2, 1, 1,
+    widths w, 2w, 4w, 8w, 1, LeakyReLU(0.2) between them, no normalisation. Receptive field:
+    70x70. Default: no spectral norm (the spec explains why it fights the gradient penalty).
+    `spectral_norm=True` is PICNet's variant: spectrally normalised convs without biases,
+    LeakyReLU(0.1), 4w channels in layer 4 (the training model then penalises the gradient of
+    the summed patch map). `residual=True` adds `avgpool2(conv1x1(x))` shortcuts around the
+    stride-2 convs (receptive field still 70).
+
+    Args:
+        width: w, first layer width (64).
+        spectral_norm: PICNet's spectrally normalised critic.
+        residual: shortcuts around the stride-2 convs.
+
+    Shapes: [B, H, W, 3] in [-1, 1] -> float32 [B, H/8 - 2, W/8 - 2, 1] (30x30 at 256);
+    H, W >= 32. A critic's value for an image is the mean of its patch map.
+
+    Reference:
+        Isola et al., "Image-to-Image Translation with Conditional Adversarial Networks",
+        CVPR 2017 (70x70 PatchGAN).
+    """
+
+    STRIDES = (2, 2, 2, 1, 1)
+
+    def __init__(self, width=64, spectral_norm=False, residual=False, **kwargs):
+        super().__init__(**kwargs)
+        self.width = int(width)
+        self.spectral_norm = bool(spectral_norm)
+        self.residual = bool(residual)
+        w = self.width
+        widths = (w, 2 * w, 4 * w, (4 if self.spectral_norm else 8) * w, 1)
+        self.negative_slope = 0.1 if self.spectral_norm else 0.2
+        self.widths = widths
+        self.pad = keras.layers.ZeroPadding2D(1)
+        self.activation = keras.layers.LeakyReLU(negative_slope=self.negative_slope)
+        self.convs = [self._conv(f, 4, s, f"conv{i + 1}")
+                      for i, (f, s) in enumerate(zip(widths, self.STRIDES))]
+        self.shortcuts = [self._conv(f, 1, 1, f"shortcut{i + 1}")
+                          for i, (f, s) in enumerate(zip(widths, self.STRIDES))
+                          if s == 2 and self.residual]
+        self.pool = keras.layers.AveragePooling2D(2)
+
+    def _conv(self, filters, kernel, stride, name):
+        conv = keras.layers.Conv2D(filters, kernel, strides=stride, padding="valid",
+                                   use_bias=not self.spectral_norm, name=name)
+        if self.spectral_norm:
+            return SpectralNorm(conv, name=f"{name}_sn")
+        return conv
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        for i, conv in enumerate(self.convs):
+            conv.build((None, None, None, channels))
+            if i < len(self.shortcuts):
+                self.shortcuts[i].build((None, None, None, channels))
+            channels = self.widths[i]
+
+    def call(self, images, training=False):
+        x = images
+        for i, conv in enumerate(self.convs):
+            y = conv(self.pad(x), training=training)
+            if i < len(self.shortcuts):
+                y = y + self.pool(self.shortcuts[i](x, training=training))
+            x = self.activation(y) if i < len(self.convs) - 1 else y
+        return tf.cast(x, "float32")
+
+    def get_config(self):
+        return {**_base_config(self), "width": self.width,
+                "spectral_norm": self.spectral_norm, "residual": self.residual}
+
+
+@keras.saving.register_keras_serializable(package="tfinpaint")
+class Paper1Generator(keras.Model):
+    """Paper 1's inference model: the generation path, image + mask -> completed image.
+
+    `I_m = (1 - M) * (2 I - 1)` -> encoder -> prior N(mean, std^2) -> z -> decoder -> the
+    256-scale output; the result is `I * (1 - M) + out * M`, so pixels outside the hole are the
+    input exactly. `call` uses z = the prior mean (deterministic); `sample(inputs, seed)` draws
+    z from the prior with a stateless RNG keyed by `seed` (PICNet's pluralistic completions).
+    Holds both the encoder and the decoder; the training model reaches them as
+    `generator.encoder` / `generator.decoder`.
+
+    Inputs are not autocast: the image stays float32 so the known pixels come back bit-exact
+    under a mixed-precision policy; outputs are float32.
+
+    Args:
+        width, latent_channels, infer_blocks, shared_encoder: see `Paper1Encoder`.
+        max_side: largest input side accepted (`Paper1Config.max_attention_side`). Attention
+            memory is (H/8 * W/8)^2 per image, so larger inputs raise an error instead of
+            running: crop around the hole or resize first (`tfinpaint.inference` does both).
+
+    Call: `{"image": float [B, H, W, 3] in [0, 1], "mask": float [B, H, W, 1], 1 = hole}` with
+    H, W multiples of `size_multiple` (32) and at most `max_side` -> float32 [B, H, W, 3] in
+    [0, 1].
+
+    Reference:
+        Zheng, Cham & Cai, "Pluralistic Image Completion", CVPR 2019.
+    """
+
+    size_multiple = LATENT_STRIDE
+
+    def __init__(self, width=32, latent_channels=128, infer_blocks=1, shared_encoder=True,
+                 max_side=512, **kwargs):
+        kwargs.pop("autocast", None)
+        super().__init__(autocast=False, **kwargs)
+        self.width = int(width)
+        self.latent_channels = int(latent_channels)
+        self.infer_blocks = int(infer_blocks)
+        self.shared_encoder = bool(shared_encoder)
+        self.max_side = None if max_side is None else int(max_side)
+        self.encoder = Paper1Encoder(width, latent_channels, infer_blocks, shared_encoder,
+                                     name="encoder")
+        self.decoder = Paper1Decoder(width, latent_channels, name="decoder")
+
+    def build(self, input_shape):
+        image_shape = (None, None, None, 3)
+        self.encoder.build(image_shape)
+        w, latent = self.width, self.latent_channels
+        self.decoder.build([(None, None, None, latent), (None, None, None, 4 * w),
+                            (None, None, None, 4 * w), (None, None, None, 1)])
+
+    def _checked(self, inputs):
+        if not isinstance(inputs, dict) or "image" not in inputs or "mask" not in inputs:
+            raise ValueError("Paper1Generator expects a dict with 'image' [B,H,W,3] and "
+                             f"'mask' [B,H,W,1]; got {type(inputs).__name__}"
+                             + (f" with keys {sorted(inputs)}" if isinstance(inputs, dict) else ""))
+        image = tf.cast(inputs["image"], "float32")
+        mask = tf.cast(inputs["mask"], "float32")
+        if image.shape.rank != 4 or image.shape[-1] != 3:
+            raise ValueError(f"Paper1Generator: 'image' has shape {image.shape}; "
+                             "expected [B,H,W,3]")
+        if mask.shape.rank != 4 or mask.shape[-1] != 1:
+            raise ValueError(f"Paper1Generator: 'mask' has shape {mask.shape}; expected [B,H,W,1]")
+        height, width = image.shape[1], image.shape[2]
+        if height is not None and width is not None:
+            self._check_static_size(height, width)
+            return image, mask
+        side = tf.shape(image)[1:3]
+        checks = [tf.debugging.assert_equal(
+            side % self.size_multiple, 0,
+            message=f"Paper1Generator: image height and width must be multiples of "
+                    f"{self.size_multiple}; tfinpaint.inference reflect-pads to them")]
+        if self.max_side is not None:
+            checks.append(tf.debugging.assert_less_equal(
+                side, self.max_side, message=self._too_large_message("this input")))
+        with tf.control_dependencies(checks):
+            return tf.identity(image), tf.identity(mask)
+
+    def _too_large_message(self, size):
+        return (f"Paper1Generator: {size} is larger than max_side={self.max_side} "
+                "(model.max_attention_side). Attention memory grows as (H/8 * W/8)^2 per "
+                "image, so the network must not run at this size: crop around the hole or "
+                "resize first, as tfinpaint.inference's model inpainter does for large images")
+
+    def _check_static_size(self, height, width):
+        if height % self.size_multiple or width % self.size_multiple:
+            raise ValueError(f"Paper1Generator: image is {height}x{width}; height and width must "
+                             f"be multiples of {self.size_multiple} (tfinpaint.inference "
+                             "reflect-pads to them)")
+        if self.max_side is not None and max(height, width) > self.max_side:
+            raise ValueError(self._too_large_message(f"a {height}x{width} image"))
+
+    def _complete(self, inputs, seed, training):
+        image, mask = self._checked(inputs)
+        visible = 1.0 - mask
+        mean, std, fused, feature = self.encoder(visible * (2.0 * image - 1.0), training=training)
+        z = mean
+        if seed is not None:
+            seed = tf.stack([tf.cast(seed, "int64"), tf.constant(SAMPLE_STREAM, "int64")])
+            noise = tf.random.stateless_normal(tf.shape(mean), seed=seed)
+            z = mean + std * tf.cast(noise, std.dtype)
+        outputs = self.decoder([z, fused, feature, downsample(visible, ATTENTION_STRIDE)],
+                               training=training)
+        prediction = (tf.cast(outputs[-1], "float32") + 1.0) / 2.0
+        return complete(image, mask, prediction)
+
+    def call(self, inputs, training=False):
+        return self._complete(inputs, None, training)
+
+    def sample(self, inputs, seed):
+        """A random completion: z drawn from the prior with a stateless RNG keyed by `seed`.
+
+        The same inputs and seed give the same output; different seeds differ inside the hole
+        only. `seed` is an integer (Python or scalar tensor).
+        """
+        return self._complete(inputs, seed, False)
+
+    def get_config(self):
+        return {**_base_config(self), "width": self.width,
+                "latent_channels": self.latent_channels, "infer_blocks": self.infer_blocks,
+                "shared_encoder": self.shared_encoder, "max_side": self.max_side}
+
+
+def _input_shapes():
+    return {"image": (None, None, None, 3), "mask": (None, None, None, 1)}
+
+
+def build_generator(config):
+    """The built inference generator of an `ExperimentConfig` (or a `Paper1Config`)."""
+    model = getattr(config, "model", config)
+    generator = Paper1Generator(width=model.width, latent_channels=model.latent_channels,
+                                infer_blocks=model.infer_blocks,
+                                shared_encoder=model.shared_encoder,
+                                max_side=model.max_attention_side, name="paper1_generator")
+    generator.build(_input_shapes())
+    return generator
+
+
+def build_critic(model, name):
+    """One built PatchGAN critic configured by a `Paper1Config`."""
+    critic = PatchCritic(width=model.critic_width, spectral_norm=model.critic_spectral_norm,
+                         residual=model.critic_residual, name=name)
+    critic.build((None, None, None, 3))
+    return critic
+
+
+def build_gan(config, global_batch_size):
+    """Paper 1's training model (`Paper1GAN`); call inside the strategy's scope.
+
+    Optimisers are made by `gan.build_optimizers()`, also inside the scope.
+    """
+    from tfinpaint.training.wgan_gp import Paper1GAN
+
+    model = config.model
+    critics = {"d1": build_critic(model, "d1_reconstruction"),
+               "d2": build_critic(model, "d2_generation")}
+    return Paper1GAN(
+        generator=build_generator(config), critics=critics, global_batch_size=global_batch_size,
+        n_critic=model.n_critic, gp_weight=model.gp_weight, l1_weight=model.l1_weight,
+        kl_weight=model.kl_weight, adv_weight=model.adv_weight,
+        penalty_score="sum" if model.critic_spectral_norm else "mean",
+        kl_reduction=model.kl_reduction,
+        lr=model.lr, beta_1=model.beta_1, beta_2=model.beta_2, seed=config.train.seed)
+
+
+def _timed(fn, repeats):
+    fn()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats * 1000.0
+
+
+def attention_share(config, batch_size=4, steps=5):
+    """Estimate the share of one training step spent in the short+long-term attention layer.
+
+    Measures, on the current device and without a distribution strategy:
+    - `step_ms`: the compiled `Paper1GAN.train_step` (n_critic critic updates + one generator
+      update) on random images with centre holes, at `config.data.image_size`, averaged over
+      `steps` steps after one traced warm-up step;
+    - `attention_ms`: the attention layer (query, softmax attention, fusion ResBlock) compiled
+      alone on inputs of the shapes it sees in that step (both paths: 2 x batch): one
+      forward+backward pass (the generator update) plus `n_critic` forward passes (the fakes of
+      each critic update), each averaged over `steps` runs;
+    - `attention_share` = attention_ms / step_ms.
+    Timing the layer in isolation ignores any overlap with other ops, so the share is an
+    estimate; the layer's cost grows as (H/8 * W/8)^2.
+
+    Returns:
+        dict with `step_ms`, `attention_ms`, `attention_share`.
+    """
+    from tfinpaint.training.distribute import make_step_function
+
+    size = config.data.image_size
+    gan = build_gan(config, batch_size)
+    gan.build_optimizers()
+    rng = np.random.default_rng(0)
+    image = rng.random((batch_size, size, size, 3), dtype=np.float32)
+    mask = np.zeros((batch_size, size, size, 1), np.float32)
+    mask[:, size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1.0
+    batch = {"image": image, "mask": mask, "index": np.arange(batch_size, dtype=np.int64)}
+    iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
+    train = make_step_function(tf.distribute.get_strategy(), gan.train_step)
+    step_ms = _timed(lambda: train(iterator), steps)
+
+    layer = gan.generator.decoder.attention
+    side, channels = size // ATTENTION_STRIDE, 4 * config.model.width
+    x = tf.random.normal([2 * batch_size, side, side, channels])
+    f = tf.random.normal([2 * batch_size, side, side, channels])
+    visible = downsample(1.0 - tf.constant(mask), ATTENTION_STRIDE)
+    visible = tf.concat([visible, visible], axis=0)
+
+    @tf.function
+    def forward():
+        return layer([x, f, visible], training=True)
+
+    @tf.function
+    def forward_backward():
+        with tf.GradientTape() as tape:
+            tape.watch([x, f])
+            out = layer([x, f, visible], training=True)
+        return tape.gradient(tf.reduce_sum(out), [x, f] + layer.trainable_variables)
+
+    attention_ms = (_timed(forward_backward, steps)
+                    + config.model.n_critic * _timed(forward, steps))
+    return {"step_ms": step_ms, "attention_ms": attention_ms,
+            "attention_share": attention_ms / step_ms}
