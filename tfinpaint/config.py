@@ -273,6 +273,8 @@ def validate(config: ExperimentConfig) -> None:
         raise ConfigError(f"model.optimizer={config.model.optimizer!r}: expected 'adam' or 'rmsprop'")
     if config.paper == 1 and config.model.n_critic < 1:
         raise ConfigError(f"model.n_critic={config.model.n_critic}: expected a positive integer")
+    if config.paper == 1 and config.model.kl_reduction not in ("sum", "mean"):
+        raise ConfigError(f"model.kl_reduction={config.model.kl_reduction!r}: expected 'sum' or 'mean'")
 
 
 def total_steps(config: ExperimentConfig) -> int:

@@ -5,7 +5,7 @@ whole image and hole only, and writes into `out_dir`:
 - `report.json`: the DESIGN.md schema — one row per model (`"bucket": null`), then one per model
   and hole-ratio bucket;
 - `report.md`: the same as the papers' table;
-- `examples.png`: a grid of the first examples (masked input | each model | real image).
+- `examples.png`: a grid of examples spread over the set (masked input | each model | real image).
 
 Scoring conventions:
 - The reference is the evaluation image quantised to 8 bits, and the inpainters get exactly
@@ -172,6 +172,32 @@ def _run(inpainter, real8, hole_masks, blend):
     return completed8, ms
 
 
+class _SpreadSample:
+    """Keeps about `n` items spread evenly over a stream of unknown length, in bounded memory.
+
+    Sorted file names put the crops of one photo together, so the first few images of a set
+    make a dull grid. Items are kept at multiples of a stride that doubles whenever more than
+    2n are held; `items()` picks n evenly spaced ones among them.
+    """
+
+    def __init__(self, n: int):
+        self.n, self.stride, self.kept = n, 1, []
+
+    def offer(self, index: int, make_item) -> None:
+        if index % self.stride:
+            return
+        self.kept.append((index, make_item()))
+        if len(self.kept) > 2 * self.n:
+            self.stride *= 2
+            self.kept = [(i, item) for i, item in self.kept if i % self.stride == 0]
+
+    def items(self) -> list:
+        if not self.kept:
+            return []
+        picks = np.linspace(0, len(self.kept) - 1, min(self.n, len(self.kept))).round().astype(int)
+        return [self.kept[p][1] for p in picks]
+
+
 def _examples_grid(examples):
     """examples: (real uint8 [H, W, 3], mask [H, W, 1], name -> output) -> the papers' grid."""
     real, masks, outputs = zip(*examples)
@@ -226,13 +252,14 @@ def evaluate(inpainters: Sequence[Inpainter | str], source=None, *, masks: str =
 
     scores = {name: {k: [] for k in METRIC_KEYS} for name in names}
     per_image_ms = {name: [] for name in names}
-    ratios, examples = [], []
+    ratios, examples = [], _SpreadSample(grid_examples)
     bar = tqdm(total=limit, unit="img", disable=not progress, desc="evaluate")
     for batch in dataset:
         take = batch["image"].shape[0] if limit is None else min(batch["image"].shape[0],
                                                                  limit - len(ratios))
         real8 = to_uint8(batch["image"].numpy()[:take])
         hole_masks = (batch["mask"].numpy()[:take] >= 0.5).astype(np.float32)
+        first = len(ratios)
         ratios.extend(hole_ratio(hole_masks))
         outputs = {}
         for name, inpainter in models:
@@ -240,8 +267,9 @@ def evaluate(inpainters: Sequence[Inpainter | str], source=None, *, masks: str =
             per_image_ms[name].append(ms)
             for key, values in score_batch(real8, outputs[name], hole_masks).items():
                 scores[name][key].extend(values.tolist())
-        for i in range(min(take, grid_examples - len(examples))):
-            examples.append((real8[i], hole_masks[i], {n: o[i] for n, o in outputs.items()}))
+        for i in range(take):
+            examples.offer(first + i, lambda i=i: (real8[i], hole_masks[i],
+                                                   {n: o[i] for n, o in outputs.items()}))
         bar.update(take)
         if limit is not None and len(ratios) >= limit:
             break
@@ -259,7 +287,7 @@ def evaluate(inpainters: Sequence[Inpainter | str], source=None, *, masks: str =
     }
     os.makedirs(out_dir, exist_ok=True)
     paths = _outputs(out_dir)
-    write_image(paths[GRID_PNG], _examples_grid(examples), overwrite=overwrite)
+    write_image(paths[GRID_PNG], _examples_grid(examples.items()), overwrite=overwrite)
     write_atomic(paths[REPORT_MD], format_markdown(report).encode("utf-8"))
     write_atomic(paths[REPORT_JSON], (json.dumps(report, indent=2) + "\n").encode("utf-8"))
     return report
