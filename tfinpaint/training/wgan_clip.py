@@ -72,6 +72,10 @@ class Paper2GAN(InpaintingGAN):
     not updated, so after a tracker reset it reads 0: the critics' estimates and `g_adv` in
     phase 1. In phase 2 `g_adv` is read from the critics' own pass (scores before their update).
 
+    Optimisers: `FusedAdam` (Keras' Adam on TensorFlow's fused kernel) or Keras' RMSprop, one
+    for the generator and one for all four critics (Adam's moments are per weight, so one
+    optimiser over the four is the same as four).
+
     Mixed precision: under `mixed_float16` both optimisers are wrapped in
     `keras.optimizers.LossScaleOptimizer` (dynamic loss scaling; a step with non-finite
     gradients is skipped); `mixed_bfloat16` needs no scaling. Scores and losses are float32.
@@ -178,6 +182,8 @@ class Paper2GAN(InpaintingGAN):
         image, mask = batch["image"], batch["mask"]
         with tf.GradientTape() as tape:
             completed = self.generator(batch, training=True)
+            # The generator returns the completion; for a binary mask z * (x - completed) equals
+            # z * (x - G(.)), so this is eq. 1 on the raw prediction, with the same gradient.
             rec = losses.masked_l2(image, completed, mask)
             loss = self.generator_optimizer.scale_loss(self.average(rec))
         self.generator_optimizer.apply(tape.gradient(loss, self.generator.trainable_variables),

@@ -1,0 +1,253 @@
+"""Paper 2's generator and critics: Table 1-5 shapes and exact parameter counts at 256x256,
+the local window, the inference contract, serialization and mixed precision."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfinpaint.config import get_config
+from tfinpaint.models import paper2
+from tfinpaint.models.paper2 import (DilatedConv2D, FusedBatchNormalization, Paper2Critic, Paper2Generator,
+                                    WeightClip, hole_window)
+
+PAPER = get_config(2, "paper")
+
+# Table 1 at 256x256: (side, channels) after each conv / deconv (BatchNorm and ReLU keep it).
+GENERATOR_SHAPES = [(256, 64), (128, 128), (128, 128), (64, 256), (64, 256), (64, 256), (64, 256),
+                    (64, 256), (64, 256), (64, 256), (128, 128), (128, 128), (256, 64), (256, 32), (256, 3)]
+
+# Tables 2-5 at 256x256: parameters, the view's side, the side of each conv's output.
+CRITICS = {
+    "local": (17_416_833, 128, [64, 32, 16, 8, 4, 2], [64, 128, 256, 512, 512, 512]),
+    "global": (10_893_441, 256, [128, 64, 32, 16, 8], [64, 128, 256, 512, 512]),
+    "x2": (10_868_865, 128, [64, 32, 16, 8, 4], [64, 128, 256, 512, 512]),
+    "x4": (4_314_753, 64, [32, 16, 8, 4], [64, 128, 256, 512]),
+}
+
+
+def _n_params(variables):
+    return sum(int(np.prod(v.shape)) for v in variables)
+
+
+def _symbolic_shapes(layers, input_shape):
+    x = keras.KerasTensor(input_shape)
+    shapes = []
+    for layer in layers:
+        x = layer(x)
+        shapes.append((layer.name, tuple(x.shape)))
+    return shapes
+
+
+def _inputs(batch=2, height=32, width=32, seed=0):
+    rng = np.random.default_rng(seed)
+    image = rng.random((batch, height, width, 3), dtype=np.float32)
+    mask = np.zeros((batch, height, width, 1), np.float32)
+    mask[:, height // 4: 3 * height // 4, width // 4: 3 * width // 4] = 1.0
+    return {"image": image, "mask": mask}
+
+
+@pytest.fixture(scope="module")
+def paper_generator():
+    return paper2.build_generator(PAPER)
+
+
+@pytest.fixture
+def policy():
+    """Set a global dtype policy for one test and restore float32 after it."""
+    yield keras.mixed_precision.set_global_policy
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_generator_parameter_counts_at_paper_size(paper_generator):
+    assert paper_generator.count_params() == 4_895_875
+    assert _n_params(paper_generator.trainable_variables) == 4_890_947
+    plain = Paper2Generator(batchnorm=False)
+    plain.build()
+    assert plain.count_params() == 4_886_019
+
+
+def test_generator_layer_shapes_at_256(paper_generator):
+    shapes = _symbolic_shapes(paper_generator.network.layers, (None, 256, 256, 4))
+    convs = [shape for name, shape in shapes if name.startswith(("conv", "deconv"))]
+    assert convs == [(None, side, side, c) for side, c in GENERATOR_SHAPES]
+    # Every conv but the output one is followed by BatchNorm and ReLU of the same shape.
+    assert len(shapes) == 14 * 3 + 1
+    assert [l.dilation_rate for l in paper_generator.network.layers if l.name.startswith("conv")][5:9] == [
+        (2, 2), (4, 4), (8, 8), (16, 16)]
+
+
+@pytest.mark.parametrize("role", list(CRITICS))
+def test_critic_parameter_counts_and_shapes_at_256(role):
+    params, view_side, sides, widths = CRITICS[role]
+    critic = Paper2Critic(role, 256)
+    critic.build()
+    assert critic.count_params() == params
+    image = tf.zeros([1, 256, 256, 3])
+    mask = tf.pad(tf.ones([1, 128, 128, 1]), [[0, 0], [64, 64], [64, 64], [0, 0]])
+    assert tuple(critic.view(image, mask).shape) == (1, view_side, view_side, 3)
+    shapes = _symbolic_shapes(critic.network.layers, (None, view_side, view_side, 3))
+    convs = [shape for name, shape in shapes if name.startswith("conv")]
+    assert convs == [(None, s, s, w) for s, w in zip(sides, widths)]
+    assert shapes[-1] == ("score", (None, 1))
+
+
+def test_hole_window_is_exactly_the_centre_hole():
+    inputs = _inputs(batch=3, height=32, width=32)
+    window = hole_window(inputs["image"], inputs["mask"], 16)
+    np.testing.assert_array_equal(window.numpy(), inputs["image"][:, 8:24, 8:24])
+
+
+def test_hole_window_centres_on_random_holes_and_stays_inside():
+    image = np.random.default_rng(1).random((4, 32, 32, 3), dtype=np.float32)
+    mask = np.zeros((4, 32, 32, 1), np.float32)
+    mask[0, 0:4, 1:6] = 1  # top-left corner: shifted inside to (0, 0)
+    mask[1, 28:32, 25:31] = 1  # bottom-right corner: shifted to (16, 16)
+    mask[2, 10:14, 18:22] = 1  # centre (12, 20): window starts at (4, 12)
+    mask[3, 5:7, 2:4] = 1
+    mask[3, 20:22, 9:11] = 1  # two blobs: the bounding box rows 5-21, cols 2-10 -> centre (13, 6)
+    window = hole_window(tf.constant(image), tf.constant(mask), 16).numpy()
+    for i, (top, left) in enumerate([(0, 0), (16, 16), (4, 12), (5, 0)]):
+        np.testing.assert_array_equal(window[i], image[i, top:top + 16, left:left + 16])
+
+
+def test_hole_window_gradient_reaches_only_the_window():
+    inputs = _inputs(batch=1, height=32, width=32)
+    image = tf.constant(inputs["image"])
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        total = tf.reduce_sum(hole_window(image, inputs["mask"], 16))
+    grad = tape.gradient(total, image).numpy()
+    expected = np.zeros_like(grad)
+    expected[:, 8:24, 8:24] = 1.0
+    np.testing.assert_array_equal(grad, expected)
+
+
+def test_generator_completes_any_multiple_of_4():
+    generator = Paper2Generator(width=8)
+    inputs = _inputs(batch=2, height=36, width=44)
+    out = generator(inputs, training=False)
+    assert out.dtype == tf.float32 and tuple(out.shape) == (2, 36, 44, 3)
+    out = out.numpy()
+    known = inputs["mask"][..., 0] == 0
+    np.testing.assert_array_equal(out[known], inputs["image"][known])
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert generator.size_multiple == 4 and generator.max_side is None
+
+
+def test_generator_rejects_a_side_not_a_multiple_of_4():
+    generator = Paper2Generator(width=8)
+    with pytest.raises(ValueError, match="height 30 is not a multiple of 4"):
+        generator(_inputs(height=30, width=32))
+    with pytest.raises(ValueError, match="expected a dict"):
+        generator(tf.zeros([1, 32, 32, 4]))
+
+
+def test_critic_rejects_bad_inputs():
+    with pytest.raises(ValueError, match="critic role 'middle'"):
+        Paper2Critic("middle", 64)
+    critic = Paper2Critic("global", 32, width=8)
+    with pytest.raises(ValueError, match="expected images of 32x32"):
+        critic({"image": tf.zeros([1, 64, 64, 3])})
+    with pytest.raises(ValueError, match="needs inputs\\['mask'\\]"):
+        Paper2Critic("local", 32, width=8)({"image": tf.zeros([1, 32, 32, 3])})
+
+
+def test_weight_clip_constraint():
+    clip = WeightClip(0.01)
+    np.testing.assert_allclose(clip(tf.constant([-1.0, -0.005, 0.0, 0.2])).numpy(), [-0.01, -0.005, 0.0, 0.01])
+    assert WeightClip.from_config(clip.get_config()).clip_value == 0.01
+    with pytest.raises(ValueError, match="clip_value=0"):
+        WeightClip(0)
+
+
+def test_critics_carry_the_clip_constraint_on_every_weight():
+    cfg = get_config(2, "demo", ["model.critic_width=8", "data.image_size=32", "model.clip_value=0.02"])
+    critics = paper2.build_critics(cfg)
+    assert sorted(critics) == ["global", "local", "x2", "x4"]
+    for critic in critics.values():
+        for v in critic.trainable_variables:
+            assert isinstance(v.constraint, WeightClip) and v.constraint.clip_value == 0.02
+
+
+def test_keras_round_trip_gives_identical_outputs(tmp_path):
+    generator = Paper2Generator(width=8, name="generator")
+    critic = Paper2Critic("local", 32, width=8, clip_value=0.05)
+    inputs = _inputs(batch=2, height=32, width=32)
+    # A training call moves the BatchNorm statistics away from their initial values.
+    generator(inputs, training=True)
+    expected_g = generator(inputs, training=False).numpy()
+    expected_c = critic(inputs).numpy()
+    for model, expected in ((generator, expected_g), (critic, expected_c)):
+        path = str(tmp_path / f"{model.name}.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        assert type(loaded) is type(model)
+        assert loaded.get_config() == model.get_config()
+        np.testing.assert_array_equal(loaded(inputs, training=False).numpy(), expected)
+    loaded_critic = keras.saving.load_model(str(tmp_path / f"{critic.name}.keras"))
+    assert all(v.constraint.clip_value == 0.05 for v in loaded_critic.trainable_variables)
+    assert Paper2Generator.from_config(generator.get_config()).get_config() == generator.get_config()
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_outputs_stay_float32(policy, precision):
+    policy(precision)
+    generator = Paper2Generator(width=8)
+    critic = Paper2Critic("x2", 32, width=8)
+    inputs = _inputs(batch=2, height=32, width=32)
+    out = generator(inputs, training=False)
+    assert out.dtype == tf.float32
+    known = inputs["mask"][..., 0] == 0
+    np.testing.assert_array_equal(out.numpy()[known], inputs["image"][known])
+    assert generator.network.layers[0].compute_dtype == precision.split("_")[1]
+    score = critic({"image": out})
+    assert score.dtype == tf.float32 and np.isfinite(score.numpy()).all()
+    assert all(v.dtype == "float32" for v in generator.weights + critic.weights)
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_fused_batch_norm_matches_keras_batch_norm(policy, precision):
+    policy(precision)
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.normal(2.0, 3.0, (4, 6, 5, 7)).astype(np.float32))
+    weights = tf.constant(rng.normal(0.0, 1.0, (4, 6, 5, 7)).astype(np.float32))
+    layers = [cls(synchronized=True, momentum=0.9) for cls in (keras.layers.BatchNormalization,
+                                                               FusedBatchNormalization)]
+    results = []
+    for layer in layers:
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 1.5, 7))
+        layer.beta.assign(np.linspace(-1.0, 1.0, 7))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.cast(y, "float32") * weights)
+        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        results.append([y, layer.moving_mean, layer.moving_variance, *grads, layer(x, training=False)])
+    assert results[1][0].dtype == results[0][0].dtype
+    graph = tf.function(lambda: layers[1](x, training=True)).get_concrete_function().graph
+    assert "FusedBatchNormV3" in {op.type for op in graph.get_operations()}
+    tol = 1e-5 if precision == "float32" else 3e-2
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(np.asarray(tf.cast(got, "float32")), np.asarray(tf.cast(want, "float32")),
+                                   rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("rate", [2, 16])
+def test_dilated_conv_matches_keras_conv(rate):
+    rng = np.random.default_rng(4)
+    x = tf.constant(rng.normal(size=(2, 32, 32, 5)).astype(np.float32))
+    layers = [cls(6, 3, dilation_rate=rate, padding="same") for cls in (keras.layers.Conv2D, DilatedConv2D)]
+    results = []
+    for layer in layers:
+        layer.build(x.shape)
+        layer.set_weights(layers[0].get_weights())
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(tf.square(y))
+        results.append([y, *tape.gradient(loss, [x, layer.kernel, layer.bias])])
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4)
+    graph = tf.function(lambda: layers[1](x)).get_concrete_function().graph
+    assert ("SpaceToBatchND" in {op.type for op in graph.get_operations()}) != paper2._native_dilated_conv(tf.float32)

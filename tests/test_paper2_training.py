@@ -1,0 +1,259 @@
+"""Paper 2's three-phase training: phases touch only what they should, clipping, resume, 1 vs 2
+replicas, a tiny run that learns, mixed precision. Narrow networks at 32x32; compiled steps are
+shared through module fixtures because tracing a GAN step costs seconds."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tfinpaint.config import get_config
+from tfinpaint.models import paper2
+from tfinpaint.models.paper2 import FusedBatchNormalization
+from tfinpaint.training.distribute import make_step_function, split_batch
+from tfinpaint.training.wgan_clip import FusedAdam, Paper2GAN
+
+SIZE = 32
+GLOBAL_BATCH = 4
+TINY = ["model.generator_width=8", "model.critic_width=8", f"data.image_size={SIZE}"]
+# t1 = t2 = 1: step 0 is phase 1, step 1 phase 2, steps 2.. phase 3.
+SCHEDULE = get_config(2, "demo", TINY + ["model.t1=1", "model.t2=1"])
+CLIP = SCHEDULE.model.clip_value
+N_STEPS = 4
+
+
+def _centre_mask(n, size=SIZE):
+    mask = np.zeros((n, size, size, 1), np.float32)
+    mask[:, size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1.0
+    return mask
+
+
+def _random_batches(n_batches, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.random((n_batches, GLOBAL_BATCH, SIZE, SIZE, 3), dtype=np.float32)
+    masks = np.broadcast_to(_centre_mask(GLOBAL_BATCH), (n_batches, GLOBAL_BATCH, SIZE, SIZE, 1))
+    index = np.arange(n_batches * GLOBAL_BATCH, dtype=np.int64).reshape(n_batches, GLOBAL_BATCH)
+    return tf.data.Dataset.from_tensor_slices({"image": images, "mask": masks.copy(), "index": index})
+
+
+def _sgd(role):
+    return keras.optimizers.SGD(0.05)
+
+
+def _build(strategy, config, factory=None, batch_size=GLOBAL_BATCH):
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        gan = paper2.build_gan(config, batch_size)
+        gan.build_optimizers(factory)
+    return gan, make_step_function(strategy, gan.train_step)
+
+
+def _snapshot(gan):
+    return {"generator": [v.numpy().copy() for v in gan.generator.variables],
+            "critics": [v.numpy().copy() for c in gan.critics.values() for v in c.variables]}
+
+
+def _run_schedule(strategy):
+    """Run N_STEPS steps from step 0 with SGD; return the snapshots before/after each step and logs.
+
+    BatchNorm runs Keras' computation on one device too (not the fused kernel, whose float
+    rounding differs by ~1e-5 and grows to ~1e-4 in 4 steps), so 1 vs 2 replicas compares the
+    distribution logic alone; the fused kernel's agreement with Keras is tested on its own.
+    """
+    gan, step_fn = _build(strategy, SCHEDULE, _sgd)
+    for layer in gan.generator.network.layers:
+        if isinstance(layer, FusedBatchNormalization):
+            layer.fused = False
+    iterator = iter(_random_batches(N_STEPS))
+    snapshots, logs = [_snapshot(gan)], []
+    for _ in range(N_STEPS):
+        logs.append({k: float(v) for k, v in step_fn(iterator).items()})
+        snapshots.append(_snapshot(gan))
+    return gan, step_fn, snapshots, logs
+
+
+@pytest.fixture(scope="module")
+def mirrored():
+    # One strategy object per process: a second MirroredStrategy restarts the collective instance
+    # keys, and its all-reduces can collide with the first one's ("Shape mismatch in the collective").
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(scope="module")
+def one_device():
+    return _run_schedule(tf.distribute.get_strategy())
+
+
+@pytest.fixture(scope="module")
+def two_replicas(mirrored):
+    return _run_schedule(mirrored)
+
+
+def _changed(before, after):
+    return [not np.array_equal(a, b) for a, b in zip(before, after)]
+
+
+def test_phase_names_follow_the_schedule():
+    gan, _ = _build(tf.distribute.get_strategy(), get_config(2, "demo", TINY + ["model.t1=3", "model.t2=2"]))
+    assert [gan.phase(s) for s in range(7)] == ["reconstruction"] * 3 + ["critics"] * 2 + ["joint"] * 2
+    assert gan.phase(10**9) == "joint"
+    paper = Paper2GAN(gan.generator, gan.critics, 32)
+    assert (paper.phase(19_999), paper.phase(20_000), paper.phase(30_000)) == ("reconstruction", "critics", "joint")
+
+
+def _critic_changes_expected(gan):
+    # D(completed) - D(real) does not depend on a critic's output bias: its gradient is exactly 0.
+    return [not v.path.endswith("score/bias") for c in gan.critics.values() for v in c.variables]
+
+
+def test_each_phase_updates_only_its_networks(one_device):
+    gan, _, snapshots, _ = one_device
+    assert [gan.phase(s) for s in range(N_STEPS)] == ["reconstruction", "critics", "joint", "joint"]
+    critic_expected = _critic_changes_expected(gan)
+    for step, (before, after) in enumerate(zip(snapshots, snapshots[1:])):
+        g_changed = _changed(before["generator"], after["generator"])
+        c_changed = _changed(before["critics"], after["critics"])
+        if step == 0:
+            assert not any(c_changed), "phase 1 changed a critic variable"
+            assert all(g_changed[i] for i, v in enumerate(gan.generator.variables) if v.trainable)
+        elif step == 1:
+            # Every generator variable, BatchNorm moving statistics included, stays put.
+            assert not any(g_changed), "phase 2 changed a generator variable"
+            assert c_changed == critic_expected
+        else:
+            assert c_changed == critic_expected
+            assert all(g_changed[i] for i, v in enumerate(gan.generator.variables) if v.trainable)
+    assert int(gan.step.numpy()) == N_STEPS
+
+
+def test_critic_weights_are_clipped_after_every_critic_update(one_device):
+    _, _, snapshots, _ = one_device
+    # Glorot-initialised weights start far outside [-c, c], so the bound is the clipping's doing.
+    assert max(np.abs(v).max() for v in snapshots[0]["critics"]) > 5 * CLIP
+    for snapshot in snapshots[2:]:
+        assert max(np.abs(v).max() for v in snapshot["critics"]) <= np.float32(CLIP)
+
+
+def test_every_tracker_is_reported_finite_in_every_phase(one_device):
+    gan, _, _, logs = one_device
+    names = ["rec_loss", "wasserstein_local", "wasserstein_global", "wasserstein_x2", "wasserstein_x4",
+             "g_adv", "psnr"]
+    for entry in logs:
+        assert list(entry) == names
+        assert all(np.isfinite(v) for v in entry.values())
+    # Phase 1 computes no critic scores: those trackers read 0, the others are live.
+    assert logs[0]["wasserstein_local"] == 0.0 and logs[0]["g_adv"] == 0.0
+    assert logs[0]["rec_loss"] > 0 and logs[0]["psnr"] > 5
+    assert logs[1]["g_adv"] != 0.0
+
+
+def test_checkpointed_step_resumes_in_the_right_phase(one_device, tmp_path):
+    gan, step_fn, _, _ = one_device
+    checkpoint = tf.train.Checkpoint(gan=gan)
+    path = checkpoint.write(str(tmp_path / "ckpt"))
+    gan.step.assign(0)
+    checkpoint.read(path).assert_consumed()
+    assert int(gan.step.numpy()) == N_STEPS and gan.phase(int(gan.step.numpy())) == "joint"
+    # The same compiled step, its step counter rewound to phase 2, trains the critics only.
+    gan.step.assign(1)
+    before = _snapshot(gan)
+    step_fn(iter(_random_batches(1, seed=5)))
+    after = _snapshot(gan)
+    assert not any(_changed(before["generator"], after["generator"]))
+    assert _changed(before["critics"], after["critics"]) == _critic_changes_expected(gan)
+    checkpoint.read(path)
+
+
+def test_two_replicas_train_the_same_weights_as_one_device(one_device, two_replicas):
+    _, _, one, one_logs = one_device
+    gan, _, two, two_logs = two_replicas
+    assert gan.generator.network.layers[1].synchronized
+    for key in ("generator", "critics"):
+        for a, b in zip(one[-1][key], two[-1][key]):
+            np.testing.assert_allclose(b, a, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(two_logs[-1]["rec_loss"], one_logs[-1]["rec_loss"], rtol=1e-4)
+    assert max(np.abs(v).max() for v in two[-1]["critics"]) <= np.float32(CLIP)
+
+
+def test_optimizers_follow_the_config():
+    gan, _ = _build(tf.distribute.get_strategy(), SCHEDULE)
+    adam = gan.optimizers()["generator"]
+    assert isinstance(adam, FusedAdam)
+    assert np.isclose(float(adam.learning_rate), 2e-4) and adam.beta_1 == 0.5 and adam.beta_2 == 0.999
+    rms, _ = _build(tf.distribute.get_strategy(), get_config(2, "demo", TINY + ["model.optimizer=rmsprop"]))
+    for opt in rms.optimizers().values():
+        assert isinstance(opt, keras.optimizers.RMSprop) and np.isclose(float(opt.learning_rate), 5e-5)
+        assert opt.built
+
+
+def test_a_tiny_run_learns_under_mixed_bfloat16(photo_paths):
+    """8 photos, 32x32, the configured Adam: 90 reconstruction steps, then 10 joint steps."""
+    images = []
+    for path in photo_paths[:8]:
+        with Image.open(path) as im:
+            images.append(np.asarray(im.convert("RGB").resize((SIZE, SIZE), Image.BILINEAR), np.float32) / 255)
+    batch = {"image": np.stack(images), "mask": _centre_mask(8), "index": np.arange(8, dtype=np.int64)}
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        gan, step_fn = _build(tf.distribute.get_strategy(), get_config(2, "demo", TINY + ["model.t1=90", "model.t2=0"]),
+                              batch_size=8)
+        iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
+        logs = []
+        for _ in range(100):
+            for tracker in gan.metrics:
+                tracker.reset_state()
+            logs.append({k: float(v) for k, v in step_fn(iterator).items()})
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    losses = [entry["rec_loss"] for entry in logs]
+    assert np.mean(losses[-10:]) <= 0.5 * losses[0], (losses[0], losses[-10:])
+    assert gan.phase(89) == "reconstruction" and gan.phase(90) == "joint"
+    assert logs[0]["wasserstein_global"] == 0.0 and logs[-1]["wasserstein_global"] != 0.0
+    assert all(np.isfinite(v) for entry in logs for v in entry.values())
+    assert max(float(tf.reduce_max(tf.abs(v))) for c in gan.critics.values() for v in c.trainable_variables) <= CLIP
+    assert all(v.dtype == "float32" for v in gan.generator.weights)
+
+
+def test_mixed_float16_scales_the_loss_and_trains():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        gan, step_fn = _build(tf.distribute.get_strategy(), get_config(2, "demo", TINY + ["model.t1=0", "model.t2=0"]))
+        assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in gan.optimizers().values())
+        before = _snapshot(gan)
+        iterator = iter(_random_batches(2))
+        logs = [{k: float(v) for k, v in step_fn(iterator).items()} for _ in range(2)]
+        after = _snapshot(gan)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert gan.phase(0) == "joint"
+    assert all(np.isfinite(v) and v != 0.0 for entry in logs for k, v in entry.items())
+    assert _changed(before["critics"], after["critics"]) == _critic_changes_expected(gan)
+    trainable = [v.trainable for v in gan.generator.variables]
+    assert [c for c, t in zip(_changed(before["generator"], after["generator"]), trainable) if t] == [True] * sum(trainable)
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_fused_adam_matches_keras_adam(replicas, mirrored):
+    def train(optimizer_class, strategy):
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            layer = keras.layers.Dense(5)
+            layer.build((None, 7))
+            optimizer = optimizer_class(1e-2, beta_1=0.5, beta_2=0.999)
+            optimizer.build(layer.trainable_variables)
+        x = tf.random.stateless_normal([4, 7], [1, 2])
+
+        def replica_step(x):
+            with tf.GradientTape() as tape:
+                loss = tf.nn.compute_average_loss(tf.reduce_sum(tf.square(layer(x)), axis=1), global_batch_size=4)
+            optimizer.apply(tape.gradient(loss, layer.trainable_variables), layer.trainable_variables)
+
+        step = tf.function(lambda: strategy.run(replica_step, args=(split_batch(strategy, x),)))
+        for _ in range(5):
+            step()
+        return [v.numpy() for v in layer.trainable_variables + optimizer.variables]
+
+    strategy = tf.distribute.get_strategy() if replicas == 1 else mirrored
+    expected = train(keras.optimizers.Adam, tf.distribute.get_strategy())
+    for got, want in zip(train(FusedAdam, strategy), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
