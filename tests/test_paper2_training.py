@@ -10,7 +10,7 @@ from PIL import Image
 from tfinpaint.config import get_config
 from tfinpaint.models import paper2
 from tfinpaint.models.paper2 import FusedBatchNormalization
-from tfinpaint.training.distribute import make_step_function, split_batch
+from tfinpaint.training.distribute import make_step_function, make_strategy, split_batch
 from tfinpaint.training.wgan_clip import FusedAdam, Paper2GAN
 
 SIZE = 32
@@ -74,9 +74,7 @@ def _run_schedule(strategy):
 
 @pytest.fixture(scope="module")
 def mirrored():
-    # One strategy object per process: a second MirroredStrategy restarts the collective instance
-    # keys, and its all-reduces can collide with the first one's ("Shape mismatch in the collective").
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    return make_strategy("mirrored")  # one per process, shared with every other test
 
 
 @pytest.fixture(scope="module")
@@ -226,10 +224,10 @@ def test_mixed_float16_scales_the_loss_and_trains():
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert gan.phase(0) == "joint"
-    assert all(np.isfinite(v) and v != 0.0 for entry in logs for k, v in entry.items())
+    assert all(np.isfinite(v) and v != 0.0 for entry in logs for v in entry.values())
     assert _changed(before["critics"], after["critics"]) == _critic_changes_expected(gan)
-    trainable = [v.trainable for v in gan.generator.variables]
-    assert [c for c, t in zip(_changed(before["generator"], after["generator"]), trainable) if t] == [True] * sum(trainable)
+    changed = _changed(before["generator"], after["generator"])
+    assert all(c for c, v in zip(changed, gan.generator.variables) if v.trainable)
 
 
 @pytest.mark.parametrize("replicas", [1, 2])
@@ -257,3 +255,20 @@ def test_fused_adam_matches_keras_adam(replicas, mirrored):
     expected = train(keras.optimizers.Adam, tf.distribute.get_strategy())
     for got, want in zip(train(FusedAdam, strategy), expected):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_bench_finds_phase_starts_and_reads_the_peer(one_device, tmp_path):
+    from tfinpaint.bench.train import phase_start, run_peer
+
+    gan = one_device[0]
+    assert [phase_start(gan, p, 100) for p in ("reconstruction", "critics", "joint")] == [0, 1, 2]
+    with pytest.raises(SystemExit, match="has the phases reconstruction, critics, joint"):
+        phase_start(gan, "warmup", 100)
+    peer = tmp_path / "peer.py"
+    peer.write_text("import sys\nprint('torch x threads=2 size=' + sys.argv[1])\n"
+                    "print('images_per_sec', 2.5 if sys.argv[2:] == ['4', '8', 'bf16'] else 1.0)\n")
+    assert run_peer(str(peer), 32, 4, 8, bf16=True) == 2.5
+    assert run_peer(str(peer), 32, 4, 8, bf16=False) == 1.0
+    peer.write_text("raise SystemExit('no torch here')\n")
+    with pytest.raises(SystemExit, match="failed with exit code 1"):
+        run_peer(str(peer), 32, 4, 8, bf16=False)

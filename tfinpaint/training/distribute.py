@@ -35,8 +35,16 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     gpus = tf.config.list_logical_devices("GPU")
     if name == "one" or (name == "auto" and len(gpus) < 2):
         return tf.distribute.get_strategy()
-    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices)
+    devices = tuple(d.name for d in gpus) or tuple(d.name for d in tf.config.list_logical_devices("CPU"))
+    if devices not in _MIRRORED:
+        _MIRRORED[devices] = tf.distribute.MirroredStrategy(list(devices))
+    return _MIRRORED[devices]
+
+
+# One MirroredStrategy per device set and process: a second one restarts the collective
+# instance keys, and its all-reduces can collide with the first one's ("Shape mismatch in the
+# collective instance").
+_MIRRORED: dict = {}
 
 
 def worker_info(strategy: tf.distribute.Strategy) -> tuple[int, int]:
@@ -67,9 +75,12 @@ def make_step_function(strategy: tf.distribute.Strategy, step_fn, jit_compile: b
     replicas is the global value.
     """
 
+    # XLA cannot compile the iterator read, so only the step itself is compiled with it.
+    step = tf.function(step_fn, jit_compile=True) if jit_compile else step_fn
+
     def run(iterator):
-        per_replica = strategy.run(step_fn, args=(split_batch(strategy, next(iterator)),))
+        per_replica = strategy.run(step, args=(split_batch(strategy, next(iterator)),))
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
                 for k, v in per_replica.items()}
 
-    return tf.function(run, jit_compile=jit_compile, reduce_retracing=True)
+    return tf.function(run, reduce_retracing=True)
