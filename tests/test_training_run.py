@@ -19,7 +19,7 @@ from tfinpaint.config import get_config
 TINY = ["data.image_size=32", "model.generator_width=4", "model.critic_width=4",
         "model.t1=2", "model.t2=2", "model.t3=4", "train.batch_size=4",
         "train.checkpoint_every=2", "train.log_every=2", "train.image_every=4", "train.val_batches=1",
-        "train.eval_images=8"]
+        "train.eval_images=8", "train.tflite=fp32"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -56,6 +56,7 @@ def test_run_directory_holds_everything(finished_run):
     assert sorted(os.listdir(run / "checkpoints"))  # checkpoint files present
     assert os.path.isdir(summary["export"])
     assert os.path.isfile(os.path.join(summary["export"], "saved_model.pb"))
+    assert os.path.isfile(os.path.join(summary["export"], "tflite", "model_fp32.tflite"))
     report = json.loads((run / "report.json").read_text())
     models = {r["model"] for r in report["rows"] if r["bucket"] is None}
     assert {"paper2-demo", "telea", "ns", "biharmonic"} <= models

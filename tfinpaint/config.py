@@ -149,7 +149,7 @@ class TrainConfig:
     deterministic: bool = False
     jit_compile: bool = False
     export: bool = True
-    tflite: str = "fp32"
+    tflite: str = "fp32,fp16,int8"
     evaluate: bool = True
 
 
