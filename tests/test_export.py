@@ -300,3 +300,18 @@ def test_paper1_sample_signature_max_side_and_tflite(tmp_path):
     assert psnr(phone["inpainted"], keras_uint8(generator, small, small_mask)) >= 40.0
     with pytest.raises(ex.ExportError, match="max_side"):
         ex.export_tflite(generator, str(tmp_path / "tflite"), ("fp32",), size=128)
+
+
+def test_an_automatic_version_taken_meanwhile_moves_to_the_next(generator, tmp_path, monkeypatch):
+    # Two runs of one model exporting at once: both pick version 1; the later one must not fail.
+    base = tmp_path / "m"
+    real_save = ex.save_serving_model
+
+    def save_while_another_export_lands(model, path):
+        real_save(model, path)
+        if not (base / "1").exists():
+            real_save(model, str(base / "1"))
+
+    monkeypatch.setattr(ex, "save_serving_model", save_while_another_export_lands)
+    path = ex.export_saved_model(generator, str(base))
+    assert path == str(base / "2") and (base / "1").is_dir()

@@ -402,7 +402,8 @@ def export_saved_model(generator, base_dir: str, version: Optional[int] = None,
         The version folder's path.
     """
     variants = parse_variants(tflite)
-    if version is None:
+    automatic = version is None
+    if automatic:
         version = _next_version(base_dir)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ExportError(f"version {version!r}: expected a positive integer")
@@ -415,7 +416,16 @@ def export_saved_model(generator, base_dir: str, version: Optional[int] = None,
         save_serving_model(generator, temp)
         if variants:
             export_tflite(generator, os.path.join(temp, "tflite"), variants, tflite_size)
-        _publish_dir(temp, target, overwrite)
+        while True:
+            try:
+                _publish_dir(temp, target, overwrite)
+                break
+            except (ExportError, OSError):
+                # Another export (a concurrent run of the same model) took this version while
+                # ours was being written: an automatic version moves on to the next free one.
+                if not automatic or not os.path.exists(target):
+                    raise
+                target = os.path.join(base_dir, str(_next_version(base_dir)))
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return target

@@ -49,13 +49,14 @@ def config_from_args(args):
 
 def run(args) -> int:
     from tfinpaint.data import DataError
+    from tfinpaint.export import ExportError
     from tfinpaint.training.run import RunError, train
 
     try:
         config = config_from_args(args)
         summary = train(config, run_dir=args.run_dir, overwrite=args.overwrite, strategy=args.strategy,
                         export_root=args.export_root, progress=False if args.no_progress else None)
-    except (ConfigError, DataError, RunError) as err:
+    except (ConfigError, DataError, RunError, ExportError) as err:
         print(f"tfinpaint train: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
