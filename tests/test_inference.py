@@ -135,6 +135,25 @@ def test_distant_holes_get_windows_of_their_own(paper2):
     assert (out[hole] != image[hole]).any()
 
 
+def test_the_network_runs_at_its_training_scale(paper2, model_files, tmp_path):
+    # A model trained on 64-pixel crops: a 512-pixel photo's 80-pixel hole is completed in a
+    # window shrunk to 64, as in training, and only the hole is scaled back.
+    inpainter = KerasInpainter(paper2, train_size=64)
+    assert inpainter.window_side == 64
+    calls = spy(inpainter)
+    image, hole = photo(512, 512), box_mask(512, 512, (140, 220, 300, 380))
+    out = inpaint(image, hole, model=inpainter, blend="none")
+    assert out.shape == image.shape and len(calls) == 1 and max(calls[0][1:3]) <= 64
+    np.testing.assert_array_equal(out[~hole], image[~hole])
+    # The training size travels with a run's .keras file (its config.json) and into exports.
+    from tfinpaint.export import export_saved_model
+    run_keras = load_model_inpainter(model_files["run_dir"])
+    run_size = get_config(2, "demo").data.image_size
+    assert run_keras.train_size == run_size
+    exported = export_saved_model(run_keras.generator, str(tmp_path / "m"))
+    assert load_model_inpainter(exported).train_size == run_size
+
+
 def test_model_max_side_caps_the_window(paper1):
     inpainter = KerasInpainter(paper1)  # its max_side (64 here) wins over the default 1024
     assert inpainter.window_side == 64

@@ -197,6 +197,10 @@ class ServingModule(tf.Module):
                                          dtype=tf.int64, name="size_multiple")
         self.max_side = tf.Variable(int(generator.max_side or 0), trainable=False, dtype=tf.int64,
                                     name="max_side")
+        # The image side the generator was trained at (0 = unknown): loaders window photos at
+        # that scale (`tfinpaint.inference.ModelInpainter`).
+        self.train_size = tf.Variable(int(getattr(generator, "train_size", None) or 0),
+                                      trainable=False, dtype=tf.int64, name="train_size")
         self.has_sample = callable(getattr(generator, "sample", None))
 
         def inpaint(image, mask, run=None):

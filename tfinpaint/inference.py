@@ -120,7 +120,11 @@ class ModelInpainter(Inpainter):
         model_max_side: the largest side the network should ever see (paper 1: attention
             memory), or None.
         max_side: larger images are completed window by window (see module docstring);
-            the effective cap is `min(max_side, model_max_side)`.
+            the effective cap is `min(max_side, model_max_side, train_size)`.
+        train_size: the image side the model was trained at, when known. A network trained on
+            64-pixel crops turns a 512-pixel photo's holes into noise; run at its training
+            scale (holes and their context shrunk to fit, only the hole scaled back), it sees
+            what it learned from.
         context: pixels of surrounding image wanted on each side of a hole in a window. A hole
             is completed at full resolution as long as a quarter of that fits; larger holes are
             completed in a downscaled window with the whole context.
@@ -129,7 +133,7 @@ class ModelInpainter(Inpainter):
 
     def __init__(self, name: str, *, size_multiple: int = 1, model_max_side: int | None = None,
                  max_side: int = DEFAULT_MAX_SIDE, context: int = DEFAULT_CONTEXT,
-                 can_sample: bool = False):
+                 can_sample: bool = False, train_size: int | None = None):
         if max_side < size_multiple:
             raise ValueError(f"max_side {max_side}: expected at least the model's size "
                              f"multiple {size_multiple}.")
@@ -138,6 +142,7 @@ class ModelInpainter(Inpainter):
         self.name = name
         self.size_multiple = int(size_multiple)
         self.model_max_side = model_max_side
+        self.train_size = train_size
         self.max_side = int(max_side)
         self.context = int(context)
         self.can_sample = can_sample
@@ -145,7 +150,7 @@ class ModelInpainter(Inpainter):
     @property
     def window_side(self) -> int:
         """The largest side the network is run at: a multiple of `size_multiple`."""
-        cap = min(self.max_side, self.model_max_side or self.max_side)
+        cap = min(self.max_side, self.model_max_side or self.max_side, self.train_size or self.max_side)
         return max(self.size_multiple, cap // self.size_multiple * self.size_multiple)
 
     def _predict(self, images: np.ndarray, masks: np.ndarray, seed: int | None) -> np.ndarray:
@@ -269,17 +274,19 @@ class KerasInpainter(ModelInpainter):
         generator: a `keras.Model` called as `generator({"image", "mask"}, training=False)`,
             with `size_multiple`, `max_side` and, for paper 1, `sample(inputs, seed)`.
         name: label in reports (default: the generator's name).
-        max_side, context: see `ModelInpainter`.
+        max_side, context, train_size: see `ModelInpainter`; `train_size` defaults to the
+            generator's `train_size` attribute (set by `tfinpaint.models.load_generator`).
     """
 
     def __init__(self, generator, *, name: str | None = None, max_side: int = DEFAULT_MAX_SIDE,
-                 context: int = DEFAULT_CONTEXT):
+                 context: int = DEFAULT_CONTEXT, train_size: int | None = None):
         self.generator = generator
         super().__init__(name or generator.name,
                          size_multiple=int(getattr(generator, "size_multiple", 1) or 1),
                          model_max_side=getattr(generator, "max_side", None),
                          max_side=max_side, context=context,
-                         can_sample=callable(getattr(generator, "sample", None)))
+                         can_sample=callable(getattr(generator, "sample", None)),
+                         train_size=train_size or getattr(generator, "train_size", None))
 
     def _predict(self, images, masks, seed):
         import tensorflow as tf
@@ -324,6 +331,7 @@ class SavedModelInpainter(ModelInpainter):
         multiple = _saved_int(self.loaded, "size_multiple") or _EXPORT_SIZE_MULTIPLE
         super().__init__(name or default_name, size_multiple=multiple,
                          model_max_side=_saved_int(self.loaded, "max_side"),
+                         train_size=_saved_int(self.loaded, "train_size"),
                          max_side=max_side, context=context, can_sample=self._sample is not None)
 
     def _predict(self, images, masks, seed):
@@ -436,15 +444,22 @@ def resolve_model_path(path: str | os.PathLike | None = None, *,
                          "base path with version folders or a run directory.")
 
 
-def run_identity(keras_path: str) -> tuple[int, str] | None:
-    """(paper, preset) of the run a `.keras` generator was saved in (its `config.json`), or None."""
+def run_config(keras_path: str) -> dict | None:
+    """The resolved config (`config.json`) of the run a `.keras` generator was saved in, or None."""
     config = os.path.join(os.path.dirname(os.path.abspath(keras_path)), "config.json")
     if os.path.isfile(config):
         with open(config) as f:
             data = json.load(f)
         if "paper" in data and "preset" in data:
-            return data["paper"], data["preset"]
+            return data
     return None
+
+
+def run_identity(keras_path: str) -> tuple[int, str] | None:
+    """(paper, preset) of the run a `.keras` generator was saved in, or None."""
+    data = run_config(keras_path)
+    return (data["paper"], data["preset"]) if data else None
+
 
 
 def _keras_name(path: str) -> str:

@@ -23,10 +23,17 @@ def load_generator(path):
 
     `safe_mode=True` refuses arbitrary code (lambdas) in the file, but a model file is still
     code: load only files you trust. Both papers' classes are imported first so their
-    registered names resolve.
+    registered names resolve. When the file sits in a run directory, the generator's
+    `train_size` attribute is the image side that run trained at (None otherwise): inference
+    runs the network at that scale.
     """
     import keras
 
+    from tfinpaint.inference import run_config
+
     for paper in (1, 2):
         _module(paper)
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
+    generator = keras.saving.load_model(path, safe_mode=True, compile=False)
+    config = run_config(path)
+    generator.train_size = int(config["data"]["image_size"]) if config else None
+    return generator
