@@ -95,6 +95,9 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
 
     train_fn = make_step_function(dist, gan.train_step, jit_compile=train_cfg.jit_compile)
     eval_fn = make_step_function(dist, gan.test_step)
+    val_count = sum(1 for _ in val_ds)  # fills the cache; the split may hold fewer batches
+    if val_count == 0:
+        log("no validation batch: the validation split holds fewer images than one global batch")
     fixed_batch = next(iter(val_ds), None)
 
     stop = _StopSignal()
@@ -117,7 +120,7 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
                 rates = {f"learning_rate/{name}": _learning_rate(opt)
                          for name, opt in gan.optimizers().items()}
                 board.scalars(step, {**logs, **rates, "images_per_sec": rate})
-                board.scalars(step, _validate(gan, eval_fn, val_ds), split="validation")
+                board.scalars(step, _validate(gan, eval_fn, val_ds, val_count), split="validation")
                 for tracker in gan.trackers.values():
                     tracker.reset_state()
                 images_since, since = 0, time.time()
@@ -238,11 +241,11 @@ def _learning_rate(optimizer) -> float:
     return float(tf.convert_to_tensor(lr))  # also reads a mirrored variable
 
 
-def _validate(gan, eval_fn, val_ds) -> dict:
+def _validate(gan, eval_fn, val_ds, count: int) -> dict:
     for tracker in gan.eval_trackers.values():
         tracker.reset_state()
     iterator, logs = iter(val_ds), {}
-    for _ in val_ds:
+    for _ in range(count):
         logs = eval_fn(iterator)
     return {k: float(v) for k, v in logs.items()}
 
