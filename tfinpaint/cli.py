@@ -19,7 +19,9 @@ COMMANDS = {
 
 
 def build_parser(argv):
-    parser = argparse.ArgumentParser(prog="tfinpaint", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="tfinpaint", description="GAN image inpainting (two papers) in TensorFlow / Keras: "
+        "train, evaluate, inpaint, export, serve. `tfinpaint COMMAND --help` for a command.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
