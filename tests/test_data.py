@@ -227,6 +227,16 @@ def test_bad_files_skipped_and_reported(messy):
         assert next(it)["image"].shape == (4, S, S, 3)
 
 
+def test_quick_check_reads_headers_only(messy):
+    d, good, _, _ = messy
+    report = check_source(d, S, quick=True)
+    reasons = {os.path.basename(p): why for p, why in report.bad}
+    # Everything a header shows is caught; a JPEG cut after its header is left to the pipeline.
+    assert set(reasons) == {"corrupt.jpg", "empty.png", "tiny.jpg"}
+    assert reasons["tiny.jpg"].startswith("too small: 12x10")
+    assert sorted(os.path.basename(p) for p in report.files) == sorted([*good, "truncated.jpg"])
+
+
 def test_decoding_modes(messy):
     d, good, v16, rgba = messy
     out = _eval_all(d)
