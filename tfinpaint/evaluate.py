@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -31,31 +30,13 @@ import numpy as np
 from tfinpaint import metrics
 from tfinpaint.grid import inpainting_grid, to_uint8
 from tfinpaint.inpainters import Inpainter, load_inpainter
-from tfinpaint.io import write_image
+from tfinpaint.io import write_bytes_atomic, write_image
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 GRID_PNG = "examples.png"
 BLENDS = ("none", "poisson")
 METRIC_KEYS = ("psnr", "ssim", "l1", "psnr_hole", "ssim_hole")
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and `os.replace`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
-    # os.open with 0o666 honours the umask (tempfile.mkstemp would leave the report 0600).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _resolve(inpainters: Iterable[Inpainter | str]) -> list[tuple[str, Inpainter]]:
@@ -288,6 +269,6 @@ def evaluate(inpainters: Sequence[Inpainter | str], source=None, *, masks: str =
     os.makedirs(out_dir, exist_ok=True)
     paths = _outputs(out_dir)
     write_image(paths[GRID_PNG], _examples_grid(examples.items()), overwrite=overwrite)
-    write_atomic(paths[REPORT_MD], format_markdown(report).encode("utf-8"))
-    write_atomic(paths[REPORT_JSON], (json.dumps(report, indent=2) + "\n").encode("utf-8"))
+    write_bytes_atomic(paths[REPORT_MD], format_markdown(report).encode("utf-8"))
+    write_bytes_atomic(paths[REPORT_JSON], (json.dumps(report, indent=2) + "\n").encode("utf-8"))
     return report

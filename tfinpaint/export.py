@@ -32,6 +32,7 @@ import keras
 import tensorflow as tf
 
 from tfinpaint.inference import ModelPathError, newest_version, resolve_model_path, run_identity
+from tfinpaint.io import write_bytes_atomic
 from tfinpaint.models import load_generator as load_keras_generator
 
 TFLITE_VARIANTS = ("fp32", "fp16", "int8")
@@ -299,21 +300,6 @@ def _publish_dir(temp: str, target: str, overwrite: bool) -> None:
         os.replace(temp, target)
 
 
-def _write_bytes_atomic(path: str, data: bytes) -> None:
-    # open(..., "xb") rather than mkstemp: the file gets the umask's usual permissions, not
-    # 0600, so a TF Serving container or a phone build running as another user can read it.
-    folder, name = os.path.split(os.path.abspath(path))
-    temp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temp, "xb") as f:
-            f.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
-
-
 # ---------------------------------------------------------------------------------------------
 # Public API.
 # ---------------------------------------------------------------------------------------------
@@ -379,7 +365,7 @@ def export_tflite(generator, out_dir: str, variants: Sequence[str] = ("fp32",),
         tf.saved_model.save(module, staging,
                             signatures={"serving_default": module.serve.get_concrete_function()})
         for variant, path in targets.items():
-            _write_bytes_atomic(path, convert_tflite(staging, variant))
+            write_bytes_atomic(path, convert_tflite(staging, variant))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return targets
@@ -450,7 +436,7 @@ def write_models_config(out_root: str, container_root: str = "/models") -> str:
                   '    model_platform: "tensorflow"', "  }"]
     lines.append("}")
     path = os.path.join(out_root, CONFIG_FILE)
-    _write_bytes_atomic(path, ("\n".join(lines) + "\n").encode())
+    write_bytes_atomic(path, ("\n".join(lines) + "\n").encode())
     return path
 
 

@@ -12,6 +12,7 @@ import io as _io
 import os
 import tempfile
 import typing
+import uuid
 import warnings
 
 import cv2
@@ -358,3 +359,22 @@ def _move_into_place(tmp: str, path: str, overwrite: bool) -> None:
         os.replace(tmp, path)
         return
     os.unlink(tmp)
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and `os.replace`.
+
+    A reader never sees a half-written file. The temporary file is opened with the umask's
+    usual permissions (not mkstemp's 0600), so a TF Serving container or another user can read
+    the result.
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    temp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temp, "xb") as f:
+            f.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise

@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 
 from tfinpaint.config import ExperimentConfig, total_steps
@@ -221,10 +220,9 @@ def _diff(a: dict, b: dict, prefix="") -> str:
 
 
 def _write_json(path: str, value) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(value, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    from tfinpaint.io import write_bytes_atomic
+
+    write_bytes_atomic(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
 
 
 def _save_keras(model, path: str) -> None:
