@@ -9,6 +9,7 @@ motorcycle pair (no stated licence) are left out. `CREDITS` is written beside th
 
     python scripts/make_demo_data.py [--source ../shared/datasets/permissive] [--overwrite]
 """
+
 import argparse
 import os
 import shutil
@@ -24,22 +25,52 @@ MIN_STD = 12.0  # grey-level standard deviation below which a tile is "flat"
 
 # (relative path, author, licence, shorter-side lengths to tile at)
 SOURCES = [
-    ("debian-wallpapers/aitzgorri_by_Aitzol_Berasategi.jpg", "Aitzol Berasategi, 2018", "CC-BY-4.0", (512, 768)),
-    ("debian-wallpapers/Bridge_by_Sander_Klootwijk.jpg", "Sander Klootwijk, 2018", "CC-BY-SA-4.0", (512, 768)),
-    ("debian-wallpapers/Dragonfly_by_Bolly.jpg", "\"Bolly\", 2018", "CC-BY-SA-4.0", (512, 768)),
+    (
+        "debian-wallpapers/aitzgorri_by_Aitzol_Berasategi.jpg",
+        "Aitzol Berasategi, 2018",
+        "CC-BY-4.0",
+        (512, 768),
+    ),
+    (
+        "debian-wallpapers/Bridge_by_Sander_Klootwijk.jpg",
+        "Sander Klootwijk, 2018",
+        "CC-BY-SA-4.0",
+        (512, 768),
+    ),
+    ("debian-wallpapers/Dragonfly_by_Bolly.jpg", '"Bolly", 2018', "CC-BY-SA-4.0", (512, 768)),
     ("debian-wallpapers/free_by_Peter_Nerlich.jpg", "Peter Nerlich, 2018", "CC-BY-SA-4.0", (512, 768)),
-    ("debian-wallpapers/friends_by_Aitzol_Berasategi.jpg", "Aitzol Berasategi, 2018", "CC-BY-4.0", (512, 768)),
+    (
+        "debian-wallpapers/friends_by_Aitzol_Berasategi.jpg",
+        "Aitzol Berasategi, 2018",
+        "CC-BY-4.0",
+        (512, 768),
+    ),
     ("debian-wallpapers/life_by_Aitzol_Berasategi.jpg", "Aitzol Berasategi, 2018", "CC-BY-4.0", (512, 768)),
-    ("debian-wallpapers/picosdeeuropa_by_Aitzol_Berasategi.jpg", "Aitzol Berasategi, 2018", "CC-BY-4.0", (512, 768)),
-    ("debian-wallpapers/Picture_0B_by_freespace.jpg", "Trevor \"Freespace\", 2018", "CC-BY-4.0", (512, 768)),
-    ("debian-wallpapers/Picture_1A_by_freespace.jpg", "Trevor \"Freespace\", 2018", "CC-BY-4.0", (512, 768)),
-    ("debian-wallpapers/seeding_by_Clements_Engelhardt.jpg", "Clemens Engelhardt, 2018", "CC0-1.0", (512, 768)),
+    (
+        "debian-wallpapers/picosdeeuropa_by_Aitzol_Berasategi.jpg",
+        "Aitzol Berasategi, 2018",
+        "CC-BY-4.0",
+        (512, 768),
+    ),
+    ("debian-wallpapers/Picture_0B_by_freespace.jpg", 'Trevor "Freespace", 2018', "CC-BY-4.0", (512, 768)),
+    ("debian-wallpapers/Picture_1A_by_freespace.jpg", 'Trevor "Freespace", 2018', "CC-BY-4.0", (512, 768)),
+    (
+        "debian-wallpapers/seeding_by_Clements_Engelhardt.jpg",
+        "Clemens Engelhardt, 2018",
+        "CC0-1.0",
+        (512, 768),
+    ),
     ("debian-wallpapers/sunset_by_Aitzol_Berasategi.jpg", "Aitzol Berasategi, 2018", "CC-BY-4.0", (512, 768)),
     ("debian-wallpapers/Wine_by_Jakkub_Mede.jpg", "Jakub Mede, 2018", "CC-BY-4.0", (512, 768)),
     ("debian-wallpapers/Kleiber_by_Lukas_Baubkus.jpg", "Lukas Baubkus, 2021", "CC-BY-SA-3.0", (512, 768)),
     ("scikit-image/astronaut.png", "NASA (Eileen Collins), via scikit-image", "Public domain", (256, 512)),
     ("scikit-image/chelsea.png", "Stefan van der Walt, via scikit-image", "CC0-1.0", (256, 300)),
-    ("scikit-image/coffee.png", "Rachel Michetti (Pikolo Espresso Bar), via scikit-image", "CC0-1.0", (256, 400)),
+    (
+        "scikit-image/coffee.png",
+        "Rachel Michetti (Pikolo Espresso Bar), via scikit-image",
+        "CC0-1.0",
+        (256, 400),
+    ),
     ("scikit-image/hubble_deep_field.jpg", "NASA / Hubble, via scikit-image", "Public domain", (512,)),
     ("scikit-image/retina.jpg", "Mikael Haggstrom, via scikit-image", "CC0-1.0", (512,)),
     ("scikit-image/rocket.jpg", "SpaceX, via scikit-image", "Public domain", (256, 427)),
@@ -116,7 +147,9 @@ def build(source_root: str, out_dir: str) -> list:
 def main(argv=None) -> int:
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", default=os.path.join(os.path.dirname(here), "shared", "datasets", "permissive"))
+    parser.add_argument(
+        "--source", default=os.path.join(os.path.dirname(here), "shared", "datasets", "permissive")
+    )
     parser.add_argument("--out", default=os.path.join(here, "tfinpaint", "data", "demo"))
     parser.add_argument("--overwrite", action="store_true", help="replace an existing demo folder")
     args = parser.parse_args(argv)

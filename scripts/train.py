@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Front door: `python scripts/train.py --paper 2` (same as `tfinpaint train --paper 2`)."""
+
 import sys
 
 from tfinpaint.cli import main

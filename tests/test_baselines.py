@@ -1,4 +1,5 @@
 """Classical baselines behind the Inpainter interface, and `load_inpainter`."""
+
 import sys
 import types
 
@@ -14,8 +15,12 @@ from tfinpaint.inpainters import Inpainter, load_inpainter
 def batch(photo_paths):
     """Three real 64x64 photos with a centre hole and a border-touching hole."""
     step = max(1, len(photo_paths) // 3)
-    images = np.stack([np.asarray(Image.open(p).convert("RGB").resize((64, 64)))
-                       for p in photo_paths[::step][:3]]).astype(np.float32) / 255.0
+    images = (
+        np.stack(
+            [np.asarray(Image.open(p).convert("RGB").resize((64, 64))) for p in photo_paths[::step][:3]]
+        ).astype(np.float32)
+        / 255.0
+    )
     masks = np.zeros(images.shape[:3] + (1,), np.float32)
     masks[0, 16:48, 16:48] = 1.0
     masks[1, 0:20, 40:64] = 1.0
@@ -39,8 +44,10 @@ def test_baseline_keeps_outside_and_beats_grey_fill(name, batch):
     ours = metrics.psnr(images, completed, mask=masks).numpy().mean()
     flat = metrics.psnr(images, grey, mask=masks).numpy().mean()
     assert ours > flat + 2.0, (ours, flat)
-    assert (metrics.l1(images, completed, mask=masks).numpy().mean()
-            < metrics.l1(images, grey, mask=masks).numpy().mean())
+    assert (
+        metrics.l1(images, completed, mask=masks).numpy().mean()
+        < metrics.l1(images, grey, mask=masks).numpy().mean()
+    )
 
 
 def test_empty_and_full_masks(batch):

@@ -21,8 +21,17 @@ def test_paper2_paper_preset_is_the_papers_recipe():
 
 
 def test_overrides_by_section_and_bare_key():
-    config = get_config(2, "demo", ["model.clip_value=0.02", "batch_size=4", "train.steps=none",
-                                    "data.source=/tmp/x", "deterministic=yes"])
+    config = get_config(
+        2,
+        "demo",
+        [
+            "model.clip_value=0.02",
+            "batch_size=4",
+            "train.steps=none",
+            "data.source=/tmp/x",
+            "deterministic=yes",
+        ],
+    )
     assert config.model.clip_value == 0.02
     assert config.train.batch_size == 4
     assert config.train.steps is None
@@ -30,23 +39,26 @@ def test_overrides_by_section_and_bare_key():
     assert config.train.deterministic is True
 
 
-@pytest.mark.parametrize("override, message", [
-    ("model.no_such_key=1", "unknown key"),
-    ("nonsense=1", "unknown"),
-    ("train.batch_size=four", "expected an integer"),
-    ("train.batch_size=0", "positive integer"),
-    ("data.image_size=30", "multiple of 4"),
-    ("model.optimizer=sgd", "'adam' or 'rmsprop'"),
-    ("batch_size", "expected key=value"),
-    ("foo.bar=1", "unknown section"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.no_such_key=1", "unknown key"),
+        ("nonsense=1", "unknown"),
+        ("train.batch_size=four", "expected an integer"),
+        ("train.batch_size=0", "positive integer"),
+        ("data.image_size=30", "multiple of 4"),
+        ("model.optimizer=sgd", "'adam' or 'rmsprop'"),
+        ("batch_size", "expected key=value"),
+        ("foo.bar=1", "unknown section"),
+    ],
+)
 def test_bad_overrides_name_the_key_and_what_is_accepted(override, message):
     with pytest.raises(ConfigError, match=message):
         get_config(2, "demo", [override])
 
 
 def test_unknown_preset_and_paper():
-    with pytest.raises(ConfigError, match="expected one of \\['demo', 'paper'\\]"):
+    with pytest.raises(ConfigError, match="expected one of \\['default', 'demo', 'paper'\\]"):
         get_config(2, "huge")
     with pytest.raises(ConfigError, match="paper 3"):
         get_config(3, "demo")

@@ -1,4 +1,5 @@
 """Data pipeline: sources, decoding, bad files, splits, determinism, checkpointing, sharding."""
+
 import argparse
 import io
 import os
@@ -8,8 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfinpaint.data import (DataError, build_dataset, check_source, demo_data_dir, resolve_source,
-                            split_files)
+from tfinpaint.data import DataError, build_dataset, check_source, demo_data_dir, resolve_source, split_files
 from tfinpaint.data.datasets import IMAGE_FEATURE, Source, in_split
 
 S = 32
@@ -32,8 +32,11 @@ def _save(path, array, **kw):
 def folder(tmp_path_factory):
     """12 images 40x48 (some nested, mixed-case extensions, PNG and JPEG)."""
     root = tmp_path_factory.mktemp("images")
-    names = [f"img{i:02d}.jpg" for i in range(6)] + [f"sub/deep/p{i}.PNG" for i in range(3)] + \
-            [f"sub/q{i}.JPEG" for i in range(3)]
+    names = (
+        [f"img{i:02d}.jpg" for i in range(6)]
+        + [f"sub/deep/p{i}.PNG" for i in range(3)]
+        + [f"sub/q{i}.JPEG" for i in range(3)]
+    )
     for i, name in enumerate(names):
         _save(root / name, _photo(40, 48, i), **({"quality": 95} if "J" in name.upper()[-5:] else {}))
     return str(root)
@@ -94,7 +97,9 @@ def test_eval_is_centre_crop_in_index_order_and_repeatable(folder):
 
 def test_training_crops_flips_and_seeds(folder):
     def first_batches(seed):
-        it = iter(build_dataset(folder, image_size=S, batch_size=6, split="all", masks="random_rect", seed=seed))
+        it = iter(
+            build_dataset(folder, image_size=S, batch_size=6, split="all", masks="random_rect", seed=seed)
+        )
         return [next(it) for _ in range(2)]
 
     a, b, c = first_batches(0), first_batches(0), first_batches(1)
@@ -135,7 +140,11 @@ def test_file_list_places_and_celeba_styles(folder, tmp_path):
 def test_glob_and_path_list_sources(folder):
     pattern = os.path.join(folder, "**", "*.PNG")
     resolved = resolve_source(pattern)
-    assert resolved.kind == "glob" and resolved.keys == ("sub/deep/p0.PNG", "sub/deep/p1.PNG", "sub/deep/p2.PNG")
+    assert resolved.kind == "glob" and resolved.keys == (
+        "sub/deep/p0.PNG",
+        "sub/deep/p1.PNG",
+        "sub/deep/p2.PNG",
+    )
     assert len(_eval_all(pattern)["index"]) == 3
     paths = [os.path.join(folder, "img01.jpg"), os.path.join(folder, "sub", "q0.JPEG")]
     assert resolve_source(paths).keys == ("img01.jpg", "sub/q0.JPEG")
@@ -143,8 +152,11 @@ def test_glob_and_path_list_sources(folder):
 
 
 def _example(data):
-    return tf.train.Example(features=tf.train.Features(feature={
-        IMAGE_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))})).SerializeToString()
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={IMAGE_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))}
+        )
+    ).SerializeToString()
 
 
 def _jpeg_bytes(array):
@@ -173,9 +185,14 @@ def test_tfrecord_source_split_and_bad_record(tmp_path):
     assert not set(train) & set(test) and set(train) | set(test) == set(range(8))
     batch = next(iter(build_dataset(pattern, image_size=S, batch_size=3, masks="free_form")))
     assert batch["image"].shape == (3, S, S, 3)
-    _assert_resumes(lambda: iter(build_dataset(pattern, image_size=S, batch_size=3, split="all")), tmp_path, 2, 3)
+    _assert_resumes(
+        lambda: iter(build_dataset(pattern, image_size=S, batch_size=3, split="all")), tmp_path, 2, 3
+    )
     report = check_source(pattern, S)
-    assert len(report.files) == 8 and [p.rsplit("/", 1)[1] for p, _ in report.bad] == ["c.tfrecord#0", "c.tfrecord#1"]
+    assert len(report.files) == 8 and [p.rsplit("/", 1)[1] for p, _ in report.bad] == [
+        "c.tfrecord#0",
+        "c.tfrecord#1",
+    ]
     assert "cannot be decoded" in report.bad[0][1] and "too small: 20x20" in report.bad[1][1]
 
 
@@ -189,6 +206,7 @@ def messy(tmp_path_factory):
     good["rgba.png"] = _save(d / "rgba.png", rgba)
     v16 = (np.arange(S * S * 3, dtype=np.uint32).reshape(S, S, 3) * 21).astype(np.uint16)
     import cv2
+
     cv2.imwrite(str(d / "deep16.png"), v16[..., ::-1])  # Pillow cannot write 16-bit RGB
     good["deep16.png"] = str(d / "deep16.png")
     frames = [Image.fromarray(np.full((S, S, 3), v, np.uint8)) for v in (30, 220)]
@@ -240,7 +258,9 @@ def test_quick_check_reads_headers_only(messy):
 def test_decoding_modes(messy):
     d, good, v16, rgba = messy
     out = _eval_all(d)
-    by_name = {os.path.basename(resolve_source(d).paths[i]): img for i, img in zip(out["index"], out["image"])}
+    by_name = {
+        os.path.basename(resolve_source(d).paths[i]): img for i, img in zip(out["index"], out["image"])
+    }
     grey = by_name["grey.png"]
     np.testing.assert_array_equal(grey[..., 0], grey[..., 2])
     np.testing.assert_allclose(by_name["rgba.png"], rgba[:, 4:36, :3] / 255.0, atol=1e-6)  # alpha dropped
@@ -291,14 +311,22 @@ def _assert_resumes(make, directory, before=3, after=3):
 
 def test_iterator_checkpoint_resumes_mid_epoch(folder, tmp_path):
     # Batches 4-6 of 5 cross the epoch boundary (12 files).
-    _assert_resumes(lambda: iter(build_dataset(folder, image_size=S, batch_size=5, masks="mixed", seed=3)),
-                    tmp_path)
+    _assert_resumes(
+        lambda: iter(build_dataset(folder, image_size=S, batch_size=5, masks="mixed", seed=3)), tmp_path
+    )
 
 
 def test_shards_are_disjoint_and_cover_the_data(folder):
     def indices(shard, training, take):
-        ds = build_dataset(folder, image_size=S, batch_size=1, split="all", training=training,
-                           num_shards=3, shard_index=shard)
+        ds = build_dataset(
+            folder,
+            image_size=S,
+            batch_size=1,
+            split="all",
+            training=training,
+            num_shards=3,
+            shard_index=shard,
+        )
         return [int(b["index"][0]) for b in ds.take(take)]
 
     for training in (True, False):

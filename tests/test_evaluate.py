@@ -1,5 +1,6 @@
 """`tfinpaint evaluate` end to end, checked against an independent OpenCV + scikit-image
 computation; the example grid."""
+
 import json
 import os
 import shutil
@@ -14,8 +15,7 @@ from tfinpaint import cli, grid
 from tfinpaint.evaluate import GRID_PNG, REPORT_JSON, REPORT_MD, evaluate
 
 SIZE = 64
-ROW_KEYS = {"model", "bucket", "n", "psnr", "ssim", "l1", "psnr_hole", "ssim_hole",
-            "ms_per_image"}
+ROW_KEYS = {"model", "bucket", "n", "psnr", "ssim", "l1", "psnr_hole", "ssim_hole", "ms_per_image"}
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +31,15 @@ def photo_dir(tmp_path_factory, photo_paths):
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory, photo_dir):
     out = str(tmp_path_factory.mktemp("report"))
-    evaluate(["telea", "biharmonic"], photo_dir, masks="center", image_size=SIZE, out_dir=out,
-             progress=False, batch_size=2)
+    evaluate(
+        ["telea", "biharmonic"],
+        photo_dir,
+        masks="center",
+        image_size=SIZE,
+        out_dir=out,
+        progress=False,
+        batch_size=2,
+    )
     return out
 
 
@@ -41,10 +48,18 @@ def test_report_schema(report_dir, photo_dir):
         report = json.load(f)
     assert set(report) == {"dataset", "masks", "image_size", "blend", "rows"}
     assert (report["dataset"], report["masks"], report["image_size"], report["blend"]) == (
-        photo_dir, "center", SIZE, "none")
+        photo_dir,
+        "center",
+        SIZE,
+        "none",
+    )
     # Centre masks cover a quarter of the image: one bucket, "20-30%".
     assert [(r["model"], r["bucket"]) for r in report["rows"]] == [
-        ("telea", None), ("telea", "20-30%"), ("biharmonic", None), ("biharmonic", "20-30%")]
+        ("telea", None),
+        ("telea", "20-30%"),
+        ("biharmonic", None),
+        ("biharmonic", "20-30%"),
+    ]
     for row in report["rows"]:
         assert set(row) == ROW_KEYS and row["n"] == 5
         assert all(isinstance(row[k], float) for k in ROW_KEYS - {"model", "bucket", "n"})
@@ -57,32 +72,53 @@ def test_report_schema(report_dir, photo_dir):
 def _independent_rows(photo_dir):
     """Telea's figures computed without tfinpaint.metrics or tfinpaint.baselines."""
     from tfinpaint.data import build_dataset
-    batches = list(build_dataset(photo_dir, image_size=SIZE, batch_size=8, split="all",
-                                 masks="center", seed=0, training=False))
+
+    batches = list(
+        build_dataset(
+            photo_dir, image_size=SIZE, batch_size=8, split="all", masks="center", seed=0, training=False
+        )
+    )
     real = np.round(np.concatenate([b["image"].numpy() for b in batches]) * 255).astype(np.uint8)
     hole = np.concatenate([b["mask"].numpy() for b in batches])[..., 0] >= 0.5
     psnr, ssim, l1, psnr_hole, ssim_hole = [], [], [], [], []
     for image, h in zip(real, hole):
         out = cv2.inpaint(image, h.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
         psnr.append(peak_signal_noise_ratio(image, out, data_range=255))
-        score, full = structural_similarity(image, out, gaussian_weights=True, sigma=1.5,
-                                            use_sample_covariance=False, data_range=255,
-                                            channel_axis=-1, full=True)
+        score, full = structural_similarity(
+            image,
+            out,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            data_range=255,
+            channel_axis=-1,
+            full=True,
+        )
         ssim.append(score)
         ssim_hole.append(full.mean(axis=-1)[h].mean())
         diff = image.astype(np.float64) - out
         l1.append(np.abs(diff).mean() / 255)
-        psnr_hole.append(10 * np.log10(255 ** 2 / (diff[h] ** 2).mean()))
-    return {"psnr": np.mean(psnr), "ssim": np.mean(ssim), "l1": np.mean(l1),
-            "psnr_hole": np.mean(psnr_hole), "ssim_hole": np.mean(ssim_hole)}
+        psnr_hole.append(10 * np.log10(255**2 / (diff[h] ** 2).mean()))
+    return {
+        "psnr": np.mean(psnr),
+        "ssim": np.mean(ssim),
+        "l1": np.mean(l1),
+        "psnr_hole": np.mean(psnr_hole),
+        "ssim_hole": np.mean(ssim_hole),
+    }
 
 
 def test_numbers_match_independent_skimage(report_dir, photo_dir):
     with open(os.path.join(report_dir, REPORT_JSON)) as f:
         row = json.load(f)["rows"][0]
     expected = _independent_rows(photo_dir)
-    for key, tol in (("psnr", 0.01), ("psnr_hole", 0.01), ("ssim", 0.001),
-                     ("ssim_hole", 0.001), ("l1", 1e-5)):
+    for key, tol in (
+        ("psnr", 0.01),
+        ("psnr_hole", 0.01),
+        ("ssim", 0.001),
+        ("ssim_hole", 0.001),
+        ("l1", 1e-5),
+    ):
         assert row[key] == pytest.approx(expected[key], abs=tol), key
 
 
@@ -93,8 +129,8 @@ def test_grid_png_layout(report_dir):
     assert png.shape[1] == 4 * (SIZE + gap) + gap
     band = png.shape[0] - (4 * (SIZE + gap) + gap)
     assert 8 < band < 40
-    first_input = png[band + gap:band + gap + SIZE, gap:gap + SIZE]
-    centre = first_input[SIZE // 4 + 1:3 * SIZE // 4 - 1, SIZE // 4 + 1:3 * SIZE // 4 - 1]
+    first_input = png[band + gap : band + gap + SIZE, gap : gap + SIZE]
+    centre = first_input[SIZE // 4 + 1 : 3 * SIZE // 4 - 1, SIZE // 4 + 1 : 3 * SIZE // 4 - 1]
     assert (centre == grid.HOLE_COLOUR).all()
     assert (png[:band] < 128).any()  # the labels are drawn
 
@@ -104,8 +140,9 @@ def test_refuses_to_overwrite_then_overwrites(report_dir, photo_dir):
     with pytest.raises(FileExistsError, match="--overwrite"):
         evaluate(["telea"], photo_dir, image_size=SIZE, out_dir=report_dir, progress=False)
     assert open(os.path.join(report_dir, REPORT_JSON)).read() == before
-    report = evaluate(["ns"], photo_dir, image_size=SIZE, limit=2, out_dir=report_dir,
-                      overwrite=True, progress=False)
+    report = evaluate(
+        ["ns"], photo_dir, image_size=SIZE, limit=2, out_dir=report_dir, overwrite=True, progress=False
+    )
     assert [r["n"] for r in report["rows"]] == [2, 2]
     with open(os.path.join(report_dir, REPORT_JSON)) as f:
         assert json.load(f) == report
@@ -113,13 +150,25 @@ def test_refuses_to_overwrite_then_overwrites(report_dir, photo_dir):
 
 def test_cli_prints_table_and_names_unknown_model(tmp_path, photo_dir, capsys):
     out = str(tmp_path / "cli")
-    code = cli.main(["evaluate", "--model", "Telea", "--data", photo_dir, "--image-size",
-                     str(SIZE), "--limit", "3", "--out", out])
+    code = cli.main(
+        [
+            "evaluate",
+            "--model",
+            "Telea",
+            "--data",
+            photo_dir,
+            "--image-size",
+            str(SIZE),
+            "--limit",
+            "3",
+            "--out",
+            out,
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "| telea | all | 3 |" in printed
     assert sorted(os.listdir(out)) == sorted([GRID_PNG, REPORT_JSON, REPORT_MD])
-    code = cli.main(["evaluate", "--model", "deepfill", "--data", photo_dir, "--out",
-                     str(tmp_path / "bad")])
+    code = cli.main(["evaluate", "--model", "deepfill", "--data", photo_dir, "--out", str(tmp_path / "bad")])
     error = capsys.readouterr().err
     assert code == 2 and "'deepfill'" in error and "telea, ns, biharmonic" in error
     assert not os.path.exists(tmp_path / "bad")
@@ -142,14 +191,24 @@ def test_poisson_blend_applies_to_learned_models_only(tmp_path, photo_dir):
     from tfinpaint.config import get_config
     from tfinpaint.inference import KerasInpainter
     from tfinpaint.models import build_generator
-    generator = build_generator(get_config(2, "demo", ["model.generator_width=8",
-                                                       "data.image_size=32"]))
+
+    generator = build_generator(get_config(2, "demo", ["model.generator_width=8", "data.image_size=32"]))
     model = KerasInpainter(generator, name="paper2")
-    reports = {blend: evaluate([model, "telea"], photo_dir, image_size=32, limit=3,
-                               out_dir=str(tmp_path / blend), blend=blend, progress=False)
-               for blend in ("none", "poisson")}
-    rows = {blend: {r["model"]: r for r in rep["rows"] if r["bucket"] is None}
-            for blend, rep in reports.items()}
+    reports = {
+        blend: evaluate(
+            [model, "telea"],
+            photo_dir,
+            image_size=32,
+            limit=3,
+            out_dir=str(tmp_path / blend),
+            blend=blend,
+            progress=False,
+        )
+        for blend in ("none", "poisson")
+    }
+    rows = {
+        blend: {r["model"]: r for r in rep["rows"] if r["bucket"] is None} for blend, rep in reports.items()
+    }
     assert reports["poisson"]["blend"] == "poisson"
     for key in ("psnr", "ssim", "psnr_hole", "ssim_hole", "l1"):
         assert rows["poisson"]["telea"][key] == rows["none"]["telea"][key]

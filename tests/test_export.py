@@ -1,4 +1,5 @@
 """SavedModel (TF Serving) and TFLite export: signatures, parity, sizes, validation, versions."""
+
 import os
 import subprocess
 import sys
@@ -25,22 +26,23 @@ def photo_crops(paths, size=SIZE, count=4):
             photo = photo.convert("RGB")
             side = min(photo.size)
             left, top = (photo.width - side) // 2, (photo.height - side) // 2
-            photo = photo.crop((left, top, left + side, top + side)).resize((size, size),
-                                                                              Image.BICUBIC)
+            photo = photo.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
             crops.append(np.asarray(photo, np.uint8))
     return np.stack(crops)
 
 
 def centre_holes(n, height, width, value=255):
     mask = np.zeros((n, height, width, 1), np.uint8)
-    mask[:, height // 4: height - height // 4, width // 4: width - width // 4] = value
+    mask[:, height // 4 : height - height // 4, width // 4 : width - width // 4] = value
     return mask
 
 
 def keras_uint8(generator, image, mask):
     """What the export must return: the Keras output rounded to bytes, composited in uint8."""
-    completed = generator({"image": tf.constant(image, tf.float32) / 255.0,
-                           "mask": tf.constant(mask > 0, tf.float32)}, training=False).numpy()
+    completed = generator(
+        {"image": tf.constant(image, tf.float32) / 255.0, "mask": tf.constant(mask > 0, tf.float32)},
+        training=False,
+    ).numpy()
     predicted = np.round(np.clip(completed, 0.0, 1.0) * 255.0).astype(np.uint8)
     return np.where(mask > 0, predicted, image)
 
@@ -66,13 +68,19 @@ def generator(photos):
     """
     keras.utils.set_random_seed(0)
     generator = build_generator(get_config(2, "demo", ["model.generator_width=8"]))
-    norms = [l for l in generator._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    norms = [
+        layer for layer in generator._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     assert norms, "paper 2's generator is expected to use BatchNorm"
     for norm in norms:
         norm.momentum = 0.0
-    generator({"image": tf.constant(photos, tf.float32) / 255.0,
-               "mask": tf.constant(centre_holes(len(photos), SIZE, SIZE, 1), tf.float32)},
-              training=True)
+    generator(
+        {
+            "image": tf.constant(photos, tf.float32) / 255.0,
+            "mask": tf.constant(centre_holes(len(photos), SIZE, SIZE, 1), tf.float32),
+        },
+        training=True,
+    )
     for norm in norms:
         norm.momentum = 0.99
     hole = keras_uint8(generator, photos, centre_holes(len(photos), SIZE, SIZE))[:, 16:48, 16:48]
@@ -109,8 +117,7 @@ def test_layout_and_signatures(exported, signatures):
     assert inputs["mask"].dtype == tf.uint8 and inputs["mask"].shape.as_list() == [None] * 3 + [1]
     assert serve.structured_outputs["inpainted"].dtype == tf.uint8
     byte_inputs = signatures["bytes"].structured_input_signature[1]
-    assert {k: v.dtype for k, v in byte_inputs.items()} == {"image_bytes": tf.string,
-                                                            "mask_bytes": tf.string}
+    assert {k: v.dtype for k, v in byte_inputs.items()} == {"image_bytes": tf.string, "mask_bytes": tf.string}
     assert list(signatures["bytes"].structured_outputs) == ["inpainted_bytes"]
     parent = os.listdir(os.path.dirname(exported))
     assert parent == ["1"], f"temporary folders left behind: {parent}"
@@ -118,19 +125,35 @@ def test_layout_and_signatures(exported, signatures):
 
 def test_saved_model_cli_show_and_run(exported, tmp_path):
     shown = saved_model_cli("show", "--dir", exported, "--all")
-    for expected in ("signature_def['serving_default']", "signature_def['bytes']",
-                     "inputs['image'] tensor_info", "inputs['mask'] tensor_info",
-                     "outputs['inpainted'] tensor_info", "outputs['inpainted_bytes'] tensor_info",
-                     "DT_UINT8", "DT_STRING"):
+    for expected in (
+        "signature_def['serving_default']",
+        "signature_def['bytes']",
+        "inputs['image'] tensor_info",
+        "inputs['mask'] tensor_info",
+        "outputs['inpainted'] tensor_info",
+        "outputs['inpainted_bytes'] tensor_info",
+        "DT_UINT8",
+        "DT_STRING",
+    ):
         assert expected in shown, expected
     image = np.full((1, 36, 44, 3), 200, np.uint8)
     mask = np.pad(np.ones((1, 12, 12, 1), np.uint8), ((0, 0), (12, 12), (16, 16), (0, 0)))
     np.save(tmp_path / "image.npy", image)
     np.save(tmp_path / "mask.npy", mask)
     out_dir = tmp_path / "out"
-    saved_model_cli("run", "--dir", exported, "--tag_set", "serve",
-                    "--signature_def", "serving_default", "--outdir", str(out_dir),
-                    "--inputs", f"image={tmp_path / 'image.npy'};mask={tmp_path / 'mask.npy'}")
+    saved_model_cli(
+        "run",
+        "--dir",
+        exported,
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        "serving_default",
+        "--outdir",
+        str(out_dir),
+        "--inputs",
+        f"image={tmp_path / 'image.npy'};mask={tmp_path / 'mask.npy'}",
+    )
     out = np.load(out_dir / "inpainted.npy")
     assert out.shape == (1, 36, 44, 3) and out.dtype == np.uint8
     assert (out[0, :12] == 200).all() and (out[0, :, :16] == 200).all()
@@ -160,22 +183,28 @@ def test_odd_size_reflect_padded_and_cropped_back(generator, signatures, photos)
     assert np.abs(out.astype(int) - expected).max() <= 1
 
 
-@pytest.mark.parametrize("image_shape, mask_shape, message", [
-    ((1, 32, 32, 3), (1, 32, 40, 1), "image and mask must have the same batch size"),
-    ((2, 32, 32, 3), (1, 32, 32, 1), "image and mask must have the same batch size"),
-    ((0, 32, 32, 3), (0, 32, 32, 1), "empty batch"),
-    ((1, 3, 32, 3), (1, 3, 32, 1), "image too small"),
-])
+@pytest.mark.parametrize(
+    "image_shape, mask_shape, message",
+    [
+        ((1, 32, 32, 3), (1, 32, 40, 1), "image and mask must have the same batch size"),
+        ((2, 32, 32, 3), (1, 32, 32, 1), "image and mask must have the same batch size"),
+        ((0, 32, 32, 3), (0, 32, 32, 1), "empty batch"),
+        ((1, 3, 32, 3), (1, 3, 32, 1), "image too small"),
+    ],
+)
 def test_bad_requests_are_invalid_argument(signatures, image_shape, mask_shape, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
-        signatures["serving_default"](image=np.zeros(image_shape, np.uint8),
-                                      mask=np.zeros(mask_shape, np.uint8))
+        signatures["serving_default"](
+            image=np.zeros(image_shape, np.uint8), mask=np.zeros(mask_shape, np.uint8)
+        )
 
 
 def test_channel_checks_inside_the_graph():
     # TF Serving does not check feeds against the signature's shapes: the graph must.
-    check = tf.function(lambda image, mask: ex.validate_inputs(image, mask, 4), input_signature=[
-        tf.TensorSpec(None, tf.uint8), tf.TensorSpec(None, tf.uint8)])
+    check = tf.function(
+        lambda image, mask: ex.validate_inputs(image, mask, 4),
+        input_signature=[tf.TensorSpec(None, tf.uint8), tf.TensorSpec(None, tf.uint8)],
+    )
     with pytest.raises(tf.errors.InvalidArgumentError, match="image_must_be_NHW3_RGB"):
         check(np.zeros((1, 8, 8, 4), np.uint8), np.zeros((1, 8, 8, 1), np.uint8))
     with pytest.raises(tf.errors.InvalidArgumentError, match="mask_must_be_NHW1"):
@@ -204,6 +233,7 @@ def test_bytes_signature(signatures, photos):
 
 def test_tflite_variants_parity_and_sizes(generator, exported, photos):
     from ai_edge_litert.interpreter import Interpreter
+
     mask = centre_holes(1, SIZE, SIZE)
     expected = [keras_uint8(generator, photo[None], mask) for photo in photos]
     sizes, scores = {}, {}
@@ -215,8 +245,10 @@ def test_tflite_variants_parity_and_sizes(generator, exported, photos):
         assert all(o.dtype == np.uint8 and o.shape == (1, SIZE, SIZE, 3) for o in outputs)
         scores[variant] = min(psnr(o, e) for o, e in zip(outputs, expected))
         assert scores[variant] >= floor, (variant, scores[variant])
-    print(f"tflite sizes (bytes): {sizes}; worst PSNR vs Keras (dB): "
-          f"{ {k: round(v, 1) for k, v in scores.items()} }")
+    print(
+        f"tflite sizes (bytes): {sizes}; worst PSNR vs Keras (dB): "
+        f"{ {k: round(v, 1) for k, v in scores.items()} }"
+    )
     # fp16 halves the weights, int8 quarters them; a file the same size as fp32 lost them.
     assert sizes["fp16"] < 0.7 * sizes["fp32"]
     assert sizes["int8"] < 0.45 * sizes["fp32"]
@@ -237,6 +269,7 @@ def test_versions_are_atomic_and_never_overwritten(generator, tmp_path, monkeypa
         os.makedirs(path)
         open(os.path.join(path, "saved_model.pb"), "wb").close()  # half-written
         raise OSError("disk full")
+
     monkeypatch.setattr(ex, "save_serving_model", broken_save)
     with pytest.raises(OSError, match="disk full"):
         ex.export_saved_model(generator, base, version=2, overwrite=True)
@@ -249,6 +282,7 @@ def test_versions_are_atomic_and_never_overwritten(generator, tmp_path, monkeypa
 
 def test_cli_export_of_a_keras_file(generator, tmp_path, capsys):
     from tfinpaint.cli import main
+
     model = str(tmp_path / "generator.keras")
     generator.save(model)
     out = str(tmp_path / "saved_models")
@@ -270,10 +304,8 @@ def test_bad_tflite_variant_is_refused():
 
 
 def test_paper1_sample_signature_max_side_and_tflite(tmp_path):
-    generator = build_generator(get_config(1, "demo", ["model.width=8",
-                                                       "model.max_attention_side=64"]))
-    signatures = tf.saved_model.load(
-        ex.export_saved_model(generator, str(tmp_path / "p1"))).signatures
+    generator = build_generator(get_config(1, "demo", ["model.width=8", "model.max_attention_side=64"]))
+    signatures = tf.saved_model.load(ex.export_saved_model(generator, str(tmp_path / "p1"))).signatures
     assert sorted(signatures) == ["bytes", "sample", "serving_default"]
     assert signatures["sample"].structured_input_signature[1]["seed"].dtype == tf.int64
     rng = np.random.default_rng(0)
@@ -285,8 +317,9 @@ def test_paper1_sample_signature_max_side_and_tflite(tmp_path):
     image = rng.integers(0, 256, (1, 150, 90, 3), np.uint8)
     mask = centre_holes(1, 150, 90)
     known = mask[..., 0] == 0
-    outputs = [signatures["sample"](image=image, mask=mask, seed=np.int64(seed))["inpainted"]
-               for seed in (1, 1, 2)]
+    outputs = [
+        signatures["sample"](image=image, mask=mask, seed=np.int64(seed))["inpainted"] for seed in (1, 1, 2)
+    ]
     outputs.append(signatures["serving_default"](image=image, mask=mask)["inpainted"])
     for out in outputs:
         out = out.numpy()
@@ -295,6 +328,7 @@ def test_paper1_sample_signature_max_side_and_tflite(tmp_path):
     assert not np.array_equal(outputs[0], outputs[2])
 
     from ai_edge_litert.interpreter import Interpreter
+
     path = ex.export_tflite(generator, str(tmp_path / "tflite"), ("fp32",), size=64)["fp32"]
     phone = Interpreter(model_path=path).get_signature_runner()(image=small, mask=small_mask)
     assert psnr(phone["inpainted"], keras_uint8(generator, small, small_mask)) >= 40.0

@@ -3,6 +3,7 @@
 Untrained narrow generators of both papers: these tests are about shapes, windows, padding,
 pixels outside the hole and files, not about the quality of the completion.
 """
+
 import os
 import shutil
 
@@ -12,8 +13,16 @@ from PIL import Image
 
 from tfinpaint import cli
 from tfinpaint.config import get_config
-from tfinpaint.inference import (KerasInpainter, ModelPathError, SavedModelInpainter, TRAIN_HINT,
-                                 inpaint, load_model_inpainter, newest_version, resolve_model_path)
+from tfinpaint.inference import (
+    TRAIN_HINT,
+    KerasInpainter,
+    ModelPathError,
+    SavedModelInpainter,
+    inpaint,
+    load_model_inpainter,
+    newest_version,
+    resolve_model_path,
+)
 from tfinpaint.io import InputWarning, read_image
 from tfinpaint.models import build_generator
 from tfinpaint.postprocess import blend_region
@@ -27,14 +36,16 @@ def paper2():
 @pytest.fixture(scope="module")
 def paper1():
     # max_attention_side 64 stands in for the paper's attention limit at a test-sized scale.
-    return build_generator(get_config(1, "demo", ["model.width=4", "model.latent_channels=8",
-                                                  "model.max_attention_side=64"]))
+    return build_generator(
+        get_config(1, "demo", ["model.width=4", "model.latent_channels=8", "model.max_attention_side=64"])
+    )
 
 
 @pytest.fixture(scope="module")
 def model_files(paper2, tmp_path_factory):
     """A `.keras` file, a run directory and a TF Serving base path, all of the paper-2 model."""
     from tfinpaint.export import export_saved_model
+
     root = tmp_path_factory.mktemp("models")
     keras_path = str(root / "generator.keras")
     paper2.save(keras_path)
@@ -75,6 +86,7 @@ def box_mask(h, w, *boxes):
 
 # -- the shape policy -------------------------------------------------------------------------
 
+
 def test_odd_size_is_reflect_padded_and_cropped_back(paper2):
     inpainter = KerasInpainter(paper2)
     calls = spy(inpainter)
@@ -112,8 +124,9 @@ def test_hole_too_big_for_a_window_is_done_downscaled(paper2):
 def test_downscaled_hole_keeps_every_speck(paper2):
     inpainter = KerasInpainter(paper2, max_side=64, context=0)
     masks_seen, predict = [], inpainter._predict
-    inpainter._predict = lambda images, masks, seed: (masks_seen.append(masks),
-                                                      predict(images, masks, seed))[1]
+    inpainter._predict = lambda images, masks, seed: (masks_seen.append(masks), predict(images, masks, seed))[
+        1
+    ]
     image = np.tile(photo(62, 62), (32, 32, 1))
     hole = np.zeros((1984, 1984), bool)
     hole[31::62, 31::62] = True  # 1024 one-pixel specks, one per ~31x31 shrunken cell
@@ -147,6 +160,7 @@ def test_the_network_runs_at_its_training_scale(paper2, model_files, tmp_path):
     np.testing.assert_array_equal(out[~hole], image[~hole])
     # The training size travels with a run's .keras file (its config.json) and into exports.
     from tfinpaint.export import export_saved_model
+
     run_keras = load_model_inpainter(model_files["run_dir"])
     run_size = get_config(2, "demo").data.image_size
     assert run_keras.train_size == run_size
@@ -173,8 +187,7 @@ def test_empty_mask_returns_the_input_without_running_the_network(paper2):
         out = inpaint(image, np.zeros((45, 70), bool), model=inpainter)
     np.testing.assert_array_equal(out, image)
     with pytest.warns(InputWarning, match="empty"):
-        batch = inpainter.inpaint_batch(image[None] / np.float32(255),
-                                        np.zeros((1, 45, 70, 1), np.float32))
+        batch = inpainter.inpaint_batch(image[None] / np.float32(255), np.zeros((1, 45, 70, 1), np.float32))
     np.testing.assert_array_equal(batch[0], image / np.float32(255))
     assert calls == []
 
@@ -234,6 +247,7 @@ def test_array_masks_and_argument_errors(paper2):
 
 # -- exported and saved models ----------------------------------------------------------------
 
+
 def test_saved_model_inpainter_matches_the_keras_model(paper2, model_files):
     inpainter = load_model_inpainter(model_files["base"])
     assert isinstance(inpainter, SavedModelInpainter) and inpainter.name == "paper2_demo/1"
@@ -251,6 +265,7 @@ def test_saved_model_inpainter_matches_the_keras_model(paper2, model_files):
 def test_paper1_export_samples_through_its_sample_signature(paper1, tmp_path):
     # Exporting paper 1 takes ~25 s here, hence `slow`; the Keras sampling path is tested above.
     from tfinpaint.export import export_saved_model
+
     inpainter = load_model_inpainter(export_saved_model(paper1, str(tmp_path / "paper1_demo")))
     assert inpainter.can_sample
     image, hole = photo(40, 60), box_mask(40, 60, (8, 30, 10, 40))
@@ -262,8 +277,7 @@ def test_paper1_export_samples_through_its_sample_signature(paper1, tmp_path):
 def test_keras_file_and_run_dir_load_in_safe_mode(paper2, model_files):
     image, hole = photo(32, 48), box_mask(32, 48, (8, 24, 8, 30))
     reference = inpaint(image, hole, model=KerasInpainter(paper2), blend="none")
-    for path, name in ((model_files["keras"], "generator"),
-                       (model_files["run_dir"], "paper2-demo")):
+    for path, name in ((model_files["keras"], "generator"), (model_files["run_dir"], "paper2-demo")):
         inpainter = load_model_inpainter(path)
         assert isinstance(inpainter, KerasInpainter) and inpainter.name == name
         out = inpaint(image, hole, model=inpainter, blend="none")
@@ -287,11 +301,12 @@ def test_model_path_resolution(tmp_path, monkeypatch, model_files):
     assert resolve_model_path(base) == v10  # base path: newest version
     assert resolve_model_path(v2) == v2  # a version folder
     assert resolve_model_path(model_files["keras"]) == model_files["keras"]
-    assert resolve_model_path(model_files["run_dir"]).endswith(
-        os.path.join("paper2-demo", "generator.keras"))
-    for bad, message in ((tmp_path / "missing", "no such file"),
-                         (tmp_path / "saved_models", "expected a SavedModel"),
-                         (model_files["run_dir"] + "/config.json", "not .keras")):
+    assert resolve_model_path(model_files["run_dir"]).endswith(os.path.join("paper2-demo", "generator.keras"))
+    for bad, message in (
+        (tmp_path / "missing", "no such file"),
+        (tmp_path / "saved_models", "expected a SavedModel"),
+        (model_files["run_dir"] + "/config.json", "not .keras"),
+    ):
         with pytest.raises(ModelPathError, match=message):
             resolve_model_path(str(bad))
     monkeypatch.chdir(tmp_path)
@@ -305,6 +320,7 @@ def test_model_path_resolution(tmp_path, monkeypatch, model_files):
 
 
 # -- the command line -------------------------------------------------------------------------
+
 
 def _save(path, array, mode=None):
     Image.fromarray(array, mode).save(path)
@@ -351,14 +367,31 @@ def test_cli_folders_paired_by_stem_without_collisions(tmp_path, model_files, ca
     (images / ".DS_Store").write_bytes(b"\0\1junk")
     _mask_png(masks / "a.png", hole)
     _mask_png(masks / "b_mask.png", hole)
-    assert cli.main(["inpaint", str(images), "--mask", str(masks), "--model",
-                     model_files["base"], "-o", str(out)]) == 0
+    assert (
+        cli.main(
+            ["inpaint", str(images), "--mask", str(masks), "--model", model_files["base"], "-o", str(out)]
+        )
+        == 0
+    )
     assert sorted(os.listdir(out)) == ["a_inpainted.jpg", "a_inpainted.png", "b_inpainted.png"]
     assert Image.open(out / "a_inpainted.jpg").format == "JPEG"
     assert read_image(out / "b_inpainted.png").size == (36, 52)
     os.remove(masks / "b_mask.png")
-    assert cli.main(["inpaint", str(images), "--mask", str(masks), "--model",
-                     model_files["base"], "-o", str(tmp_path / "out2")]) == 2
+    assert (
+        cli.main(
+            [
+                "inpaint",
+                str(images),
+                "--mask",
+                str(masks),
+                "--model",
+                model_files["base"],
+                "-o",
+                str(tmp_path / "out2"),
+            ]
+        )
+        == 2
+    )
     assert "no mask for b.png" in _one_line_error(capsys)
 
 
@@ -367,8 +400,16 @@ def test_cli_size_mismatch_then_resize_mask_and_non_ascii(tmp_path, model_files,
     folder.mkdir()
     image = _save(folder / "снимок.png", photo(40, 64))
     mask = _mask_png(folder / "маска.png", box_mask(20, 32, (5, 15, 8, 20)))
-    argv = ["inpaint", image, "--mask", mask, "--model", model_files["keras"],
-            "-o", str(folder / "выход" / "готово.png")]  # the folder is created
+    argv = [
+        "inpaint",
+        image,
+        "--mask",
+        mask,
+        "--model",
+        model_files["keras"],
+        "-o",
+        str(folder / "выход" / "готово.png"),
+    ]  # the folder is created
     assert cli.main(argv) == 2
     message = _one_line_error(capsys)
     assert "32x20" in message and "64x40" in message
@@ -384,11 +425,13 @@ def test_cli_bad_inputs_are_one_line_errors(tmp_path, model_files, capsys, monke
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     assert cli.main(["inpaint", str(broken), "--mask", mask, "--model", model_files["keras"]]) == 2
     assert "broken.jpg" in _one_line_error(capsys)
-    assert cli.main(["inpaint", image, image, "--mask", mask, mask, mask,
-                     "--model", model_files["keras"]]) == 2
+    assert (
+        cli.main(["inpaint", image, image, "--mask", mask, mask, mask, "--model", model_files["keras"]]) == 2
+    )
     assert "2 images but 3 masks" in _one_line_error(capsys)
-    assert cli.main(["inpaint", image, "--mask", mask, "--model", model_files["keras"],
-                     "--samples", "2"]) == 2
+    assert (
+        cli.main(["inpaint", image, "--mask", mask, "--model", model_files["keras"], "--samples", "2"]) == 2
+    )
     assert "cannot draw samples" in _one_line_error(capsys)
     monkeypatch.chdir(tmp_path)  # no ./saved_models here
     assert cli.main(["inpaint", image, "--mask", mask]) == 2

@@ -1,4 +1,5 @@
 """Image and mask files from users: RELIABILITY.md's table, one test (or more) per row."""
+
 import io
 import os
 import struct
@@ -10,8 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfinpaint.io import (ImageError, InputWarning, mask_from_values, read_image, read_mask,
-                          write_image)
+from tfinpaint.io import ImageError, InputWarning, mask_from_values, read_image, read_mask, write_image
 
 
 def _gradient(h=24, w=32):
@@ -26,6 +26,7 @@ def _no_warnings(fn, *args, **kwargs):
 
 
 # -- images -----------------------------------------------------------------------------------
+
 
 def test_rgb_png_round_trip_without_warnings(tmp_path):
     rgb = _gradient()
@@ -81,7 +82,7 @@ def test_16bit_gray_is_scaled_not_clipped(tmp_path):
 
 
 def test_16bit_rgb_keeps_its_values(tmp_path):
-    rgb16 = (_gradient().astype(np.uint16) * 257)
+    rgb16 = _gradient().astype(np.uint16) * 257
     ok, data = cv2.imencode(".png", rgb16[..., ::-1])  # in memory: cv2 never touches a path
     (tmp_path / "c16.png").write_bytes(data.tobytes())
     loaded = read_image(tmp_path / "c16.png")
@@ -123,11 +124,20 @@ def test_animated_gif_uses_first_frame_and_says_so(tmp_path):
 
 def _png_header_only(width, height):
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) \
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
         + chunk(b"IEND", b"")
+    )
 
 
 def test_decompression_bomb_refused_from_header(tmp_path):
@@ -143,15 +153,15 @@ def test_decompression_bomb_refused_from_header(tmp_path):
     assert read_image(tmp_path / "ok.png", max_pixels=768).size == (24, 32)
 
 
-@pytest.mark.parametrize("kind", ["truncated_jpeg", "truncated_png", "text", "empty", "missing",
-                                  "folder"])
+@pytest.mark.parametrize("kind", ["truncated_jpeg", "truncated_png", "text", "empty", "missing", "folder"])
 def test_unreadable_inputs_give_a_clear_error_with_the_path(tmp_path, kind):
     path = tmp_path / f"bad_{kind}.png"
     if kind.startswith("truncated"):
         fmt = "JPEG" if kind.endswith("jpeg") else "PNG"
         buffer = io.BytesIO()
         Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(
-            buffer, format=fmt)
+            buffer, format=fmt
+        )
         path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
     elif kind == "text":
         path.write_text("not an image at all")
@@ -163,8 +173,14 @@ def test_unreadable_inputs_give_a_clear_error_with_the_path(tmp_path, kind):
         read_image(path)
     message = str(error.value)
     assert str(path) in message and "\n" not in message
-    assert {"truncated_jpeg": "truncated", "truncated_png": "truncated", "text": "not an image",
-            "empty": "empty", "missing": "no such file", "folder": "folder"}[kind] in message
+    assert {
+        "truncated_jpeg": "truncated",
+        "truncated_png": "truncated",
+        "text": "not an image",
+        "empty": "empty",
+        "missing": "no such file",
+        "folder": "folder",
+    }[kind] in message
 
 
 def test_non_ascii_paths_read_and_write(tmp_path):
@@ -186,6 +202,7 @@ def test_read_image_from_bytes():
 
 
 # -- masks ------------------------------------------------------------------------------------
+
 
 def _rect_mask(h=32, w=32, value=255):
     mask = np.zeros((h, w), np.uint8)
@@ -268,6 +285,7 @@ def test_mask_from_values_rules():
 
 
 # -- writing ----------------------------------------------------------------------------------
+
 
 def test_write_never_overwrites_without_flag_and_leaves_no_temp_files(tmp_path):
     path = tmp_path / "out.png"

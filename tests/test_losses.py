@@ -1,4 +1,5 @@
 """Per-example losses: golden numbers, the gradient penalty's edge cases, KL of Gaussians."""
+
 import math
 
 import numpy as np
@@ -13,8 +14,9 @@ def test_per_example_reductions_and_completion():
     np.testing.assert_allclose(losses.per_example_mean(x).numpy(), [1.5, 5.5])
     image, prediction = tf.zeros((1, 2, 2, 1)), tf.ones((1, 2, 2, 1))
     mask = tf.constant([[[[1.0], [0.0]], [[0.0], [0.0]]]])
-    np.testing.assert_array_equal(losses.complete(image, mask, prediction).numpy()[0, ..., 0],
-                                  [[1, 0], [0, 0]])
+    np.testing.assert_array_equal(
+        losses.complete(image, mask, prediction).numpy()[0, ..., 0], [[1, 0], [0, 0]]
+    )
     np.testing.assert_allclose(losses.masked_l2(image, prediction + 1.0, mask).numpy(), [1.0])
     real, fake = tf.fill((2, 3, 3, 1), 2.0), tf.fill((2, 3, 3, 1), -1.0)
     np.testing.assert_allclose(losses.wasserstein_critic_loss(real, fake).numpy(), [-3.0, -3.0])
@@ -32,15 +34,14 @@ def test_masked_l1_golden():
 
 def test_gaussian_kl_golden():
     zeros, ones = tf.zeros((2, 3)), tf.ones((2, 3))
-    np.testing.assert_allclose(losses.gaussian_kl(zeros, ones, zeros, ones).numpy(), [0, 0],
-                               atol=1e-7)
+    np.testing.assert_allclose(losses.gaussian_kl(zeros, ones, zeros, ones).numpy(), [0, 0], atol=1e-7)
     # KL(N(1, 1) || N(0, 1)) = 1/2 per element, summed over 3 elements.
-    np.testing.assert_allclose(losses.gaussian_kl(ones, ones, zeros, ones).numpy(), [1.5, 1.5],
-                               rtol=1e-6)
+    np.testing.assert_allclose(losses.gaussian_kl(ones, ones, zeros, ones).numpy(), [1.5, 1.5], rtol=1e-6)
     # KL(N(0, 1) || N(0, 4)) = log 2 + 1/8 - 1/2.
     expected = 3 * (math.log(2.0) + 1.0 / 8.0 - 0.5)
-    np.testing.assert_allclose(losses.gaussian_kl(zeros, ones, zeros, 2 * ones).numpy(),
-                               [expected] * 2, rtol=1e-6)
+    np.testing.assert_allclose(
+        losses.gaussian_kl(zeros, ones, zeros, 2 * ones).numpy(), [expected] * 2, rtol=1e-6
+    )
     # A per-example std broadcasts over the latent and the sum covers the broadcast shape.
     std = tf.constant([[1.0], [2.0]])
     got = losses.gaussian_kl(zeros, std, zeros, ones).numpy()
@@ -104,8 +105,9 @@ def test_gradient_penalty_is_zero_for_a_unit_norm_linear_critic(score):
 
     gp = losses.gradient_penalty(linear_critic, real, fake, epsilon, score=score)
     np.testing.assert_allclose(gp.numpy(), [0.0] * 3, atol=1e-6)
-    doubled = losses.gradient_penalty(lambda x, training=True: 2.0 * linear_critic(x),
-                                      real, fake, epsilon, score=score)
+    doubled = losses.gradient_penalty(
+        lambda x, training=True: 2.0 * linear_critic(x), real, fake, epsilon, score=score
+    )
     np.testing.assert_allclose(doubled.numpy(), [1.0] * 3, atol=1e-5)
 
 

@@ -1,4 +1,5 @@
 """Masks: coverage, seeding, mask files, mixing, hole-ratio buckets."""
+
 import math
 
 import numpy as np
@@ -12,8 +13,17 @@ S = 64
 
 def test_hole_ratio_buckets():
     assert M.HOLE_RATIO_BUCKETS == ("0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%", ">60%")
-    cases = {0.0: "0-10%", 0.099: "0-10%", 0.1: "10-20%", 0.25: "20-30%", 0.3: "30-40%",
-             0.1 + 0.2: "30-40%", 0.5999: "50-60%", 0.6: ">60%", 1.0: ">60%"}
+    cases = {
+        0.0: "0-10%",
+        0.099: "0-10%",
+        0.1: "10-20%",
+        0.25: "20-30%",
+        0.3: "30-40%",
+        0.1 + 0.2: "30-40%",
+        0.5999: "50-60%",
+        0.6: ">60%",
+        1.0: ">60%",
+    }
     for ratio, label in cases.items():
         assert M.hole_ratio_bucket(ratio) == label, ratio
     for bad in (-0.01, 1.01, math.nan):
@@ -71,11 +81,17 @@ def test_free_form_bank_and_sampling():
     # 32 bank entries x 8 flips/rotations: 40 keys give (almost surely) many distinct masks.
     assert _distinct(masks) >= 30
     # Every sampled mask is a flip/rotation of a bank entry.
-    variants = {np.ascontiguousarray(v).tobytes() for b in bank
-                for t in (b, b.T) for v in (t, t[::-1], t[:, ::-1], t[::-1, ::-1])}
+    variants = {
+        np.ascontiguousarray(v).tobytes()
+        for b in bank
+        for t in (b, b.T)
+        for v in (t, t[::-1], t[:, ::-1], t[::-1, ::-1])
+    }
     assert all(m[..., 0].astype(np.uint8).tobytes() in variants for m in masks)
     # The same bank seed draws the same bank; banks above 256 px are upsampled.
-    np.testing.assert_array_equal(M.FreeFormMasks(S, bank_size=32, bank_seed=1, ratio_range=(0.05, 0.5)).bank(), bank)
+    np.testing.assert_array_equal(
+        M.FreeFormMasks(S, bank_size=32, bank_seed=1, ratio_range=(0.05, 0.5)).bank(), bank
+    )
     assert M.FreeFormMasks(512, bank_size=2).sample([0]).shape == (1, 512, 512, 1)
 
 
@@ -88,8 +104,8 @@ def test_file_masks_threshold_modes_resize_and_pairing(tmp_path):
     d.mkdir()
     half = np.zeros((32, 32), np.uint8)
     half[:, 16:] = 255
-    _write_mask(d / "a.png", half)                                    # L, 32 px -> resized nearest
-    _write_mask(d / "b.png", np.full((S, S), 127, np.uint8))          # just below mid-grey: no hole
+    _write_mask(d / "a.png", half)  # L, 32 px -> resized nearest
+    _write_mask(d / "b.png", np.full((S, S), 127, np.uint8))  # just below mid-grey: no hole
     _write_mask(d / "c.jpg", np.stack([np.full((S, S), 128, np.uint8)] * 3, -1))  # RGB at 128: hole
     _write_mask(d / "d.png", (np.tri(S, dtype=np.uint16) * 40000).astype(np.uint16))  # 16-bit
     (d / "notes.txt").write_text("not a mask")
@@ -123,11 +139,20 @@ def test_mixed_and_mask_strings(tmp_path):
     assert 16 <= is_center.sum() <= 48
     np.testing.assert_array_equal(masks, gen.sample(range(64)).numpy())
     default = M.make_mask_generator("mixed", S)
-    assert [type(g).__name__ for g in default.generators] == ["FreeFormMasks", "RandomRectMasks", "CenterMasks"]
+    assert [type(g).__name__ for g in default.generators] == [
+        "FreeFormMasks",
+        "RandomRectMasks",
+        "CenterMasks",
+    ]
     assert isinstance(M.make_mask_generator("center", S, 0.25), M.CenterMasks)
-    for spec, message in [("circle", "unknown kind 'circle'"), ("files:", "expected files:DIR"),
-                          ("mixed:center", "NAME=WEIGHT"), ("mixed:files=1", "cannot be mixed"),
-                          (f"files:{tmp_path}/none", "does not exist"), (f"files:{tmp_path}", "holds no mask")]:
+    for spec, message in [
+        ("circle", "unknown kind 'circle'"),
+        ("files:", "expected files:DIR"),
+        ("mixed:center", "NAME=WEIGHT"),
+        ("mixed:files=1", "cannot be mixed"),
+        (f"files:{tmp_path}/none", "does not exist"),
+        (f"files:{tmp_path}", "holds no mask"),
+    ]:
         with pytest.raises(M.MaskError, match=message):
             M.make_mask_generator(spec, S)
     with pytest.raises(M.MaskError, match="32 px given for images of 64"):

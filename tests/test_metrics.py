@@ -1,4 +1,5 @@
 """tfinpaint.metrics against scikit-image on real photos, and hole-only values computed by hand."""
+
 import math
 
 import cv2
@@ -10,8 +11,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from tfinpaint import metrics
 
-SKIMAGE_SSIM = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                    data_range=255, channel_axis=-1)
+SKIMAGE_SSIM = dict(
+    gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255, channel_axis=-1
+)
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +21,9 @@ def photo_pairs(photo_paths):
     """Real photos (uint8 [4, 96, 128, 3]) and distorted copies: noise, blur, JPEG, grey hole."""
     rng = np.random.default_rng(0)
     step = max(1, len(photo_paths) // 4)
-    real = np.stack([np.asarray(Image.open(p).convert("RGB").resize((128, 96)))
-                     for p in photo_paths[::step][:4]])
+    real = np.stack(
+        [np.asarray(Image.open(p).convert("RGB").resize((128, 96))) for p in photo_paths[::step][:4]]
+    )
     noisy = np.clip(real.astype(int) + rng.integers(-25, 26, real.shape), 0, 255).astype(np.uint8)
     blurred = cv2.GaussianBlur(real[1], (7, 7), 2.0)
     jpeg = cv2.imdecode(cv2.imencode(".jpg", real[2], [cv2.IMWRITE_JPEG_QUALITY, 20])[1], 1)
@@ -33,8 +36,7 @@ def photo_pairs(photo_paths):
 def test_psnr_matches_skimage_on_8bit_and_unit_range(photo_pairs):
     real, distorted = photo_pairs
     expected = [peak_signal_noise_ratio(a, b, data_range=255) for a, b in zip(real, distorted)]
-    np.testing.assert_allclose(metrics.psnr(real, distorted, max_val=255).numpy(), expected,
-                               atol=0.01)
+    np.testing.assert_allclose(metrics.psnr(real, distorted, max_val=255).numpy(), expected, atol=0.01)
     unit = metrics.psnr(real / 255.0, distorted / 255.0, max_val=1.0).numpy()
     np.testing.assert_allclose(unit, expected, atol=0.01)
 
@@ -43,8 +45,7 @@ def test_ssim_matches_skimage(photo_pairs):
     real, distorted = photo_pairs
     expected = [structural_similarity(a, b, **SKIMAGE_SSIM) for a, b in zip(real, distorted)]
     assert min(expected) < 0.9  # the distortions are strong enough to test something
-    np.testing.assert_allclose(metrics.ssim(real, distorted, max_val=255).numpy(), expected,
-                               atol=0.001)
+    np.testing.assert_allclose(metrics.ssim(real, distorted, max_val=255).numpy(), expected, atol=0.001)
     unit = metrics.ssim(real / 255.0, distorted / 255.0, max_val=1.0).numpy()
     np.testing.assert_allclose(unit, expected, atol=0.001)
 
@@ -57,8 +58,9 @@ def test_hole_ssim_is_skimage_full_map_mean_over_hole(photo_pairs):
     for a, b, m in zip(real, distorted, mask):
         full = structural_similarity(a, b, full=True, **SKIMAGE_SSIM)[1]
         expected.append(full.mean(axis=-1)[m[..., 0] > 0].mean())
-    np.testing.assert_allclose(metrics.ssim(real, distorted, max_val=255, mask=mask).numpy(),
-                               expected, atol=0.001)
+    np.testing.assert_allclose(
+        metrics.ssim(real, distorted, max_val=255, mask=mask).numpy(), expected, atol=0.001
+    )
 
 
 def test_hole_only_psnr_and_l1_by_hand():
@@ -66,13 +68,15 @@ def test_hole_only_psnr_and_l1_by_hand():
     b = a.copy()
     b[:, 4:8, 4:8, :] = 10.0  # 16 of 256 pixels off by 10 (all inside the hole of example 0)
     mask = np.zeros((2, 16, 16, 1), np.float32)
-    mask[0, 4:8, 4:8] = 1.0   # exactly the changed square
-    mask[1, 0:8, 0:8] = 1.0   # 64 pixels, 16 of them changed
+    mask[0, 4:8, 4:8] = 1.0  # exactly the changed square
+    mask[1, 0:8, 0:8] = 1.0  # 64 pixels, 16 of them changed
     psnr_hole = metrics.psnr(a, b, max_val=255, mask=mask).numpy()
-    np.testing.assert_allclose(psnr_hole, [10 * math.log10(255 ** 2 / 100.0),
-                                           10 * math.log10(255 ** 2 / 25.0)], atol=1e-4)
-    np.testing.assert_allclose(metrics.psnr(a, b, max_val=255).numpy(),
-                               10 * math.log10(255 ** 2 / 6.25), atol=1e-4)
+    np.testing.assert_allclose(
+        psnr_hole, [10 * math.log10(255**2 / 100.0), 10 * math.log10(255**2 / 25.0)], atol=1e-4
+    )
+    np.testing.assert_allclose(
+        metrics.psnr(a, b, max_val=255).numpy(), 10 * math.log10(255**2 / 6.25), atol=1e-4
+    )
     np.testing.assert_allclose(metrics.l1(a, b, mask=mask).numpy(), [10.0, 2.5], atol=1e-6)
     np.testing.assert_allclose(metrics.l1(a, b).numpy(), [0.625, 0.625], atol=1e-6)
 
@@ -91,14 +95,19 @@ def test_graph_mode_and_mixed_precision_inputs(photo_pairs):
     mask = np.zeros(real.shape[:3] + (1,), np.float32)
     mask[:, 30:60, 40:80] = 1.0
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.bfloat16)] * 2
-                 + [tf.TensorSpec([None, None, None, 1], tf.float32)])
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.bfloat16)] * 2
+        + [tf.TensorSpec([None, None, None, 1], tf.float32)]
+    )
     def scores(x, y, m):
         return metrics.psnr(x, y), metrics.ssim(x, y), metrics.ssim(x, y, mask=m)
 
     graph = scores(tf.cast(real, tf.bfloat16), tf.cast(distorted, tf.bfloat16), mask)
-    eager = (metrics.psnr(real, distorted), metrics.ssim(real, distorted),
-             metrics.ssim(real, distorted, mask=mask))
+    eager = (
+        metrics.psnr(real, distorted),
+        metrics.ssim(real, distorted),
+        metrics.ssim(real, distorted, mask=mask),
+    )
     for g, e in zip(graph, eager):
         assert g.dtype == tf.float32 and g.shape == (2,)
         # bfloat16 keeps 8 bits of mantissa: agreement to its rounding only.

@@ -1,12 +1,12 @@
 """Paper 1's building blocks: shapes at the paper's sizes, PyTorch alignment, attention formula."""
-import numpy as np
+
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfinpaint.layers.attention import ShortLongAttention
-from tfinpaint.layers.residual import (OutputHead, ResBlock, ResBlockStart, ResDecoderBlock,
-                                       UpConv)
+from tfinpaint.layers.residual import OutputHead, ResBlock, ResBlockStart, ResDecoderBlock, UpConv
 from tfinpaint.layers.spectral import SpectralNorm
 
 
@@ -56,9 +56,9 @@ def _pytorch_conv_transpose(x, kernel):
     full = np.zeros((2 * h + 2, 2 * w + 2))
     for i in range(h):
         for j in range(w):
-            full[2 * i:2 * i + 3, 2 * j:2 * j + 3] += x[i, j] * kernel
+            full[2 * i : 2 * i + 3, 2 * j : 2 * j + 3] += x[i, j] * kernel
     # padding=1 crops one row/column at the start and, with output_padding=1, none at the end.
-    return full[1:2 * h + 1, 1:2 * w + 1]
+    return full[1 : 2 * h + 1, 1 : 2 * w + 1]
 
 
 def test_upconv_matches_pytorch_alignment():
@@ -76,8 +76,9 @@ def test_upconv_matches_pytorch_alignment():
     same = keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same")
     same.build((1, 5, 6, 1))
     same.kernel.assign(kernel.reshape(3, 3, 1, 1))
-    assert not np.allclose(same(x[None, :, :, None]).numpy()[0, :, :, 0],
-                           _pytorch_conv_transpose(x, kernel), atol=1e-3)
+    assert not np.allclose(
+        same(x[None, :, :, None]).numpy()[0, :, :, 0], _pytorch_conv_transpose(x, kernel), atol=1e-3
+    )
 
 
 def test_spectral_norm_rewrites_kernel_on_training_calls_only():
@@ -88,6 +89,7 @@ def test_spectral_norm_rewrites_kernel_on_training_calls_only():
     before = sn.layer.kernel.numpy().copy()
     block(x, training=False)
     np.testing.assert_array_equal(sn.layer.kernel.numpy(), before)
+
     def sigma():
         matrix = sn.layer.kernel.numpy().reshape(-1, sn.layer.kernel.shape[-1])
         return np.linalg.svd(matrix, compute_uv=False)[0]
@@ -111,8 +113,9 @@ def test_attention_formula():
     f = _constant_over_positions(8, 2)
     visible = tf.cast(tf.random.stateless_uniform((2, 4, 4, 1), seed=(3, 4)) > 0.5, "float32")
     at_init = layer([x, f, visible])
-    np.testing.assert_allclose(at_init.numpy(),
-                               layer.fuse(tf.concat([x, visible * f], -1)).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        at_init.numpy(), layer.fuse(tf.concat([x, visible * f], -1)).numpy(), atol=1e-6
+    )
     layer.gamma.assign(1.0)
     layer.alpha.assign(1.0)
     # Attention rows sum to 1, so features constant over positions are reproduced by A x.
@@ -143,14 +146,17 @@ def test_output_head_range_and_reflect_padding():
     assert float(tf.reduce_max(tf.abs(out))) <= 1.0
 
 
-@pytest.mark.parametrize("layer, inputs", [
-    (ResBlock(8, 4, downsample=True, negative_slope=0.2), [(1, 8, 8, 4)]),
-    (ResBlockStart(8), [(1, 8, 8, 3)]),
-    (ResDecoderBlock(6, 5), [(1, 4, 4, 7)]),
-    (UpConv(4), [(1, 4, 4, 3)]),
-    (OutputHead(3), [(1, 4, 4, 6)]),
-    (ShortLongAttention(8), [(1, 4, 4, 8), (1, 4, 4, 8), (1, 4, 4, 1)]),
-])
+@pytest.mark.parametrize(
+    "layer, inputs",
+    [
+        (ResBlock(8, 4, downsample=True, negative_slope=0.2), [(1, 8, 8, 4)]),
+        (ResBlockStart(8), [(1, 8, 8, 3)]),
+        (ResDecoderBlock(6, 5), [(1, 4, 4, 7)]),
+        (UpConv(4), [(1, 4, 4, 3)]),
+        (OutputHead(3), [(1, 4, 4, 6)]),
+        (ShortLongAttention(8), [(1, 4, 4, 8), (1, 4, 4, 8), (1, 4, 4, 1)]),
+    ],
+)
 def test_config_round_trip(layer, inputs):
     tensors = [tf.random.stateless_uniform(s, seed=(i, 9)) for i, s in enumerate(inputs)]
     arg = tensors if len(tensors) > 1 else tensors[0]
@@ -172,8 +178,9 @@ def test_spectral_norm_matches_keras_and_survives_a_zero_kernel():
     theirs.build(x.shape)
     theirs.set_weights(ours.get_weights())
     for _ in range(3):
-        np.testing.assert_allclose(ours(x, training=True).numpy(),
-                                   theirs(x, training=True).numpy(), atol=1e-5)
+        np.testing.assert_allclose(
+            ours(x, training=True).numpy(), theirs(x, training=True).numpy(), atol=1e-5
+        )
     np.testing.assert_allclose(ours.layer.kernel.numpy(), theirs.layer.kernel.numpy(), atol=1e-6)
     ours.layer.kernel.assign(tf.zeros_like(ours.layer.kernel))
     ours(x, training=True)

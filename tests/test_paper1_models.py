@@ -1,5 +1,6 @@
 """Paper 1's networks: exact parameter counts, shapes at 256, the critic's 70x70 receptive
 field, the inference generator's contract, `.keras` round trips."""
+
 import os
 
 import keras
@@ -32,7 +33,7 @@ def _batch(size=32, batch=2, seed=0):
     rng = np.random.default_rng(seed)
     image = rng.random((batch, size, size, 3), dtype=np.float32)
     mask = np.zeros((batch, size, size, 1), np.float32)
-    mask[:, size // 4: 3 * size // 4, size // 8: size // 2 + size // 8] = 1.0
+    mask[:, size // 4 : 3 * size // 4, size // 8 : size // 2 + size // 8] = 1.0
     return {"image": image, "mask": mask}
 
 
@@ -132,8 +133,9 @@ def test_generator_rejects_bad_sizes(tiny_generator):
     with pytest.raises(ValueError, match="max_side=64.*tfinpaint.inference"):
         small(_batch(size=96, batch=1))
     with pytest.raises(ValueError, match="'mask'"):
-        tiny_generator({"image": np.zeros((1, 32, 32, 3), np.float32),
-                        "mask": np.zeros((1, 32, 32, 3), np.float32)})
+        tiny_generator(
+            {"image": np.zeros((1, 32, 32, 3), np.float32), "mask": np.zeros((1, 32, 32, 3), np.float32)}
+        )
     with pytest.raises(ValueError, match="dict with 'image'"):
         tiny_generator(np.zeros((1, 32, 32, 3), np.float32))
 
@@ -141,9 +143,15 @@ def test_generator_rejects_bad_sizes(tiny_generator):
 def test_generator_size_checks_run_in_graphs_with_unknown_sizes():
     # An exported signature sees [None, None, None, 3]: the checks must be graph ops there.
     small = paper1.build_generator(get_config(1, "demo", TINY + ["model.max_attention_side=64"]))
-    run = tf.function(small, input_signature=[{
-        "image": tf.TensorSpec([None, None, None, 3], tf.float32),
-        "mask": tf.TensorSpec([None, None, None, 1], tf.float32)}])
+    run = tf.function(
+        small,
+        input_signature=[
+            {
+                "image": tf.TensorSpec([None, None, None, 3], tf.float32),
+                "mask": tf.TensorSpec([None, None, None, 1], tf.float32),
+            }
+        ],
+    )
     assert run(_batch(size=64, batch=1)).shape == (1, 64, 64, 3)
     with pytest.raises(tf.errors.InvalidArgumentError, match="max_side=64"):
         run(_batch(size=96, batch=1))
@@ -159,8 +167,7 @@ def test_keras_round_trip_gives_identical_outputs(tiny_generator, tmp_path):
     assert isinstance(loaded, paper1.Paper1Generator)
     assert loaded.get_config() == tiny_generator.get_config()
     np.testing.assert_array_equal(loaded(batch).numpy(), tiny_generator(batch).numpy())
-    np.testing.assert_array_equal(loaded.sample(batch, 3).numpy(),
-                                  tiny_generator.sample(batch, 3).numpy())
+    np.testing.assert_array_equal(loaded.sample(batch, 3).numpy(), tiny_generator.sample(batch, 3).numpy())
 
 
 def test_critic_round_trip(tmp_path):
@@ -175,11 +182,21 @@ def test_critic_round_trip(tmp_path):
 
 
 def test_get_config_records_passed_values():
-    generator = paper1.build_generator(get_config(1, "demo", TINY + [
-        "model.infer_blocks=2", "model.shared_encoder=false", "model.max_attention_side=128"]))
+    generator = paper1.build_generator(
+        get_config(
+            1,
+            "demo",
+            TINY + ["model.infer_blocks=2", "model.shared_encoder=false", "model.max_attention_side=128"],
+        )
+    )
     config = generator.get_config()
-    assert (config["width"], config["latent_channels"], config["infer_blocks"],
-            config["shared_encoder"], config["max_side"]) == (4, 8, 2, False, 128)
+    assert (
+        config["width"],
+        config["latent_channels"],
+        config["infer_blocks"],
+        config["shared_encoder"],
+        config["max_side"],
+    ) == (4, 8, 2, False, 128)
     assert paper1.Paper1Generator.from_config(config).get_config() == config
 
 

@@ -1,6 +1,7 @@
 """Paper 1's training model: a tiny real run learns, 2 replicas match 1 device, noise is keyed
 by example index. Compiled steps are shared through module-scoped fixtures (tracing one step
 costs tens of seconds here)."""
+
 import keras
 import numpy as np
 import pytest
@@ -16,9 +17,17 @@ SIZE, BATCH, N_CRITIC = 32, 8, 2
 # SGD (Adam turns float noise into sign flips, see DESIGN.md), slow enough that the summed KL
 # term stays stable: 3x this generator rate diverged here.
 LEARNING_RATES = {"generator": 1.5e-3, "d1": 5e-4, "d2": 5e-4}
-CONFIG = get_config(1, "demo", [f"data.image_size={SIZE}", "model.width=4",
-                                "model.latent_channels=8", "model.critic_width=8",
-                                f"model.n_critic={N_CRITIC}"])
+CONFIG = get_config(
+    1,
+    "demo",
+    [
+        f"data.image_size={SIZE}",
+        "model.width=4",
+        "model.latent_channels=8",
+        "model.critic_width=8",
+        f"model.n_critic={N_CRITIC}",
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +55,7 @@ def _trainer(strategy_name, batch):
 
 
 def _weights(gan):
-    return [v.numpy() for v in gan.generator.weights + gan.critics["d1"].weights
-            + gan.critics["d2"].weights]
+    return [v.numpy() for v in gan.generator.weights + gan.critics["d1"].weights + gan.critics["d2"].weights]
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +63,9 @@ def one_device(batch):
     gan, step = _trainer("one", batch)
     logs = [step() for _ in range(3)]
     optimizers = gan.optimizers()
-    counts = [int(gan.step.numpy())] + [int(optimizers[name].iterations.numpy())
-                                        for name in ("generator", "d1", "d2")]
+    counts = [int(gan.step.numpy())] + [
+        int(optimizers[name].iterations.numpy()) for name in ("generator", "d1", "d2")
+    ]
     return gan, step, logs, _weights(gan), counts
 
 
@@ -112,10 +121,12 @@ def test_visible_fraction_uses_one_minus_the_hole_mask():
     no_hole = tf.zeros((1, 4, 4, 1))
     all_hole = tf.ones((1, 4, 4, 1))
     # v = 1 (nothing missing) -> sigmoid(-1.6): a narrow target; v = 0 -> sigmoid(6.4).
-    np.testing.assert_allclose(wgan_gp.visible_fraction_std(no_hole).numpy().ravel(),
-                               [1 / (1 + np.exp(1.6))], rtol=1e-6)
-    np.testing.assert_allclose(wgan_gp.visible_fraction_std(all_hole).numpy().ravel(),
-                               [1 / (1 + np.exp(-6.4))], rtol=1e-6)
+    np.testing.assert_allclose(
+        wgan_gp.visible_fraction_std(no_hole).numpy().ravel(), [1 / (1 + np.exp(1.6))], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        wgan_gp.visible_fraction_std(all_hole).numpy().ravel(), [1 / (1 + np.exp(-6.4))], rtol=1e-6
+    )
 
 
 def test_default_optimizers_and_config_round_trip():
@@ -130,8 +141,9 @@ def test_default_optimizers_and_config_round_trip():
         assert (optimizer.beta_1, optimizer.beta_2) == (0.0, 0.9)
     config = gan.get_config()
     clone = wgan_gp.Paper1GAN.from_config(config)
-    assert {k: v for k, v in clone.get_config().items() if k not in ("generator", "critics")} \
-        == {k: v for k, v in config.items() if k not in ("generator", "critics")}
+    assert {k: v for k, v in clone.get_config().items() if k not in ("generator", "critics")} == {
+        k: v for k, v in config.items() if k not in ("generator", "critics")
+    }
     assert clone.critics["d1"].spectral_norm
     with pytest.raises(ValueError, match="critics"):
         wgan_gp.Paper1GAN(gan.generator, {"d1": gan.critics["d1"]}, 8)

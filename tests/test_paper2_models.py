@@ -1,5 +1,6 @@
 """Paper 2's generator and critics: Table 1-5 shapes and exact parameter counts at 256x256,
 the local window, the inference contract, serialization and mixed precision."""
+
 import keras
 import numpy as np
 import pytest
@@ -7,14 +8,35 @@ import tensorflow as tf
 
 from tfinpaint.config import get_config
 from tfinpaint.models import paper2
-from tfinpaint.models.paper2 import (DilatedConv2D, FusedBatchNormalization, Paper2Critic, Paper2Generator,
-                                    WeightClip, hole_window)
+from tfinpaint.models.paper2 import (
+    DilatedConv2D,
+    FusedBatchNormalization,
+    Paper2Critic,
+    Paper2Generator,
+    WeightClip,
+    hole_window,
+)
 
 PAPER = get_config(2, "paper")
 
 # Table 1 at 256x256: (side, channels) after each conv / deconv (BatchNorm and ReLU keep it).
-GENERATOR_SHAPES = [(256, 64), (128, 128), (128, 128), (64, 256), (64, 256), (64, 256), (64, 256),
-                    (64, 256), (64, 256), (64, 256), (128, 128), (128, 128), (256, 64), (256, 32), (256, 3)]
+GENERATOR_SHAPES = [
+    (256, 64),
+    (128, 128),
+    (128, 128),
+    (64, 256),
+    (64, 256),
+    (64, 256),
+    (64, 256),
+    (64, 256),
+    (64, 256),
+    (64, 256),
+    (128, 128),
+    (128, 128),
+    (256, 64),
+    (256, 32),
+    (256, 3),
+]
 
 # Tables 2-5 at 256x256: parameters, the view's side, the side of each conv's output.
 CRITICS = {
@@ -42,7 +64,7 @@ def _inputs(batch=2, height=32, width=32, seed=0):
     rng = np.random.default_rng(seed)
     image = rng.random((batch, height, width, 3), dtype=np.float32)
     mask = np.zeros((batch, height, width, 1), np.float32)
-    mask[:, height // 4: 3 * height // 4, width // 4: 3 * width // 4] = 1.0
+    mask[:, height // 4 : 3 * height // 4, width // 4 : 3 * width // 4] = 1.0
     return {"image": image, "mask": mask}
 
 
@@ -72,8 +94,14 @@ def test_generator_layer_shapes_at_256(paper_generator):
     assert convs == [(None, side, side, c) for side, c in GENERATOR_SHAPES]
     # Every conv but the output one is followed by BatchNorm and ReLU of the same shape.
     assert len(shapes) == 14 * 3 + 1
-    assert [l.dilation_rate for l in paper_generator.network.layers if l.name.startswith("conv")][5:9] == [
-        (2, 2), (4, 4), (8, 8), (16, 16)]
+    assert [layer.dilation_rate for layer in paper_generator.network.layers if layer.name.startswith("conv")][
+        5:9
+    ] == [
+        (2, 2),
+        (4, 4),
+        (8, 8),
+        (16, 16),
+    ]
 
 
 @pytest.mark.parametrize("role", list(CRITICS))
@@ -107,7 +135,7 @@ def test_hole_window_centres_on_random_holes_and_stays_inside():
     mask[3, 20:22, 9:11] = 1  # two blobs: the bounding box rows 5-21, cols 2-10 -> centre (13, 6)
     window = hole_window(tf.constant(image), tf.constant(mask), 16).numpy()
     for i, (top, left) in enumerate([(0, 0), (16, 16), (4, 12), (5, 0)]):
-        np.testing.assert_array_equal(window[i], image[i, top:top + 16, left:left + 16])
+        np.testing.assert_array_equal(window[i], image[i, top : top + 16, left : left + 16])
 
 
 def test_hole_window_gradient_reaches_only_the_window():
@@ -154,7 +182,9 @@ def test_critic_rejects_bad_inputs():
 
 def test_weight_clip_constraint():
     clip = WeightClip(0.01)
-    np.testing.assert_allclose(clip(tf.constant([-1.0, -0.005, 0.0, 0.2])).numpy(), [-0.01, -0.005, 0.0, 0.01])
+    np.testing.assert_allclose(
+        clip(tf.constant([-1.0, -0.005, 0.0, 0.2])).numpy(), [-0.01, -0.005, 0.0, 0.01]
+    )
     assert WeightClip.from_config(clip.get_config()).clip_value == 0.01
     with pytest.raises(ValueError, match="clip_value=0"):
         WeightClip(0)
@@ -211,8 +241,10 @@ def test_fused_batch_norm_matches_keras_batch_norm(policy, precision):
     rng = np.random.default_rng(3)
     x = tf.constant(rng.normal(2.0, 3.0, (4, 6, 5, 7)).astype(np.float32))
     weights = tf.constant(rng.normal(0.0, 1.0, (4, 6, 5, 7)).astype(np.float32))
-    layers = [cls(synchronized=True, momentum=0.9) for cls in (keras.layers.BatchNormalization,
-                                                               FusedBatchNormalization)]
+    layers = [
+        cls(synchronized=True, momentum=0.9)
+        for cls in (keras.layers.BatchNormalization, FusedBatchNormalization)
+    ]
     results = []
     for layer in layers:
         layer.build(x.shape)
@@ -229,8 +261,9 @@ def test_fused_batch_norm_matches_keras_batch_norm(policy, precision):
     assert "FusedBatchNormV3" in {op.type for op in graph.get_operations()}
     tol = 1e-5 if precision == "float32" else 3e-2
     for got, want in zip(results[1], results[0]):
-        np.testing.assert_allclose(np.asarray(tf.cast(got, "float32")), np.asarray(tf.cast(want, "float32")),
-                                   rtol=tol, atol=tol)
+        np.testing.assert_allclose(
+            np.asarray(tf.cast(got, "float32")), np.asarray(tf.cast(want, "float32")), rtol=tol, atol=tol
+        )
 
 
 @pytest.mark.parametrize("rate", [2, 16])
@@ -250,4 +283,6 @@ def test_dilated_conv_matches_keras_conv(rate):
     for got, want in zip(results[1], results[0]):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4)
     graph = tf.function(lambda: layers[1](x)).get_concrete_function().graph
-    assert ("SpaceToBatchND" in {op.type for op in graph.get_operations()}) != paper2._native_dilated_conv(tf.float32)
+    assert ("SpaceToBatchND" in {op.type for op in graph.get_operations()}) != paper2._native_dilated_conv(
+        tf.float32
+    )

@@ -1,6 +1,7 @@
 """Paper 2's three-phase training: phases touch only what they should, clipping, resume, 1 vs 2
 replicas, a tiny run that learns, mixed precision. Narrow networks at 32x32; compiled steps are
 shared through module fixtures because tracing a GAN step costs seconds."""
+
 import keras
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ N_STEPS = 4
 
 def _centre_mask(n, size=SIZE):
     mask = np.zeros((n, size, size, 1), np.float32)
-    mask[:, size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1.0
+    mask[:, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1.0
     return mask
 
 
@@ -49,8 +50,10 @@ def _build(strategy, config, factory=None, batch_size=GLOBAL_BATCH):
 
 
 def _snapshot(gan):
-    return {"generator": [v.numpy().copy() for v in gan.generator.variables],
-            "critics": [v.numpy().copy() for c in gan.critics.values() for v in c.variables]}
+    return {
+        "generator": [v.numpy().copy() for v in gan.generator.variables],
+        "critics": [v.numpy().copy() for c in gan.critics.values() for v in c.variables],
+    }
 
 
 def _run_schedule(strategy):
@@ -96,7 +99,11 @@ def test_phase_names_follow_the_schedule():
     assert [gan.phase(s) for s in range(7)] == ["reconstruction"] * 3 + ["critics"] * 2 + ["joint"] * 2
     assert gan.phase(10**9) == "joint"
     paper = Paper2GAN(gan.generator, gan.critics, 32)
-    assert (paper.phase(19_999), paper.phase(20_000), paper.phase(30_000)) == ("reconstruction", "critics", "joint")
+    assert (paper.phase(19_999), paper.phase(20_000), paper.phase(30_000)) == (
+        "reconstruction",
+        "critics",
+        "joint",
+    )
 
 
 def _critic_changes_expected(gan):
@@ -134,8 +141,15 @@ def test_critic_weights_are_clipped_after_every_critic_update(one_device):
 
 def test_every_tracker_is_reported_finite_in_every_phase(one_device):
     gan, _, _, logs = one_device
-    names = ["rec_loss", "wasserstein_local", "wasserstein_global", "wasserstein_x2", "wasserstein_x4",
-             "g_adv", "psnr"]
+    names = [
+        "rec_loss",
+        "wasserstein_local",
+        "wasserstein_global",
+        "wasserstein_x2",
+        "wasserstein_x4",
+        "g_adv",
+        "psnr",
+    ]
     for entry in logs:
         assert list(entry) == names
         assert all(np.isfinite(v) for v in entry.values())
@@ -189,12 +203,17 @@ def test_a_tiny_run_learns_under_mixed_bfloat16(photo_paths):
     images = []
     for path in photo_paths[:8]:
         with Image.open(path) as im:
-            images.append(np.asarray(im.convert("RGB").resize((SIZE, SIZE), Image.BILINEAR), np.float32) / 255)
+            images.append(
+                np.asarray(im.convert("RGB").resize((SIZE, SIZE), Image.BILINEAR), np.float32) / 255
+            )
     batch = {"image": np.stack(images), "mask": _centre_mask(8), "index": np.arange(8, dtype=np.int64)}
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        gan, step_fn = _build(tf.distribute.get_strategy(), get_config(2, "demo", TINY + ["model.t1=90", "model.t2=0"]),
-                              batch_size=8)
+        gan, step_fn = _build(
+            tf.distribute.get_strategy(),
+            get_config(2, "demo", TINY + ["model.t1=90", "model.t2=0"]),
+            batch_size=8,
+        )
         iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
         logs = []
         for _ in range(100):
@@ -208,14 +227,19 @@ def test_a_tiny_run_learns_under_mixed_bfloat16(photo_paths):
     assert gan.phase(89) == "reconstruction" and gan.phase(90) == "joint"
     assert logs[0]["wasserstein_global"] == 0.0 and logs[-1]["wasserstein_global"] != 0.0
     assert all(np.isfinite(v) for entry in logs for v in entry.values())
-    assert max(float(tf.reduce_max(tf.abs(v))) for c in gan.critics.values() for v in c.trainable_variables) <= CLIP
+    assert (
+        max(float(tf.reduce_max(tf.abs(v))) for c in gan.critics.values() for v in c.trainable_variables)
+        <= CLIP
+    )
     assert all(v.dtype == "float32" for v in gan.generator.weights)
 
 
 def test_mixed_float16_scales_the_loss_and_trains():
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        gan, step_fn = _build(tf.distribute.get_strategy(), get_config(2, "demo", TINY + ["model.t1=0", "model.t2=0"]))
+        gan, step_fn = _build(
+            tf.distribute.get_strategy(), get_config(2, "demo", TINY + ["model.t1=0", "model.t2=0"])
+        )
         assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in gan.optimizers().values())
         before = _snapshot(gan)
         iterator = iter(_random_batches(2))
@@ -243,7 +267,9 @@ def test_fused_adam_matches_keras_adam(replicas, mirrored):
 
         def replica_step(x):
             with tf.GradientTape() as tape:
-                loss = tf.nn.compute_average_loss(tf.reduce_sum(tf.square(layer(x)), axis=1), global_batch_size=4)
+                loss = tf.nn.compute_average_loss(
+                    tf.reduce_sum(tf.square(layer(x)), axis=1), global_batch_size=4
+                )
             optimizer.apply(tape.gradient(loss, layer.trainable_variables), layer.trainable_variables)
 
         step = tf.function(lambda: strategy.run(replica_step, args=(split_batch(strategy, x),)))
@@ -265,8 +291,10 @@ def test_bench_finds_phase_starts_and_reads_the_peer(one_device, tmp_path):
     with pytest.raises(SystemExit, match="has the phases reconstruction, critics, joint"):
         phase_start(gan, "warmup", 100)
     peer = tmp_path / "peer.py"
-    peer.write_text("import sys\nprint('torch x threads=2 size=' + sys.argv[1])\n"
-                    "print('images_per_sec', 2.5 if sys.argv[2:] == ['4', '8', 'bf16'] else 1.0)\n")
+    peer.write_text(
+        "import sys\nprint('torch x threads=2 size=' + sys.argv[1])\n"
+        "print('images_per_sec', 2.5 if sys.argv[2:] == ['4', '8', 'bf16'] else 1.0)\n"
+    )
     assert run_peer(str(peer), 32, 4, 8, bf16=True) == 2.5
     assert run_peer(str(peer), 32, 4, 8, bf16=False) == 1.0
     peer.write_text("raise SystemExit('no torch here')\n")

@@ -1,4 +1,5 @@
 """Poisson blending: alignment, untouched pixels outside the blended region, border holes."""
+
 import cv2
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ def photo():
 
 def _mask(box, shape=(60, 80)):
     mask = np.zeros(shape, np.uint8)
-    mask[box[0]:box[1], box[2]:box[3]] = 1
+    mask[box[0] : box[1], box[2] : box[3]] = 1
     return mask
 
 

@@ -1,4 +1,5 @@
 """`tfinpaint serve`: TF Serving's REST and gRPC APIs over real sockets on 127.0.0.1."""
+
 import base64
 import http.client
 import json
@@ -11,8 +12,7 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow_serving.apis import (get_model_metadata_pb2, predict_pb2,
-                                     prediction_service_pb2_grpc)
+from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
 from tfinpaint import export as ex
 from tfinpaint.config import get_config
@@ -38,8 +38,9 @@ def base_path(generator, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(base_path):
-    with InpaintServer(base_path, port=0, grpc_port=0, max_request_bytes=MAX_BODY,
-                       max_pixels=MAX_PIXELS, poll_seconds=0.2) as server:
+    with InpaintServer(
+        base_path, port=0, grpc_port=0, max_request_bytes=MAX_BODY, max_pixels=MAX_PIXELS, poll_seconds=0.2
+    ) as server:
         yield server
 
 
@@ -83,8 +84,11 @@ def png_b64(array):
 def test_version_status(server):
     status, body = request(server, "GET", f"/v1/models/{NAME}")
     assert status == 200
-    assert body == {"model_version_status": [{"version": "1", "state": "AVAILABLE",
-                                              "status": {"error_code": "OK", "error_message": ""}}]}
+    assert body == {
+        "model_version_status": [
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+        ]
+    }
     assert request(server, "GET", f"/v1/models/{NAME}/versions/1")[0] == 200
 
 
@@ -112,8 +116,7 @@ def test_predict_columnar_inputs(server, sample, reference):
 def test_predict_row_instances_and_version_url(server, sample, reference):
     image, mask = sample
     instances = [{"image": i.tolist(), "mask": m.tolist()} for i, m in zip(image, mask)]
-    status, body = predict(server, {"signature_name": "serving_default", "instances": instances},
-                           version=1)
+    status, body = predict(server, {"signature_name": "serving_default", "instances": instances}, version=1)
     assert status == 200, body
     assert len(body["predictions"]) == 2
     assert np.array_equal(np.array(body["predictions"], np.uint8), reference(image, mask))
@@ -128,26 +131,65 @@ def test_predict_bytes_signature_with_b64(server, sample, reference):
     assert np.array_equal(np.stack(decoded), reference(image, mask))
 
 
-@pytest.mark.parametrize("body, status, message", [
-    (b"{not json", 400, "JSON Parse error"),
-    (b"[" * 100_000 + b"]" * 100_000, 400, "JSON Parse error"),
-    ({"instances": [], "inputs": {}}, 400, "exactly one of"),
-    ({"inputs": {"image": [[[[1, 2, 3]]]]}}, 400, "missing ['mask']"),
-    ({"inputs": {"image": [[[[1, 2]]]], "mask": [[[[1]]]]}}, 400, "expected shape [-1, -1, -1, 3]"),
-    ({"inputs": {"image": [[[[1, 2, 3]], [[1, 2]]]], "mask": [[[[1]]]]}}, 400, "rectangular"),
-    ({"inputs": {"image": [[[[1, 2, 300]]]], "mask": [[[[1]]]]}}, 400, "[0, 255]"),
-    ({"inputs": {"image": np.zeros((1, 8, 8, 3), int).tolist(),
-                 "mask": np.zeros((1, 8, 12, 1), int).tolist()}}, 400, "same batch size"),
-    ({"inputs": {"image": np.zeros((1, 2, 8, 3), int).tolist(),
-                 "mask": np.zeros((1, 2, 8, 1), int).tolist()}}, 400, "image too small"),
-    ({"signature_name": "nope", "inputs": {}}, 400, "not found in signature def"),
-    ({"signature_name": "bytes", "instances": [{"image_bytes": {"b64": "***"},
-                                                "mask_bytes": {"b64": "AAAA"}}]}, 400, "base64"),
-    ({"signature_name": "bytes", "instances": [{"image_bytes": {"b64": "AAAA"},
-                                                "mask_bytes": {"b64": "AAAA"}}]}, 400, ""),
-    ({"inputs": {"image": np.zeros((1, 129, 129, 3), int).tolist(),
-                 "mask": np.zeros((1, 129, 129, 1), int).tolist()}}, 400, "--max-pixels"),
-])
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        (b"{not json", 400, "JSON Parse error"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "JSON Parse error"),
+        ({"instances": [], "inputs": {}}, 400, "exactly one of"),
+        ({"inputs": {"image": [[[[1, 2, 3]]]]}}, 400, "missing ['mask']"),
+        ({"inputs": {"image": [[[[1, 2]]]], "mask": [[[[1]]]]}}, 400, "expected shape [-1, -1, -1, 3]"),
+        ({"inputs": {"image": [[[[1, 2, 3]], [[1, 2]]]], "mask": [[[[1]]]]}}, 400, "rectangular"),
+        ({"inputs": {"image": [[[[1, 2, 300]]]], "mask": [[[[1]]]]}}, 400, "[0, 255]"),
+        (
+            {
+                "inputs": {
+                    "image": np.zeros((1, 8, 8, 3), int).tolist(),
+                    "mask": np.zeros((1, 8, 12, 1), int).tolist(),
+                }
+            },
+            400,
+            "same batch size",
+        ),
+        (
+            {
+                "inputs": {
+                    "image": np.zeros((1, 2, 8, 3), int).tolist(),
+                    "mask": np.zeros((1, 2, 8, 1), int).tolist(),
+                }
+            },
+            400,
+            "image too small",
+        ),
+        ({"signature_name": "nope", "inputs": {}}, 400, "not found in signature def"),
+        (
+            {
+                "signature_name": "bytes",
+                "instances": [{"image_bytes": {"b64": "***"}, "mask_bytes": {"b64": "AAAA"}}],
+            },
+            400,
+            "base64",
+        ),
+        (
+            {
+                "signature_name": "bytes",
+                "instances": [{"image_bytes": {"b64": "AAAA"}, "mask_bytes": {"b64": "AAAA"}}],
+            },
+            400,
+            "",
+        ),
+        (
+            {
+                "inputs": {
+                    "image": np.zeros((1, 129, 129, 3), int).tolist(),
+                    "mask": np.zeros((1, 129, 129, 1), int).tolist(),
+                }
+            },
+            400,
+            "--max-pixels",
+        ),
+    ],
+)
 def test_bad_requests_get_tf_serving_errors(server, body, status, message):
     got, answer = predict(server, body)
     assert got == status and set(answer) == {"error"}, answer
@@ -175,7 +217,7 @@ def test_decompression_bomb_refused_from_the_header(server):
 
 def rss_mb():
     with open("/proc/self/status") as f:
-        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) / 1024
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
 
 
 def test_huge_and_bad_requests_leave_the_server_serving(server, sample, reference):
@@ -198,12 +240,10 @@ def test_huge_and_bad_requests_leave_the_server_serving(server, sample, referenc
     response = connection.getresponse()
     assert response.status == 413
     connection.close()
-    status, answer = request(server, "POST", f"/v1/models/{NAME}:predict", b"{}",
-                             {"Content-Length": "-5"})
+    status, answer = request(server, "POST", f"/v1/models/{NAME}:predict", b"{}", {"Content-Length": "-5"})
     assert status == 400 and "Content-Length" in answer["error"]
     status, body = predict(server, good)
-    assert status == 200 and np.array_equal(np.array(body["outputs"], np.uint8),
-                                            reference(image, mask))
+    assert status == 200 and np.array_equal(np.array(body["outputs"], np.uint8), reference(image, mask))
     assert rss_mb() - before < 100, f"memory grew from {before:.0f} MB to {rss_mb():.0f} MB"
 
 
@@ -211,8 +251,7 @@ def test_concurrent_requests(server, sample, reference):
     image, mask = sample
     good = {"inputs": {"image": image.tolist(), "mask": mask.tolist()}}
     results = []
-    threads = [threading.Thread(target=lambda: results.append(predict(server, good)))
-               for _ in range(6)]
+    threads = [threading.Thread(target=lambda: results.append(predict(server, good))) for _ in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -246,8 +285,7 @@ def test_grpc_predict_and_metadata(stub, sample, reference):
     request = predict_pb2.PredictRequest()
     request.model_spec.name = NAME
     request.model_spec.signature_name = "bytes"
-    request.inputs["image_bytes"].CopyFrom(tf.make_tensor_proto(
-        [tf.io.encode_png(image[0]).numpy()]))
+    request.inputs["image_bytes"].CopyFrom(tf.make_tensor_proto([tf.io.encode_png(image[0]).numpy()]))
     request.inputs["mask_bytes"].CopyFrom(tf.make_tensor_proto([tf.io.encode_png(mask[0]).numpy()]))
     encoded = tf.make_ndarray(stub.Predict(request, timeout=120).outputs["inpainted_bytes"])
     assert np.array_equal(tf.io.decode_png(encoded[0]).numpy(), reference(image, mask)[0])
@@ -292,22 +330,29 @@ def test_new_version_is_picked_up_without_restart(server, base_path, stub, sampl
     assert body["model_version_status"][0]["version"] == "2"
     image, mask = sample
     assert stub.Predict(predict_request(image, mask), timeout=60).model_spec.version.value == 2
-    assert predict(server, {"inputs": {"image": image.tolist(), "mask": mask.tolist()}},
-                   version=2)[0] == 200
+    assert predict(server, {"inputs": {"image": image.tolist(), "mask": mask.tolist()}}, version=2)[0] == 200
 
 
 def test_bench_infer_figures(generator):
     from tfinpaint.bench.infer import bench_photo, measure
+
     image, mask = bench_photo(32)
     figures = measure(generator, image, mask, runs=1, warmup=0, variants=("fp32",), threads=2)
-    for name in ("keras", "saved_model", "tflite_fp32", "server_rest_bytes", "server_rest_json",
-                 "server_grpc"):
+    for name in (
+        "keras",
+        "saved_model",
+        "tflite_fp32",
+        "server_rest_bytes",
+        "server_rest_json",
+        "server_grpc",
+    ):
         assert figures[f"{name}_ms_per_image"] > 0, name
     assert figures["tflite_fp32_mb"] > 0 and "server_overhead_pct" in figures
 
 
 def test_rest_client(server, sample, reference):
     from tfinpaint.serving.client import InpaintClient, ServingClientError
+
     image, mask = sample
     client = InpaintClient(NAME, f"http://127.0.0.1:{server.rest_port}")
     assert client.version() >= 1

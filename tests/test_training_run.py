@@ -1,6 +1,7 @@
 """The main job end to end on the tiniest paper-2 config: run directory, TensorBoard, export,
 evaluation, refusal to redo a finished run, NaN guard, bad input, and (in subprocesses) kill -9
 resume, determinism and multi-worker training."""
+
 import glob
 import json
 import os
@@ -16,10 +17,21 @@ import pytest
 from tfinpaint.cli import main as cli_main
 from tfinpaint.config import get_config
 
-TINY = ["data.image_size=32", "model.generator_width=4", "model.critic_width=4",
-        "model.t1=2", "model.t2=2", "model.t3=4", "train.batch_size=4",
-        "train.checkpoint_every=2", "train.log_every=2", "train.image_every=4", "train.val_batches=1",
-        "train.eval_images=8", "train.tflite=fp32"]
+TINY = [
+    "data.image_size=32",
+    "model.generator_width=4",
+    "model.critic_width=4",
+    "model.t1=2",
+    "model.t2=2",
+    "model.t3=4",
+    "train.batch_size=4",
+    "train.checkpoint_every=2",
+    "train.log_every=2",
+    "train.image_every=4",
+    "train.val_batches=1",
+    "train.eval_images=8",
+    "train.tflite=fp32",
+]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -29,6 +41,7 @@ def tiny_config(*extra):
 
 def event_tags(log_dir):
     import tensorflow as tf
+
     tags = set()
     for path in glob.glob(os.path.join(log_dir, "*", "events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(path):
@@ -39,10 +52,17 @@ def event_tags(log_dir):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     from tfinpaint.training.run import train
+
     work = tmp_path_factory.mktemp("run")
     lines = []
-    summary = train(tiny_config(), run_dir=str(work / "run"), strategy="one",
-                    export_root=str(work / "saved_models"), progress=False, log=lines.append)
+    summary = train(
+        tiny_config(),
+        run_dir=str(work / "run"),
+        strategy="one",
+        export_root=str(work / "saved_models"),
+        progress=False,
+        log=lines.append,
+    )
     return summary, work, lines
 
 
@@ -74,6 +94,7 @@ def test_tensorboard_has_scalars_images_and_config(finished_run):
 
 def test_a_finished_run_is_refused_without_overwrite(finished_run):
     from tfinpaint.training.run import RunError, train
+
     _, work, _ = finished_run
     with pytest.raises(RunError, match="finished run; pass --overwrite"):
         train(tiny_config(), run_dir=str(work / "run"), strategy="one", progress=False)
@@ -81,6 +102,7 @@ def test_a_finished_run_is_refused_without_overwrite(finished_run):
 
 def test_a_different_config_does_not_resume_silently(tmp_path):
     from tfinpaint.training.run import RunError, _prepare_run_dir
+
     _prepare_run_dir(str(tmp_path / "r"), tiny_config(), overwrite=False)
     with pytest.raises(RunError, match="train.batch_size: 4 -> 2"):
         _prepare_run_dir(str(tmp_path / "r"), tiny_config("train.batch_size=2"), overwrite=False)
@@ -110,17 +132,25 @@ def test_non_finite_loss_stops_before_saving(tmp_path, monkeypatch):
     monkeypatch.setattr(tfinpaint.models, "build_gan", build_poisoned)
     run = tmp_path / "run"
     with pytest.raises(RunError, match="step 4: non-finite rec_loss=nan"):
-        train(tiny_config("train.export=false", "train.evaluate=false"), run_dir=str(run),
-              strategy="one", progress=False, log=lambda _: None)
+        train(
+            tiny_config("train.export=false", "train.evaluate=false"),
+            run_dir=str(run),
+            strategy="one",
+            progress=False,
+            log=lambda _: None,
+        )
     assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-2")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--data", "/no/such/folder"], "/no/such/folder"),
-    (["--image-size", "30"], "data.image_size=30"),
-    (["--preset", "huge"], "preset 'huge' does not exist"),
-    (["--set", "model.bogus=1"], "unknown key"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "/no/such/folder"], "/no/such/folder"),
+        (["--image-size", "30"], "data.image_size=30"),
+        (["--preset", "huge"], "preset 'huge' does not exist"),
+        (["--set", "model.bogus=1"], "unknown key"),
+    ],
+)
 def test_bad_input_is_one_line_before_any_model(args, message, capsys, tmp_path):
     code = cli_main(["train", "--paper", "2", "--run-dir", str(tmp_path / "r"), *args])
     err = capsys.readouterr().err.strip()
@@ -131,33 +161,61 @@ def test_bad_input_is_one_line_before_any_model(args, message, capsys, tmp_path)
 
 def test_empty_folder_is_a_clear_error(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
-    code = cli_main(["train", "--paper", "2", "--data", str(tmp_path / "empty"),
-                     "--run-dir", str(tmp_path / "r")])
+    code = cli_main(
+        ["train", "--paper", "2", "--data", str(tmp_path / "empty"), "--run-dir", str(tmp_path / "r")]
+    )
     err = capsys.readouterr().err
     assert code == 2 and str(tmp_path / "empty") in err
 
 
 # --- subprocess runs: crash-safe resume, determinism, multi-worker -------------------------
 
+
 def train_command(run_dir, strategy="one"):
-    sets = [a for s in TINY + ["train.checkpoint_every=1", "model.t3=12", "train.export=false",
-                               "train.evaluate=false", "train.log_every=100", "train.image_every=100"]
-            for a in ("--set", s)]
-    return [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--paper", "2",
-            "--run-dir", str(run_dir), "--strategy", strategy, "--deterministic", "--no-progress",
-            *sets]
+    sets = [
+        a
+        for s in TINY
+        + [
+            "train.checkpoint_every=1",
+            "model.t3=12",
+            "train.export=false",
+            "train.evaluate=false",
+            "train.log_every=100",
+            "train.image_every=100",
+        ]
+        for a in ("--set", s)
+    ]
+    return [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "train.py"),
+        "--paper",
+        "2",
+        "--run-dir",
+        str(run_dir),
+        "--strategy",
+        strategy,
+        "--deterministic",
+        "--no-progress",
+        *sets,
+    ]
 
 
 def final_weights(path):
     from tfinpaint.models import load_generator
+
     model = load_generator(str(path))
     return [np.asarray(w) for w in model.weights]
 
 
 def start(cmd, env=None):
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT,
-                                 **(env or {})})
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, **(env or {})},
+    )
 
 
 def finish(proc, timeout=300):
@@ -195,6 +253,7 @@ def test_kill_9_then_rerun_resumes_to_the_same_weights_and_runs_are_deterministi
 
 def test_multiworker_two_local_processes_train_identical_weights(tmp_path):
     import socket
+
     ports = []
     for _ in range(2):
         with socket.socket() as s:
@@ -218,11 +277,23 @@ def test_mixed_float16_runs_with_finite_losses(tmp_path):
     import keras
 
     from tfinpaint.training.run import train
+
     lines = []
     try:
-        summary = train(tiny_config("model.t1=1", "model.t2=1", "model.t3=1", "train.export=false",
-                                    "train.evaluate=false", "train.mixed_precision=true"),
-                        run_dir=str(tmp_path / "mp"), strategy="one", progress=False, log=lines.append)
+        summary = train(
+            tiny_config(
+                "model.t1=1",
+                "model.t2=1",
+                "model.t3=1",
+                "train.export=false",
+                "train.evaluate=false",
+                "train.mixed_precision=true",
+            ),
+            run_dir=str(tmp_path / "mp"),
+            strategy="one",
+            progress=False,
+            log=lines.append,
+        )
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert summary["steps"] == 3

@@ -4,6 +4,7 @@
 constructors: "telea" and "ns" (OpenCV, radius 3, on 8-bit images) and "biharmonic"
 (scikit-image, on the float image).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -26,8 +27,7 @@ def _fill_each(images, hole, fill_one) -> np.ndarray:
         if not hole[i].any():
             continue
         if hole[i].all():
-            warnings.warn(f"example {i}: the mask covers the whole image; filled with grey.",
-                          stacklevel=3)
+            warnings.warn(f"example {i}: the mask covers the whole image; filled with grey.", stacklevel=3)
             completed[i] = _NO_CONTEXT_FILL
             continue
         completed[i] = fill_one(images[i], hole[i])
@@ -55,8 +55,9 @@ class OpenCVInpainter(Inpainter):
 
     def __init__(self, method: str = "telea", radius: int = 3):
         if method not in self.METHODS:
-            raise ValueError(f"OpenCVInpainter method: expected one of {sorted(self.METHODS)}, "
-                             f"got {method!r}.")
+            raise ValueError(
+                f"OpenCVInpainter method: expected one of {sorted(self.METHODS)}, got {method!r}."
+            )
         self.method = method
         self.radius = int(radius)
         self.name = method

@@ -3,6 +3,7 @@
 Each command module has `add_arguments(parser)` and `run(args) -> int`; this file only
 parses arguments and dispatches. Modules are imported on use so `tfinpaint --help` is quick.
 """
+
 import argparse
 import importlib
 import sys
@@ -20,8 +21,10 @@ COMMANDS = {
 
 def build_parser(argv):
     parser = argparse.ArgumentParser(
-        prog="tfinpaint", description="GAN image inpainting (two papers) in TensorFlow / Keras: "
-        "train, evaluate, inpaint, export, serve. `tfinpaint COMMAND --help` for a command.")
+        prog="tfinpaint",
+        description="GAN image inpainting (two papers) in TensorFlow / Keras: "
+        "train, evaluate, inpaint, export, serve. `tfinpaint COMMAND --help` for a command.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -42,7 +45,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     index = argv.index(next(a for a in argv if a in COMMANDS))
-    args = parser.parse_args(argv[index + 1:])
+    args = parser.parse_args(argv[index + 1 :])
     return int(module.run(args) or 0)
 
 

@@ -18,12 +18,13 @@ Scoring conventions:
 - `blend="poisson"` Poisson-blends the outputs of learned models (not the classical baselines,
   which already continue the surrounding pixels) before scoring.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import time
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -47,8 +48,10 @@ def _resolve(inpainters: Iterable[Inpainter | str]) -> list[tuple[str, Inpainter
     for item in inpainters:
         inpainter = load_inpainter(item) if isinstance(item, (str, os.PathLike)) else item
         if not isinstance(inpainter, Inpainter):
-            raise TypeError(f"evaluate: expected an Inpainter, a baseline name or a model path, "
-                            f"got {type(item).__name__}.")
+            raise TypeError(
+                f"evaluate: expected an Inpainter, a baseline name or a model path, "
+                f"got {type(item).__name__}."
+            )
         name = str(inpainter.name)
         seen[name] = seen.get(name, 0) + 1
         resolved.append((name if seen[name] == 1 else f"{name}#{seen[name]}", inpainter))
@@ -67,8 +70,10 @@ def _check_out_dir(out_dir: str, overwrite: bool) -> None:
     existing = [p for p in _outputs(out_dir).values() if os.path.exists(p)]
     if existing and not overwrite:
         names = ", ".join(os.path.basename(p) for p in existing)
-        raise FileExistsError(f"--out {out_dir}: already holds {names}; "
-                              "pass --overwrite (overwrite=True) or choose another folder.")
+        raise FileExistsError(
+            f"--out {out_dir}: already holds {names}; "
+            "pass --overwrite (overwrite=True) or choose another folder."
+        )
 
 
 def score_batch(real_uint8: np.ndarray, completed_uint8: np.ndarray, masks: np.ndarray) -> dict:
@@ -91,6 +96,7 @@ def _mean(values: Sequence[float]) -> float | None:
 def _rows(names, scores, ratios, ms_per_image) -> list[dict]:
     """Report rows: per model the whole set, then each hole-ratio bucket in ratio order."""
     from tfinpaint.data.masks import HOLE_RATIO_BUCKETS, hole_ratio_bucket
+
     buckets = np.array([hole_ratio_bucket(float(r)) for r in ratios], dtype=object)
     order = [b for b in HOLE_RATIO_BUCKETS if (buckets == b).any()]
     rows = []
@@ -98,9 +104,15 @@ def _rows(names, scores, ratios, ms_per_image) -> list[dict]:
         per_image = {k: np.asarray(v) for k, v in scores[name].items()}
         for bucket in [None, *order]:
             keep = np.ones(len(ratios), bool) if bucket is None else buckets == bucket
-            rows.append({"model": name, "bucket": bucket, "n": int(keep.sum()),
-                         **{k: _mean(per_image[k][keep]) for k in METRIC_KEYS},
-                         "ms_per_image": ms_per_image[name]})
+            rows.append(
+                {
+                    "model": name,
+                    "bucket": bucket,
+                    "n": int(keep.sum()),
+                    **{k: _mean(per_image[k][keep]) for k in METRIC_KEYS},
+                    "ms_per_image": ms_per_image[name],
+                }
+            )
     return rows
 
 
@@ -110,36 +122,51 @@ def _fmt(value, digits):
 
 def format_table(report: dict) -> str:
     """The papers' table in Markdown: whole set first, then per hole-ratio bucket."""
-    lines = ["| model | hole ratio | n | PSNR (dB) | SSIM | L1 | PSNR hole (dB) | SSIM hole "
-             "| ms/image |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| model | hole ratio | n | PSNR (dB) | SSIM | L1 | PSNR hole (dB) | SSIM hole | ms/image |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     rows = sorted(report["rows"], key=lambda r: r["bucket"] is not None)
     for r in rows:
-        lines.append(f"| {r['model']} | {r['bucket'] or 'all'} | {r['n']} | {_fmt(r['psnr'], 2)} | "
-                     f"{_fmt(r['ssim'], 4)} | {_fmt(r['l1'], 4)} | {_fmt(r['psnr_hole'], 2)} | "
-                     f"{_fmt(r['ssim_hole'], 4)} | {_fmt(r['ms_per_image'], 1)} |")
+        lines.append(
+            f"| {r['model']} | {r['bucket'] or 'all'} | {r['n']} | {_fmt(r['psnr'], 2)} | "
+            f"{_fmt(r['ssim'], 4)} | {_fmt(r['l1'], 4)} | {_fmt(r['psnr_hole'], 2)} | "
+            f"{_fmt(r['ssim_hole'], 4)} | {_fmt(r['ms_per_image'], 1)} |"
+        )
     return "\n".join(lines)
 
 
 def format_markdown(report: dict) -> str:
-    scored = ("Poisson-blended composite for learned models (classical baselines raw)"
-              if report["blend"] == "poisson" else "raw composite (no blending)")
-    return "\n".join([
-        "# Inpainting evaluation", "",
-        f"- data: `{report['dataset']}`",
-        f"- masks: `{report['masks']}`, image size {report['image_size']}",
-        f"- scored: {scored}",
-        "- PSNR (MAX 255) and SSIM (Gaussian 11, sigma 1.5) on 8-bit images, per-image values "
-        "averaged over images; L1 = mean |error| / 255; hole = hole pixels only; "
-        f"PSNR capped at {metrics.PSNR_CAP_DB:g} dB.", "",
-        format_table(report), "",
-        f"Examples: `{GRID_PNG}` (masked input | each model | real image).", ""])
+    scored = (
+        "Poisson-blended composite for learned models (classical baselines raw)"
+        if report["blend"] == "poisson"
+        else "raw composite (no blending)"
+    )
+    return "\n".join(
+        [
+            "# Inpainting evaluation",
+            "",
+            f"- data: `{report['dataset']}`",
+            f"- masks: `{report['masks']}`, image size {report['image_size']}",
+            f"- scored: {scored}",
+            "- PSNR (MAX 255) and SSIM (Gaussian 11, sigma 1.5) on 8-bit images, per-image values "
+            "averaged over images; L1 = mean |error| / 255; hole = hole pixels only; "
+            f"PSNR capped at {metrics.PSNR_CAP_DB:g} dB.",
+            "",
+            format_table(report),
+            "",
+            f"Examples: `{GRID_PNG}` (masked input | each model | real image).",
+            "",
+        ]
+    )
 
 
 def _blend(real_uint8, completed_uint8, masks):
     from tfinpaint.postprocess import poisson_blend
-    return np.stack([poisson_blend(real_uint8[i], completed_uint8[i], masks[i])
-                     for i in range(real_uint8.shape[0])])
+
+    return np.stack(
+        [poisson_blend(real_uint8[i], completed_uint8[i], masks[i]) for i in range(real_uint8.shape[0])]
+    )
 
 
 def _run(inpainter, real8, hole_masks, blend):
@@ -183,15 +210,31 @@ def _examples_grid(examples):
     """examples: (real uint8 [H, W, 3], mask [H, W, 1], name -> output) -> the papers' grid."""
     real, masks, outputs = zip(*examples)
     names = outputs[0].keys()
-    return inpainting_grid(np.stack(real), np.stack(masks),
-                           {n: np.stack([o[n] for o in outputs]) for n in names})
+    return inpainting_grid(
+        np.stack(real), np.stack(masks), {n: np.stack([o[n] for o in outputs]) for n in names}
+    )
 
 
-def evaluate(inpainters: Sequence[Inpainter | str], source=None, *, masks: str = "center",
-             image_size: int = 256, limit: int | None = None, seed: int = 0, out_dir: str,
-             blend: str = "none", overwrite: bool = False, progress: bool = True,
-             batch_size: int = 8, grid_examples: int = 4, split: str = "all",
-             split_ratio: float = 0.8, hole_fraction: float = 0.5, root: str | None = None) -> dict:
+def evaluate(
+    inpainters: Sequence[Inpainter | str],
+    source=None,
+    *,
+    masks: str = "center",
+    image_size: int = 256,
+    limit: int | None = None,
+    seed: int = 0,
+    out_dir: str,
+    blend: str = "none",
+    overwrite: bool = False,
+    progress: bool = True,
+    batch_size: int = 8,
+    grid_examples: int = 4,
+    split: str = "all",
+    split_ratio: float = 0.8,
+    hole_fraction: float = 0.5,
+    root: str | None = None,
+    upscale_small: bool = False,
+) -> dict:
     """Score `inpainters` on every image of `source` with its fixed mask and write the report.
 
     Args:
@@ -209,6 +252,7 @@ def evaluate(inpainters: Sequence[Inpainter | str], source=None, *, masks: str =
             end of a training run scores its held-out "test" split).
         hole_fraction: side of the `center` hole as a fraction of the image side.
         root: the folder a file list's paths are relative to.
+        upscale_small: upscale images smaller than `image_size` instead of skipping them.
         batch_size: images per inpainter call.
         grid_examples: rows of the example grid.
 
@@ -223,21 +267,31 @@ def evaluate(inpainters: Sequence[Inpainter | str], source=None, *, masks: str =
     models = _resolve(inpainters)
     names = [name for name, _ in models]
 
+    from tqdm import tqdm
+
     from tfinpaint.data import build_dataset
     from tfinpaint.data.masks import hole_ratio
-    from tqdm import tqdm
-    dataset = build_dataset(source, image_size=image_size,
-                            batch_size=min(batch_size, limit or batch_size), split=split,
-                            split_ratio=split_ratio, masks=masks, hole_fraction=hole_fraction,
-                            seed=seed, training=False, root=root)
+
+    dataset = build_dataset(
+        source,
+        image_size=image_size,
+        batch_size=min(batch_size, limit or batch_size),
+        split=split,
+        split_ratio=split_ratio,
+        masks=masks,
+        hole_fraction=hole_fraction,
+        seed=seed,
+        training=False,
+        root=root,
+        upscale_small=upscale_small,
+    )
 
     scores = {name: {k: [] for k in METRIC_KEYS} for name in names}
     per_image_ms = {name: [] for name in names}
     ratios, examples = [], _SpreadSample(grid_examples)
     bar = tqdm(total=limit, unit="img", disable=not progress, desc="evaluate")
     for batch in dataset:
-        take = batch["image"].shape[0] if limit is None else min(batch["image"].shape[0],
-                                                                 limit - len(ratios))
+        take = batch["image"].shape[0] if limit is None else min(batch["image"].shape[0], limit - len(ratios))
         real8 = to_uint8(batch["image"].numpy()[:take])
         hole_masks = (batch["mask"].numpy()[:take] >= 0.5).astype(np.float32)
         first = len(ratios)
@@ -249,8 +303,14 @@ def evaluate(inpainters: Sequence[Inpainter | str], source=None, *, masks: str =
             for key, values in score_batch(real8, outputs[name], hole_masks).items():
                 scores[name][key].extend(values.tolist())
         for i in range(take):
-            examples.offer(first + i, lambda i=i: (real8[i], hole_masks[i],
-                                                   {n: o[i] for n, o in outputs.items()}))
+            examples.offer(
+                first + i,
+                lambda i=i, real8=real8, holes=hole_masks, outputs=outputs: (
+                    real8[i],
+                    holes[i],
+                    {n: o[i] for n, o in outputs.items()},
+                ),
+            )
         bar.update(take)
         if limit is not None and len(ratios) >= limit:
             break

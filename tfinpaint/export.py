@@ -20,13 +20,14 @@ TFLite files take `image` uint8 [1,S,S,3] and `mask` uint8 [1,S,S,1] (non-zero =
 return `inpainted` uint8 [1,S,S,3] (S = `tflite_size`, default 256): the same bytes-in,
 bytes-out contract as the server, so a phone app feeds its bitmap's RGB bytes directly.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
 import uuid
-from typing import Iterable, Optional, Sequence, Union
+from collections.abc import Iterable, Sequence
 
 import keras
 import tensorflow as tf
@@ -49,6 +50,7 @@ class ExportError(ValueError):
 # The graph behind every signature.
 # ---------------------------------------------------------------------------------------------
 
+
 def _min_side(generator) -> int:
     # Reflect padding up to the next multiple needs at least `size_multiple` pixels a side.
     return int(getattr(generator, "size_multiple", 1) or 1)
@@ -66,15 +68,26 @@ def validate_inputs(image, mask, min_side: int):
     checks = [
         tf.debugging.Assert(
             tf.reduce_all(tf.equal(image_shape[:3], mask_shape[:3])),
-            ["image and mask must have the same batch size, height and width; image shape:",
-             image_shape, "mask shape:", mask_shape], summarize=4),
+            [
+                "image and mask must have the same batch size, height and width; image shape:",
+                image_shape,
+                "mask shape:",
+                mask_shape,
+            ],
+            summarize=4,
+        ),
         tf.debugging.Assert(
-            image_shape[0] > 0, ["empty batch: image shape", image_shape, "expected N >= 1"],
-            summarize=4),
+            image_shape[0] > 0, ["empty batch: image shape", image_shape, "expected N >= 1"], summarize=4
+        ),
         tf.debugging.Assert(
             tf.reduce_min(image_shape[1:3]) >= min_side,
-            ["image too small: height x width", image_shape[1:3],
-             f"expected at least {min_side} pixels a side"], summarize=4),
+            [
+                "image too small: height x width",
+                image_shape[1:3],
+                f"expected at least {min_side} pixels a side",
+            ],
+            summarize=4,
+        ),
     ]
     with tf.control_dependencies(checks):
         return tf.identity(image), tf.identity(mask)
@@ -97,8 +110,7 @@ def _run_network(generator, image, hole, run):
     """`run({"image", "mask"})` on float inputs padded to the generator's stride; cropped back."""
     multiple = _min_side(generator)
     height, width = tf.shape(image)[1], tf.shape(image)[2]
-    completed = run({"image": _pad_to_multiple(image, multiple),
-                     "mask": _pad_to_multiple(hole, multiple)})
+    completed = run({"image": _pad_to_multiple(image, multiple), "mask": _pad_to_multiple(hole, multiple)})
     return completed[:, :height, :width, :]
 
 
@@ -119,8 +131,10 @@ def _run_within_max_side(generator, image, hole, run):
     limit = max(multiple, max_side // multiple * multiple)
     height, width = tf.shape(image)[1], tf.shape(image)[2]
     scale = tf.minimum(1.0, limit / tf.cast(tf.maximum(height, width), tf.float32))
-    size = [tf.maximum(multiple, tf.cast(tf.cast(height, tf.float32) * scale, tf.int32)),
-            tf.maximum(multiple, tf.cast(tf.cast(width, tf.float32) * scale, tf.int32))]
+    size = [
+        tf.maximum(multiple, tf.cast(tf.cast(height, tf.float32) * scale, tf.int32)),
+        tf.maximum(multiple, tf.cast(tf.cast(width, tf.float32) * scale, tf.int32)),
+    ]
     small_image = tf.image.resize(image, size, method="area")
     small_hole = tf.cast(tf.image.resize(hole, size, method="area") > 0.0, tf.float32)
     completed = _run_network(generator, small_image, small_hole, run)
@@ -142,8 +156,10 @@ def inpaint_uint8(generator, image, mask, run=None, fit_max_side=True):
         uint8 [N,H,W,3]; outside the hole it is `image`, byte for byte.
     """
     if run is None:
+
         def run(inputs):
             return generator(inputs, training=False)
+
     # Compared and composited as float32 byte values, not uint8: TFLite has no uint8
     # NotEqual / Select kernels, and integers up to 255 are exact in float32, so the
     # pixels outside the hole still come back byte-identical.
@@ -194,14 +210,20 @@ class ServingModule(tf.Module):
         min_side = _min_side(generator)
         # Saved so a loader can pad and window inputs exactly as for the Keras model
         # (`tfinpaint.inference.SavedModelInpainter`); 0 = no side limit.
-        self.size_multiple = tf.Variable(int(generator.size_multiple), trainable=False,
-                                         dtype=tf.int64, name="size_multiple")
-        self.max_side = tf.Variable(int(generator.max_side or 0), trainable=False, dtype=tf.int64,
-                                    name="max_side")
+        self.size_multiple = tf.Variable(
+            int(generator.size_multiple), trainable=False, dtype=tf.int64, name="size_multiple"
+        )
+        self.max_side = tf.Variable(
+            int(generator.max_side or 0), trainable=False, dtype=tf.int64, name="max_side"
+        )
         # The image side the generator was trained at (0 = unknown): loaders window photos at
         # that scale (`tfinpaint.inference.ModelInpainter`).
-        self.train_size = tf.Variable(int(getattr(generator, "train_size", None) or 0),
-                                      trainable=False, dtype=tf.int64, name="train_size")
+        self.train_size = tf.Variable(
+            int(getattr(generator, "train_size", None) or 0),
+            trainable=False,
+            dtype=tf.int64,
+            name="train_size",
+        )
         self.has_sample = callable(getattr(generator, "sample", None))
 
         def inpaint(image, mask, run=None):
@@ -214,41 +236,49 @@ class ServingModule(tf.Module):
         def serve_bytes(image_bytes, mask_bytes):
             checks = [
                 tf.debugging.assert_equal(
-                    tf.size(image_bytes), tf.size(mask_bytes),
-                    message="image_bytes and mask_bytes must hold the same number of files"),
-                tf.debugging.assert_positive(tf.size(image_bytes),
-                                             message="empty batch: no image_bytes")]
+                    tf.size(image_bytes),
+                    tf.size(mask_bytes),
+                    message="image_bytes and mask_bytes must hold the same number of files",
+                ),
+                tf.debugging.assert_positive(tf.size(image_bytes), message="empty batch: no image_bytes"),
+            ]
 
             def one(pair):
-                image = tf.io.decode_image(pair[0], channels=3, dtype=tf.uint8,
-                                           expand_animations=False)
+                image = tf.io.decode_image(pair[0], channels=3, dtype=tf.uint8, expand_animations=False)
                 inpainted = inpaint(image[None], _decode_mask(pair[1])[None])
                 return tf.io.encode_png(inpainted[0])
 
             with tf.control_dependencies(checks):
-                encoded = tf.map_fn(one, (image_bytes, mask_bytes),
-                                    fn_output_signature=tf.TensorSpec([], tf.string))
+                encoded = tf.map_fn(
+                    one, (image_bytes, mask_bytes), fn_output_signature=tf.TensorSpec([], tf.string)
+                )
             return {"inpainted_bytes": encoded}
 
         def sample(image, mask, seed):
-            return {"inpainted": inpaint(image, mask,
-                                         lambda inputs: generator.sample(inputs, seed))}
+            return {"inpainted": inpaint(image, mask, lambda inputs: generator.sample(inputs, seed))}
 
         # Plain closures wrapped here rather than decorated methods: the save traces every
         # input-signature function it finds, and `sample` exists only for some generators.
         self.serve = tf.function(serve, input_signature=[IMAGE_SPEC, MASK_SPEC])
-        self.serve_bytes = tf.function(serve_bytes, input_signature=[
-            tf.TensorSpec([None], tf.string, name="image_bytes"),
-            tf.TensorSpec([None], tf.string, name="mask_bytes")])
+        self.serve_bytes = tf.function(
+            serve_bytes,
+            input_signature=[
+                tf.TensorSpec([None], tf.string, name="image_bytes"),
+                tf.TensorSpec([None], tf.string, name="mask_bytes"),
+            ],
+        )
         if self.has_sample:
-            self.serve_sample = tf.function(sample, input_signature=[
-                IMAGE_SPEC, MASK_SPEC, tf.TensorSpec([], tf.int64, name="seed")])
+            self.serve_sample = tf.function(
+                sample, input_signature=[IMAGE_SPEC, MASK_SPEC, tf.TensorSpec([], tf.int64, name="seed")]
+            )
         _track_captured_variables(self, self.signatures().values())
 
     def signatures(self) -> dict:
         """Signature name -> concrete function, as `tf.saved_model.save` takes them."""
-        signatures = {"serving_default": self.serve.get_concrete_function(),
-                      "bytes": self.serve_bytes.get_concrete_function()}
+        signatures = {
+            "serving_default": self.serve.get_concrete_function(),
+            "bytes": self.serve_bytes.get_concrete_function(),
+        }
         if self.has_sample:
             signatures["sample"] = self.serve_sample.get_concrete_function()
         return signatures
@@ -263,15 +293,20 @@ class _FixedSizeModule(tf.Module):
         def serve(image, mask):
             return {"inpainted": inpaint_uint8(generator, image, mask, fit_max_side=False)}
 
-        self.serve = tf.function(serve, input_signature=[
-            tf.TensorSpec([1, size, size, 3], tf.uint8, name="image"),
-            tf.TensorSpec([1, size, size, 1], tf.uint8, name="mask")])
+        self.serve = tf.function(
+            serve,
+            input_signature=[
+                tf.TensorSpec([1, size, size, 3], tf.uint8, name="image"),
+                tf.TensorSpec([1, size, size, 1], tf.uint8, name="mask"),
+            ],
+        )
         _track_captured_variables(self, [self.serve.get_concrete_function()])
 
 
 # ---------------------------------------------------------------------------------------------
 # Versions and atomic writes.
 # ---------------------------------------------------------------------------------------------
+
 
 def _next_version(base_dir: str) -> int:
     # Any integer folder counts, even a broken one, so a new export never lands inside it.
@@ -290,8 +325,9 @@ def _publish_dir(temp: str, target: str, overwrite: bool) -> None:
     """Rename a finished folder into place; an existing one is moved aside first (overwrite)."""
     if os.path.exists(target):
         if not overwrite:
-            raise ExportError(f"{target} already exists; pass overwrite=True (--overwrite) "
-                              "or choose another version")
+            raise ExportError(
+                f"{target} already exists; pass overwrite=True (--overwrite) or choose another version"
+            )
         old = _temp_dir_beside(target)
         os.replace(target, old)
         os.replace(temp, target)
@@ -304,13 +340,14 @@ def _publish_dir(temp: str, target: str, overwrite: bool) -> None:
 # Public API.
 # ---------------------------------------------------------------------------------------------
 
+
 def save_serving_model(generator, path: str) -> None:
     """Write the serving SavedModel of `generator` to `path` (not atomic; see export_saved_model)."""
     module = ServingModule(generator)
     tf.saved_model.save(module, path, signatures=module.signatures())
 
 
-def parse_variants(tflite: Union[str, Iterable[str], None]) -> tuple:
+def parse_variants(tflite: str | Iterable[str] | None) -> tuple:
     """`"fp32,fp16"` or `("fp32", "fp16")` -> a checked tuple; "" / None / () -> no TFLite."""
     if tflite is None:
         return ()
@@ -329,8 +366,7 @@ def convert_tflite(saved_model_dir: str, variant: str) -> bytes:
     `fp16` stores weights as float16 (computed in float32 on CPUs); `int8` is dynamic-range
     quantisation (int8 weights, float activations) which needs no calibration images.
     """
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        saved_model_dir, signature_keys=["serving_default"])
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=["serving_default"])
     if variant in ("fp16", "int8"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if variant == "fp16":
@@ -338,8 +374,9 @@ def convert_tflite(saved_model_dir: str, variant: str) -> bytes:
     return converter.convert()
 
 
-def export_tflite(generator, out_dir: str, variants: Sequence[str] = ("fp32",),
-                  size: int = 256, overwrite: bool = False) -> dict:
+def export_tflite(
+    generator, out_dir: str, variants: Sequence[str] = ("fp32",), size: int = 256, overwrite: bool = False
+) -> dict:
     """Write `model_{variant}.tflite` files (uint8 [1,size,size,*] I/O) into `out_dir`.
 
     Returns:
@@ -362,8 +399,9 @@ def export_tflite(generator, out_dir: str, variants: Sequence[str] = ("fp32",),
     staging = tempfile.mkdtemp(prefix=".tflite-src-", dir=out_dir)
     try:
         module = _FixedSizeModule(generator, size)
-        tf.saved_model.save(module, staging,
-                            signatures={"serving_default": module.serve.get_concrete_function()})
+        tf.saved_model.save(
+            module, staging, signatures={"serving_default": module.serve.get_concrete_function()}
+        )
         for variant, path in targets.items():
             write_bytes_atomic(path, convert_tflite(staging, variant))
     finally:
@@ -371,9 +409,15 @@ def export_tflite(generator, out_dir: str, variants: Sequence[str] = ("fp32",),
     return targets
 
 
-def export_saved_model(generator, base_dir: str, version: Optional[int] = None,
-                       overwrite: bool = False, *, tflite: Union[str, Sequence[str], None] = (),
-                       tflite_size: int = 256) -> str:
+def export_saved_model(
+    generator,
+    base_dir: str,
+    version: int | None = None,
+    overwrite: bool = False,
+    *,
+    tflite: str | Sequence[str] | None = (),
+    tflite_size: int = 256,
+) -> str:
     """Export `generator` as version `version` of the TF Serving model at `base_dir`.
 
     The version folder (SavedModel, and `tflite/` when variants are asked for) is filled in a
@@ -399,8 +443,9 @@ def export_saved_model(generator, base_dir: str, version: Optional[int] = None,
         raise ExportError(f"version {version!r}: expected a positive integer")
     target = os.path.join(base_dir, str(version))
     if os.path.exists(target) and not overwrite:
-        raise ExportError(f"{target} already exists; pass overwrite=True (--overwrite) "
-                          "or choose another version")
+        raise ExportError(
+            f"{target} already exists; pass overwrite=True (--overwrite) or choose another version"
+        )
     temp = _temp_dir_beside(target)
     try:
         save_serving_model(generator, temp)
@@ -427,13 +472,18 @@ def write_models_config(out_root: str, container_root: str = "/models") -> str:
     A model is a sub-folder holding at least one integer version. Base paths name the folder
     as the TF Serving container sees it (`container_root/<name>`, the `docker run` mount).
     """
-    names = sorted(e for e in os.listdir(out_root)
-                   if not e.startswith(".") and newest_version(os.path.join(out_root, e)))
+    names = sorted(
+        e for e in os.listdir(out_root) if not e.startswith(".") and newest_version(os.path.join(out_root, e))
+    )
     lines = ["model_config_list {"]
     for name in names:
-        lines += ["  config {", f'    name: "{name}"',
-                  f'    base_path: "{container_root.rstrip("/")}/{name}"',
-                  '    model_platform: "tensorflow"', "  }"]
+        lines += [
+            "  config {",
+            f'    name: "{name}"',
+            f'    base_path: "{container_root.rstrip("/")}/{name}"',
+            '    model_platform: "tensorflow"',
+            "  }",
+        ]
     lines.append("}")
     path = os.path.join(out_root, CONFIG_FILE)
     write_bytes_atomic(path, ("\n".join(lines) + "\n").encode())
@@ -448,20 +498,21 @@ def load_generator(source: str):
         run directory or beside the file, else the file's stem).
     """
     if not os.path.exists(source):
-        raise ExportError(f"{source}: no such file or folder; expected a run directory or a "
-                          ".keras file")
+        raise ExportError(f"{source}: no such file or folder; expected a run directory or a .keras file")
     try:
         path = resolve_model_path(source)
     except ModelPathError as error:
         raise ExportError(str(error)) from None
     if not path.endswith(".keras"):
-        raise ExportError(f"{source}: a SavedModel; this needs the Keras generator "
-                          "(a .keras file or a run directory)")
+        raise ExportError(
+            f"{source}: a SavedModel; this needs the Keras generator (a .keras file or a run directory)"
+        )
     try:
         generator = load_keras_generator(path)
     except (ValueError, TypeError, OSError) as error:
-        raise ExportError(f"{path}: cannot be loaded as a tfinpaint generator "
-                          f"({type(error).__name__}: {error})") from error
+        raise ExportError(
+            f"{path}: cannot be loaded as a tfinpaint generator ({type(error).__name__}: {error})"
+        ) from error
     return generator, _default_name(path)
 
 
@@ -472,9 +523,15 @@ def _default_name(keras_path: str) -> str:
     return os.path.splitext(os.path.basename(keras_path))[0]
 
 
-def export(source, name: Optional[str] = None, version: Optional[int] = None,
-           tflite: Union[str, Sequence[str], None] = ("fp32",), out_root: str = "saved_models",
-           overwrite: bool = False, tflite_size: int = 256) -> str:
+def export(
+    source,
+    name: str | None = None,
+    version: int | None = None,
+    tflite: str | Sequence[str] | None = ("fp32",),
+    out_root: str = "saved_models",
+    overwrite: bool = False,
+    tflite_size: int = 256,
+) -> str:
     """Export a run directory, `.keras` file or generator object under `out_root`.
 
     Writes `<out_root>/<name>/<version>/` (SavedModel + `tflite/`) and refreshes
@@ -493,7 +550,8 @@ def export(source, name: Optional[str] = None, version: Optional[int] = None,
         name = name or default_name
     if not name or os.sep in name or name.startswith(".") or name.isdigit():
         raise ExportError(f"model name {name!r}: expected a plain folder name (not a number)")
-    path = export_saved_model(generator, os.path.join(out_root, name), version, overwrite,
-                              tflite=tflite, tflite_size=tflite_size)
+    path = export_saved_model(
+        generator, os.path.join(out_root, name), version, overwrite, tflite=tflite, tflite_size=tflite_size
+    )
     write_models_config(out_root)
     return path

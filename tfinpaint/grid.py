@@ -3,9 +3,10 @@
 Pure numpy (OpenCV only to draw the column labels), so the evaluation PNG and TensorBoard's
 image summaries share one layout.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -43,13 +44,13 @@ def _label_band(labels: Sequence[str], cell_width: int, gap: int) -> np.ndarray:
             text = text[1:]
         width = cv2.getTextSize(text, _FONT, scale, thickness)[0][0]
         x = gap + col * (cell_width + gap) + (cell_width - width) // 2
-        cv2.putText(band, text, (x, gap + 2 + text_h), _FONT, scale, _TEXT_COLOUR, thickness,
-                    cv2.LINE_AA)
+        cv2.putText(band, text, (x, gap + 2 + text_h), _FONT, scale, _TEXT_COLOUR, thickness, cv2.LINE_AA)
     return band
 
 
-def make_grid(rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str] | None = None,
-              gap: int = 2) -> np.ndarray:
+def make_grid(
+    rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str] | None = None, gap: int = 2
+) -> np.ndarray:
     """Tile equally sized images into one uint8 RGB image, optionally with a label per column.
 
     Args:
@@ -71,16 +72,19 @@ def make_grid(rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str] | None
             raise ValueError(f"make_grid: row {r} has {len(row)} images, row 0 has {columns}.")
         for c, img in enumerate(row):
             if img.ndim != 3 or img.shape[:2] != (height, width) or img.shape[2] not in (1, 3):
-                raise ValueError(f"make_grid: image at row {r}, column {c} has shape {img.shape}, "
-                                 f"expected ({height}, {width}, 3).")
+                raise ValueError(
+                    f"make_grid: image at row {r}, column {c} has shape {img.shape}, "
+                    f"expected ({height}, {width}, 3)."
+                )
     if labels is not None and len(labels) != columns:
         raise ValueError(f"make_grid: {len(labels)} labels for {columns} columns.")
-    grid = np.full((len(cells) * (height + gap) + gap, columns * (width + gap) + gap, 3),
-                   _BACKGROUND, np.uint8)
+    grid = np.full(
+        (len(cells) * (height + gap) + gap, columns * (width + gap) + gap, 3), _BACKGROUND, np.uint8
+    )
     for r, row in enumerate(cells):
         for c, img in enumerate(row):
             y, x = gap + r * (height + gap), gap + c * (width + gap)
-            grid[y:y + height, x:x + width] = img if img.shape[2] == 3 else np.repeat(img, 3, -1)
+            grid[y : y + height, x : x + width] = img if img.shape[2] == 3 else np.repeat(img, 3, -1)
     if labels is None:
         return grid
     return np.concatenate([_label_band(labels, width, gap), grid], axis=0)
@@ -100,6 +104,8 @@ def inpainting_grid(images, masks, outputs: Mapping[str, np.ndarray], gap: int =
     """
     images = np.asarray(images)
     masked = masked_input(images, masks)
-    rows = [[masked[i], *(np.asarray(out)[i] for out in outputs.values()), images[i]]
-            for i in range(images.shape[0])]
+    rows = [
+        [masked[i], *(np.asarray(out)[i] for out in outputs.values()), images[i]]
+        for i in range(images.shape[0])
+    ]
     return make_grid(rows, ["input", *outputs.keys(), "real"], gap=gap)

@@ -13,6 +13,7 @@ Every model inpainter shares one shape policy (`ModelInpainter`):
 an export's `serving_default` signature (contract 7). `load_model_inpainter` builds either
 from a path; `inpaint()` is the one-call Python API with Poisson blending.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,13 +79,11 @@ def hole_groups(hole: np.ndarray, side: int, context: int) -> list[tuple[Box, np
         [((y0, y1, x0, x1), pixels bool [H, W]), …]: each group's bounding box (end exclusive)
         and its hole pixels.
     """
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8),
-                                                               connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
     if count - 1 > _MAX_HOLE_COMPONENTS:
         ys, xs = np.nonzero(hole)
         return [((int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1), hole)]
-    groups = [[(y, y + h, x, x + w), [label]]
-              for label, (x, y, w, h, _) in enumerate(stats) if label]
+    groups = [[(y, y + h, x, x + w), [label]] for label, (x, y, w, h, _) in enumerate(stats) if label]
     merged = True
     while merged:
         merged = False
@@ -92,8 +91,9 @@ def hole_groups(hole: np.ndarray, side: int, context: int) -> list[tuple[Box, np
             for j in range(i + 1, len(groups)):
                 a, b = groups[i][0], groups[j][0]
                 union = (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
-                if (_box_fits(union[1] - union[0], side, context)
-                        and _box_fits(union[3] - union[2], side, context)):
+                if _box_fits(union[1] - union[0], side, context) and _box_fits(
+                    union[3] - union[2], side, context
+                ):
                     groups[i] = [union, groups[i][1] + groups[j][1]]
                     del groups[j]
                     merged = True
@@ -131,12 +131,21 @@ class ModelInpainter(Inpainter):
         can_sample: the model draws random (pluralistic) completions from a seed.
     """
 
-    def __init__(self, name: str, *, size_multiple: int = 1, model_max_side: int | None = None,
-                 max_side: int = DEFAULT_MAX_SIDE, context: int = DEFAULT_CONTEXT,
-                 can_sample: bool = False, train_size: int | None = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        size_multiple: int = 1,
+        model_max_side: int | None = None,
+        max_side: int = DEFAULT_MAX_SIDE,
+        context: int = DEFAULT_CONTEXT,
+        can_sample: bool = False,
+        train_size: int | None = None,
+    ):
         if max_side < size_multiple:
-            raise ValueError(f"max_side {max_side}: expected at least the model's size "
-                             f"multiple {size_multiple}.")
+            raise ValueError(
+                f"max_side {max_side}: expected at least the model's size multiple {size_multiple}."
+            )
         if context < 0:
             raise ValueError(f"context {context}: expected pixels >= 0.")
         self.name = name
@@ -162,7 +171,8 @@ class ModelInpainter(Inpainter):
         if seed is not None and not self.can_sample:
             raise ValueError(
                 f"model {self.name!r} cannot draw samples: only paper 1's generator (or an export "
-                "with a `sample` signature) is pluralistic; use samples=1.")
+                "with a `sample` signature) is pluralistic; use samples=1."
+            )
 
     def _run_padded(self, images: np.ndarray, hole: np.ndarray, seed) -> np.ndarray:
         """Run on a batch at its own size: reflect-pad to the stride, predict, crop back."""
@@ -171,8 +181,11 @@ class ModelInpainter(Inpainter):
         pad_w = _round_up(w, self.size_multiple) - w
         # The mask is mirrored with the image: a zero-padded mask would show the mirrored hole
         # content (the thing being removed) to the network as known pixels.
-        out = self._predict(_reflect_pad(images, pad_h, pad_w),
-                            _reflect_pad(hole[..., None].astype(np.float32), pad_h, pad_w), seed)
+        out = self._predict(
+            _reflect_pad(images, pad_h, pad_w),
+            _reflect_pad(hole[..., None].astype(np.float32), pad_h, pad_w),
+            seed,
+        )
         return np.asarray(out, np.float32)[:, :h, :w, :]
 
     def _complete_group(self, image: np.ndarray, hole: np.ndarray, box, seed) -> tuple:
@@ -190,20 +203,22 @@ class ModelInpainter(Inpainter):
             out = self._run_padded(_to_float(image[window])[None], hole[window][None], seed)[0]
             return window, _like(out, image.dtype)
         # The hole alone is too big for a window: shrink the hole and its context to fit.
-        window = (slice(max(y0 - self.context, 0), min(y1 + self.context, height)),
-                  slice(max(x0 - self.context, 0), min(x1 + self.context, width)))
+        window = (
+            slice(max(y0 - self.context, 0), min(y1 + self.context, height)),
+            slice(max(x0 - self.context, 0), min(x1 + self.context, width)),
+        )
         crop = image[window]
         scale = side / max(crop.shape[:2])
         small = (max(1, int(crop.shape[1] * scale)), max(1, int(crop.shape[0] * scale)))
         small_image = _to_float(cv2.resize(crop, small, interpolation=cv2.INTER_AREA))
         # Any hole pixel in a shrunken cell marks it, so the network fills every pixel that
         # will be pasted back (float: a uint8 average would round one pixel in 600 to zero).
-        small_hole = cv2.resize(hole[window].astype(np.float32), small,
-                                interpolation=cv2.INTER_AREA) > 0
+        small_hole = cv2.resize(hole[window].astype(np.float32), small, interpolation=cv2.INTER_AREA) > 0
         small_out = self._run_padded(small_image[None], small_hole[None], seed)[0]
         # Back to the image's dtype before upscaling: the full-size window stays uint8.
-        return window, cv2.resize(_like(small_out, image.dtype), (crop.shape[1], crop.shape[0]),
-                                  interpolation=cv2.INTER_LINEAR)
+        return window, cv2.resize(
+            _like(small_out, image.dtype), (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR
+        )
 
     def _complete_large(self, image: np.ndarray, hole: np.ndarray, seed) -> np.ndarray:
         """Window by window; the result has `image`'s dtype (uint8 or float)."""
@@ -218,16 +233,19 @@ class ModelInpainter(Inpainter):
         """Warn about empty and full masks in a bool [B, H, W] batch; returns which have holes."""
         has_hole = hole.any(axis=(1, 2))
         if not has_hole.all():
-            _warn(f"{int((~has_hole).sum())} of {len(has_hole)} masks are empty: those images "
-                  "are returned unchanged.")
+            _warn(
+                f"{int((~has_hole).sum())} of {len(has_hole)} masks are empty: those images "
+                "are returned unchanged."
+            )
         full = hole.all(axis=(1, 2))
         if full.any():
-            _warn(f"{int(full.sum())} of {len(full)} masks cover the whole image: the model has "
-                  "no context to work from.")
+            _warn(
+                f"{int(full.sum())} of {len(full)} masks cover the whole image: the model has "
+                "no context to work from."
+            )
         return has_hole
 
-    def inpaint_batch(self, images: np.ndarray, masks: np.ndarray,
-                      seed: int | None = None) -> np.ndarray:
+    def inpaint_batch(self, images: np.ndarray, masks: np.ndarray, seed: int | None = None) -> np.ndarray:
         """Contract 6, plus `seed` (None = deterministic; an int = a random sample)."""
         images, hole = check_batch(images, masks)
         self._check_seed(seed)
@@ -240,15 +258,13 @@ class ModelInpainter(Inpainter):
                 completed[i] = self._complete_large(images[i], hole[i], seed)
         return composite(images, completed, hole)
 
-    def inpaint_image(self, image: np.ndarray, hole: np.ndarray,
-                      seed: int | None = None) -> np.ndarray:
+    def inpaint_image(self, image: np.ndarray, hole: np.ndarray, seed: int | None = None) -> np.ndarray:
         """One uint8 image [H,W,3] and bool hole [H,W] -> uint8 [H,W,3], composited in uint8."""
         self._check_seed(seed)
         if not self._warn_about(hole[None])[0]:
             return image.copy()
         if max(image.shape[:2]) <= self.window_side:
-            completed = _like(self._run_padded(_to_float(image)[None], hole[None], seed)[0],
-                              np.uint8)
+            completed = _like(self._run_padded(_to_float(image)[None], hole[None], seed)[0], np.uint8)
         else:
             completed = self._complete_large(image, hole, seed)
         return np.where(hole[..., None], completed, image)
@@ -278,18 +294,29 @@ class KerasInpainter(ModelInpainter):
             generator's `train_size` attribute (set by `tfinpaint.models.load_generator`).
     """
 
-    def __init__(self, generator, *, name: str | None = None, max_side: int = DEFAULT_MAX_SIDE,
-                 context: int = DEFAULT_CONTEXT, train_size: int | None = None):
+    def __init__(
+        self,
+        generator,
+        *,
+        name: str | None = None,
+        max_side: int = DEFAULT_MAX_SIDE,
+        context: int = DEFAULT_CONTEXT,
+        train_size: int | None = None,
+    ):
         self.generator = generator
-        super().__init__(name or generator.name,
-                         size_multiple=int(getattr(generator, "size_multiple", 1) or 1),
-                         model_max_side=getattr(generator, "max_side", None),
-                         max_side=max_side, context=context,
-                         can_sample=callable(getattr(generator, "sample", None)),
-                         train_size=train_size or getattr(generator, "train_size", None))
+        super().__init__(
+            name or generator.name,
+            size_multiple=int(getattr(generator, "size_multiple", 1) or 1),
+            model_max_side=getattr(generator, "max_side", None),
+            max_side=max_side,
+            context=context,
+            can_sample=callable(getattr(generator, "sample", None)),
+            train_size=train_size or getattr(generator, "train_size", None),
+        )
 
     def _predict(self, images, masks, seed):
         import tensorflow as tf
+
         inputs = {"image": tf.constant(images, tf.float32), "mask": tf.constant(masks, tf.float32)}
         if seed is None:
             out = self.generator(inputs, training=False)
@@ -313,29 +340,44 @@ class SavedModelInpainter(ModelInpainter):
         TF Serving SignatureDefs, https://www.tensorflow.org/tfx/serving/signature_defs
     """
 
-    def __init__(self, path: str, *, name: str | None = None, max_side: int = DEFAULT_MAX_SIDE,
-                 context: int = DEFAULT_CONTEXT):
+    def __init__(
+        self,
+        path: str,
+        *,
+        name: str | None = None,
+        max_side: int = DEFAULT_MAX_SIDE,
+        context: int = DEFAULT_CONTEXT,
+    ):
         import tensorflow as tf
+
         self.path = os.fspath(path)
         if not os.path.isfile(os.path.join(self.path, "saved_model.pb")):
             raise ModelPathError(f"{self.path}: no saved_model.pb; expected a SavedModel folder.")
         self.loaded = tf.saved_model.load(self.path)
         signatures = self.loaded.signatures
         if "serving_default" not in signatures:
-            raise ModelPathError(f"{self.path}: the SavedModel has no serving_default signature "
-                                 f"(found {sorted(signatures)}); expected a tfinpaint export.")
+            raise ModelPathError(
+                f"{self.path}: the SavedModel has no serving_default signature "
+                f"(found {sorted(signatures)}); expected a tfinpaint export."
+            )
         self._serve = signatures["serving_default"]
         self._sample = signatures["sample"] if "sample" in signatures else None
         folder = os.path.normpath(os.path.abspath(self.path))
         default_name = f"{os.path.basename(os.path.dirname(folder))}/{os.path.basename(folder)}"
         multiple = _saved_int(self.loaded, "size_multiple") or _EXPORT_SIZE_MULTIPLE
-        super().__init__(name or default_name, size_multiple=multiple,
-                         model_max_side=_saved_int(self.loaded, "max_side"),
-                         train_size=_saved_int(self.loaded, "train_size"),
-                         max_side=max_side, context=context, can_sample=self._sample is not None)
+        super().__init__(
+            name or default_name,
+            size_multiple=multiple,
+            model_max_side=_saved_int(self.loaded, "max_side"),
+            train_size=_saved_int(self.loaded, "train_size"),
+            max_side=max_side,
+            context=context,
+            can_sample=self._sample is not None,
+        )
 
     def _predict(self, images, masks, seed):
         import tensorflow as tf
+
         image = tf.constant(np.rint(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8))
         mask = tf.constant((masks >= 0.5).astype(np.uint8))
         if seed is None:
@@ -362,6 +404,7 @@ def _saved_int(loaded, attribute: str) -> int | None:
 # Finding and loading models.
 # ---------------------------------------------------------------------------------------------
 
+
 def _is_saved_model(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "saved_model.pb"))
 
@@ -374,8 +417,9 @@ def newest_version(base_path: str) -> tuple[int, str] | None:
     """
     if not os.path.isdir(base_path):
         return None
-    versions = [int(e) for e in os.listdir(base_path)
-                if e.isdigit() and _is_saved_model(os.path.join(base_path, e))]
+    versions = [
+        int(e) for e in os.listdir(base_path) if e.isdigit() and _is_saved_model(os.path.join(base_path, e))
+    ]
     if not versions:
         return None
     best = max(versions)
@@ -389,9 +433,11 @@ def _run_dir_model(path: str) -> str:
     generators = [f for f in models if "generator" in f]
     if len(generators) == 1:
         return os.path.join(path, generators[0])
-    raise ModelPathError(f"{path}: a run directory (config.json) holding "
-                         f"{models or 'no .keras file'}; expected exactly one generator .keras "
-                         "file — has the run finished?")
+    raise ModelPathError(
+        f"{path}: a run directory (config.json) holding "
+        f"{models or 'no .keras file'}; expected exactly one generator .keras "
+        "file — has the run finished?"
+    )
 
 
 def _newest_export(root: str) -> str | None:
@@ -405,8 +451,9 @@ def _newest_export(root: str) -> str | None:
     return max(found)[1] if found else None
 
 
-def resolve_model_path(path: str | os.PathLike | None = None, *,
-                       export_root: str = DEFAULT_EXPORT_ROOT) -> str:
+def resolve_model_path(
+    path: str | os.PathLike | None = None, *, export_root: str = DEFAULT_EXPORT_ROOT
+) -> str:
     """The `.keras` file or SavedModel version folder a `--model` value stands for.
 
     Accepts a TF Serving base path (integer version folders; the highest wins), a version
@@ -421,7 +468,8 @@ def resolve_model_path(path: str | os.PathLike | None = None, *,
         if found is None:
             raise ModelPathError(
                 f"no --model given and no exported model under ./{export_root}/; train one with "
-                f"`{TRAIN_HINT}` (it exports there) or pass --model PATH.")
+                f"`{TRAIN_HINT}` (it exports there) or pass --model PATH."
+            )
         return found
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -429,9 +477,11 @@ def resolve_model_path(path: str | os.PathLike | None = None, *,
     if os.path.isfile(path):
         if path.endswith(".keras"):
             return path
-        raise ModelPathError(f"--model {path}: a file that is not .keras; expected a .keras "
-                             "file, a SavedModel folder, a base path with version folders or "
-                             "a run directory.")
+        raise ModelPathError(
+            f"--model {path}: a file that is not .keras; expected a .keras "
+            "file, a SavedModel folder, a base path with version folders or "
+            "a run directory."
+        )
     if _is_saved_model(path):
         return path
     newest = newest_version(path)
@@ -439,9 +489,11 @@ def resolve_model_path(path: str | os.PathLike | None = None, *,
         return newest[1]
     if os.path.isfile(os.path.join(path, "config.json")):
         return _run_dir_model(path)
-    raise ModelPathError(f"--model {path}: a folder with no saved_model.pb, no integer version "
-                         "folders and no config.json; expected a SavedModel version folder, a "
-                         "base path with version folders or a run directory.")
+    raise ModelPathError(
+        f"--model {path}: a folder with no saved_model.pb, no integer version "
+        "folders and no config.json; expected a SavedModel version folder, a "
+        "base path with version folders or a run directory."
+    )
 
 
 def run_config(keras_path: str) -> dict | None:
@@ -461,7 +513,6 @@ def run_identity(keras_path: str) -> tuple[int, str] | None:
     return (data["paper"], data["preset"]) if data else None
 
 
-
 def _keras_name(path: str) -> str:
     identity = run_identity(path)
     if identity:
@@ -469,9 +520,13 @@ def _keras_name(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def load_model_inpainter(path: str | os.PathLike | None = None, *, max_side: int = DEFAULT_MAX_SIDE,
-                         context: int = DEFAULT_CONTEXT, export_root: str = DEFAULT_EXPORT_ROOT,
-                         ) -> ModelInpainter:
+def load_model_inpainter(
+    path: str | os.PathLike | None = None,
+    *,
+    max_side: int = DEFAULT_MAX_SIDE,
+    context: int = DEFAULT_CONTEXT,
+    export_root: str = DEFAULT_EXPORT_ROOT,
+) -> ModelInpainter:
     """A `KerasInpainter` or `SavedModelInpainter` for a `--model` value (`resolve_model_path`).
 
     `.keras` files load with `safe_mode=True`: a model file is code, load only trusted ones.
@@ -479,13 +534,14 @@ def load_model_inpainter(path: str | os.PathLike | None = None, *, max_side: int
     resolved = resolve_model_path(path, export_root=export_root)
     if resolved.endswith(".keras"):
         from tfinpaint.models import load_generator
+
         try:
             generator = load_generator(resolved)
         except (ValueError, TypeError, OSError) as e:
-            raise ModelPathError(f"{resolved}: cannot be loaded as a tfinpaint generator "
-                                 f"({type(e).__name__}: {e}).") from e
-        return KerasInpainter(generator, name=_keras_name(resolved), max_side=max_side,
-                              context=context)
+            raise ModelPathError(
+                f"{resolved}: cannot be loaded as a tfinpaint generator ({type(e).__name__}: {e})."
+            ) from e
+        return KerasInpainter(generator, name=_keras_name(resolved), max_side=max_side, context=context)
     return SavedModelInpainter(resolved, max_side=max_side, context=context)
 
 
@@ -496,21 +552,22 @@ def _as_inpainter(model) -> ModelInpainter:
         return load_model_inpainter(model)
     if callable(model) and hasattr(model, "size_multiple"):
         return KerasInpainter(model)
-    raise TypeError(f"model: expected a path, a ModelInpainter or a tfinpaint generator, got "
-                    f"{type(model).__name__}.")
+    raise TypeError(
+        f"model: expected a path, a ModelInpainter or a tfinpaint generator, got {type(model).__name__}."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # The one-call API.
 # ---------------------------------------------------------------------------------------------
 
+
 def _image_array(image) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         return read_image(image).rgb
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
-        raise ValueError(f"image: expected uint8 [H, W, 3] RGB, got {image.dtype} "
-                         f"{list(image.shape)}.")
+        raise ValueError(f"image: expected uint8 [H, W, 3] RGB, got {image.dtype} {list(image.shape)}.")
     return image
 
 
@@ -521,8 +578,10 @@ def _hole_array(mask, size: tuple[int, int], resize_mask: bool) -> np.ndarray:
     if mask.ndim == 3 and mask.shape[-1] == 1:
         mask = mask[..., 0]
     if mask.shape != tuple(size):
-        raise ValueError(f"mask: shape {list(mask.shape)} does not match the image's "
-                         f"{list(size)}; expected [H, W] or [H, W, 1].")
+        raise ValueError(
+            f"mask: shape {list(mask.shape)} does not match the image's "
+            f"{list(size)}; expected [H, W] or [H, W, 1]."
+        )
     if mask.dtype == bool:
         return mask
     if np.issubdtype(mask.dtype, np.floating):
@@ -530,8 +589,16 @@ def _hole_array(mask, size: tuple[int, int], resize_mask: bool) -> np.ndarray:
     return mask_from_values(mask).astype(bool)
 
 
-def inpaint(image, mask, model=None, blend: str = "poisson", samples: int = 1, seed: int = 0,
-            *, resize_mask: bool = False) -> np.ndarray | list[np.ndarray]:
+def inpaint(
+    image,
+    mask,
+    model=None,
+    blend: str = "poisson",
+    samples: int = 1,
+    seed: int = 0,
+    *,
+    resize_mask: bool = False,
+) -> np.ndarray | list[np.ndarray]:
     """Complete the hole of one photo.
 
     Args:

@@ -4,6 +4,7 @@ Classical baselines (`tfinpaint.baselines`) and trained or exported models
 (`tfinpaint.inference`) implement `Inpainter`; `load_inpainter` turns a command-line
 `--model` value into one.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,14 +45,17 @@ def check_batch(images, masks) -> tuple[np.ndarray, np.ndarray]:
     if masks.ndim != 4 or masks.shape[-1] != 1:
         raise ValueError(f"masks: expected shape [B, H, W, 1], got {masks.shape}.")
     if masks.shape[:3] != images.shape[:3]:
-        raise ValueError(f"masks: shape {masks.shape} does not match images {images.shape} "
-                         "in batch, height or width.")
+        raise ValueError(
+            f"masks: shape {masks.shape} does not match images {images.shape} in batch, height or width."
+        )
     if not np.issubdtype(images.dtype, np.floating):
         raise ValueError(f"images: expected float values in [0, 1], got dtype {images.dtype}.")
     images = images.astype(np.float32, copy=False)
     if images.size and (not np.isfinite(images).all() or images.min() < 0 or images.max() > 1):
-        raise ValueError(f"images: expected finite values in [0, 1], found "
-                         f"[{np.nanmin(images):.4g}, {np.nanmax(images):.4g}].")
+        raise ValueError(
+            f"images: expected finite values in [0, 1], found "
+            f"[{np.nanmin(images):.4g}, {np.nanmax(images):.4g}]."
+        )
     return images, masks[..., 0] >= 0.5
 
 
@@ -68,13 +72,16 @@ def load_inpainter(name_or_path: str) -> Inpainter:
     directory.
     """
     from tfinpaint import baselines
+
     key = str(name_or_path).strip().lower()
     if key in baselines.BASELINES:
         return baselines.BASELINES[key]()
     if os.path.exists(name_or_path):
         from tfinpaint.inference import load_model_inpainter
+
         return load_model_inpainter(name_or_path)
     raise ValueError(
         f"--model {name_or_path!r}: not a baseline name and no such file or folder. Expected "
         f"one of {', '.join(baselines.BASELINES)} (any case), or a path to a .keras file, a "
-        "SavedModel version folder, a base path holding version folders, or a run directory.")
+        "SavedModel version folder, a base path holding version folders, or a run directory."
+    )

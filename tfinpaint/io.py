@@ -5,6 +5,7 @@ re-attached to the output) and every problem is either an `ImageError` naming th
 was found and what was expected, or an `InputWarning` (Python `warnings`) saying what was done
 about it. OpenCV never opens a path here: `cv2.imread` fails on non-ASCII paths on some systems.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,11 +31,18 @@ SOFT_WARN_SHARE = 0.05
 MASK_THRESHOLD = 128
 
 # Output formats by extension; anything else is refused rather than guessed.
-WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
-                 ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+WRITE_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
 _NO_ALPHA_FORMATS = ("JPEG", "BMP")
 
-PathOrFile = typing.Union[str, os.PathLike, typing.BinaryIO]
+PathOrFile = str | os.PathLike | typing.BinaryIO
 
 
 class ImageError(ValueError):
@@ -57,7 +65,7 @@ class LoadedImage:
     """
 
     rgb: np.ndarray
-    alpha: typing.Optional[np.ndarray]
+    alpha: np.ndarray | None
     path: str
     mode: str
 
@@ -67,7 +75,7 @@ class LoadedImage:
         return self.rgb.shape[0], self.rgb.shape[1]
 
 
-def _name(source: PathOrFile, name: typing.Optional[str]) -> str:
+def _name(source: PathOrFile, name: str | None) -> str:
     if name:
         return name
     if isinstance(source, (str, os.PathLike)):
@@ -100,15 +108,17 @@ def _open(source: PathOrFile, name: str, max_pixels: int) -> Image.Image:
     except Image.DecompressionBombError as e:
         raise ImageError(f"{name}: refused as a possible decompression bomb ({e}).") from e
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{name}: not an image Pillow can read ({e}); expected PNG, JPEG, "
-                         "WebP, BMP, TIFF or GIF.") from e
+        raise ImageError(
+            f"{name}: not an image Pillow can read ({e}); expected PNG, JPEG, WebP, BMP, TIFF or GIF."
+        ) from e
     pixels = img.width * img.height
     if pixels > max_pixels:
         img.close()
         raise ImageError(
             f"{name}: declares {img.width}x{img.height} = {pixels:,} pixels, above the cap of "
             f"{max_pixels:,} (max_pixels); refused before decoding as a possible decompression "
-            "bomb. Raise the cap only for files you trust.")
+            "bomb. Raise the cap only for files you trust."
+        )
     return img
 
 
@@ -123,8 +133,10 @@ def _decode(img: Image.Image, name: str) -> Image.Image:
         # The mask gets the same call, so image and mask are rotated alike before the size check.
         return ImageOps.exif_transpose(img)
     except Exception as e:  # Pillow raises OSError, SyntaxError, struct.error… for bad data.
-        raise ImageError(f"{name}: the image data is truncated or corrupt ({type(e).__name__}: "
-                         f"{e}); expected a complete image file.") from e
+        raise ImageError(
+            f"{name}: the image data is truncated or corrupt ({type(e).__name__}: "
+            f"{e}); expected a complete image file."
+        ) from e
 
 
 def _scale_16bit(values: np.ndarray) -> np.ndarray:
@@ -133,23 +145,20 @@ def _scale_16bit(values: np.ndarray) -> np.ndarray:
     return ((values * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _to_rgb(img: Image.Image, name: str) -> tuple[np.ndarray, typing.Optional[np.ndarray]]:
+def _to_rgb(img: Image.Image, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     mode = img.mode
     if mode.startswith("I;16") or mode == "I":
         values = np.asarray(img)
         # PNG stores 16-bit grey as "I;16"/"I"; an "I" image whose values fit in 8 bits is 8-bit.
         if mode.startswith("I;16") or values.max(initial=0) > 255:
-            _warn(f"{name}: {mode} ({'16' if mode.startswith('I;16') else '32'}-bit grey) "
-                  "scaled to 8 bits.")
+            _warn(f"{name}: {mode} ({'16' if mode.startswith('I;16') else '32'}-bit grey) scaled to 8 bits.")
             gray = _scale_16bit(values)
         else:
             gray = values.astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=-1), None
     if mode == "F":
-        raise ImageError(f"{name}: 32-bit floating-point image (mode F); expected an 8- or "
-                         "16-bit image.")
-    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        mode == "P" and "transparency" in img.info)
+        raise ImageError(f"{name}: 32-bit floating-point image (mode F); expected an 8- or 16-bit image.")
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info)
     if has_alpha:
         rgba = np.asarray(img.convert("RGBA"))
         return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
@@ -158,8 +167,7 @@ def _to_rgb(img: Image.Image, name: str) -> tuple[np.ndarray, typing.Optional[np
     return np.asarray(img).copy(), None
 
 
-def read_image(source: PathOrFile, *, max_pixels: int = MAX_PIXELS,
-               name: typing.Optional[str] = None) -> LoadedImage:
+def read_image(source: PathOrFile, *, max_pixels: int = MAX_PIXELS, name: str | None = None) -> LoadedImage:
     """Read an image file (or bytes / a binary file object) as 8-bit RGB plus optional alpha.
 
     Args:
@@ -191,16 +199,20 @@ def _mask_values(loaded: LoadedImage) -> np.ndarray:
     rgb, alpha = loaded.rgb, loaded.alpha
     if alpha is not None and alpha.min() < 255:
         if int(rgb.max()) == int(rgb.min()):
-            _warn(f"{loaded.path}: the colour channels are uniform and the mask is in the alpha "
-                  "channel; using the alpha (opaque = hole).")
+            _warn(
+                f"{loaded.path}: the colour channels are uniform and the mask is in the alpha "
+                "channel; using the alpha (opaque = hole)."
+            )
             return alpha
         opaque_luma = _luma(rgb)[alpha >= MASK_THRESHOLD]
         grey = np.count_nonzero((opaque_luma > SOFT_LOW) & (opaque_luma < SOFT_HIGH))
         if grey > 0.25 * max(opaque_luma.size, 1):
-            _warn(f"{loaded.path}: has transparency and its opaque pixels look like a photo, not "
-                  "black and white: the mask looks like it is the alpha channel of an image (a "
-                  "cut-out). It is read as white = hole over black; to use the cut-out, save "
-                  "its transparent pixels as white on black.")
+            _warn(
+                f"{loaded.path}: has transparency and its opaque pixels look like a photo, not "
+                "black and white: the mask looks like it is the alpha channel of an image (a "
+                "cut-out). It is read as white = hole over black; to use the cut-out, save "
+                "its transparent pixels as white on black."
+            )
         # Painted strokes on a transparent layer: composite over black, so only opaque white
         # marks a hole, whatever colour an editor left under the transparent pixels.
         rgb = (rgb.astype(np.uint16) * alpha[..., None] + 127) // 255
@@ -231,13 +243,21 @@ def mask_from_values(values: np.ndarray, name: str = "mask") -> np.ndarray:
             f"{name}: {soft:,} of {marked:,} marked pixels are grey ({SOFT_LOW}-{SOFT_HIGH}), as "
             f"from a soft brush or JPEG compression; thresholded at {MASK_THRESHOLD} "
             "(>= 128 = hole). Save masks as black and white PNG for exact edges.",
-            InputWarning, stacklevel=2)
+            InputWarning,
+            stacklevel=2,
+        )
     return (values >= MASK_THRESHOLD).astype(np.uint8)
 
 
-def read_mask(source: PathOrFile, *, size: typing.Optional[tuple[int, int]] = None,
-              resize: bool = False, image_name: str = "the image",
-              max_pixels: int = MAX_PIXELS, name: typing.Optional[str] = None) -> np.ndarray:
+def read_mask(
+    source: PathOrFile,
+    *,
+    size: tuple[int, int] | None = None,
+    resize: bool = False,
+    image_name: str = "the image",
+    max_pixels: int = MAX_PIXELS,
+    name: str | None = None,
+) -> np.ndarray:
     """Read a mask file: white (>= 128) = hole. Returns uint8 [H, W] with 1 = hole.
 
     Any mode is accepted (read like `read_image`, EXIF orientation applied). {0, 1} masks are
@@ -264,25 +284,32 @@ def read_mask(source: PathOrFile, *, size: typing.Optional[tuple[int, int]] = No
             raise ImageError(
                 f"{loaded.path}: mask is {w}x{h} but {image_name} is {size[1]}x{size[0]} "
                 "(width x height, after EXIF rotation); expected the same size. Pass "
-                "--resize-mask (resize=True) to resize the mask nearest-neighbour.")
-        _warn(f"{loaded.path}: mask resized from {w}x{h} to {size[1]}x{size[0]} "
-              "(nearest neighbour).")
+                "--resize-mask (resize=True) to resize the mask nearest-neighbour."
+            )
+        _warn(f"{loaded.path}: mask resized from {w}x{h} to {size[1]}x{size[0]} (nearest neighbour).")
         hole = cv2.resize(hole, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
     return hole
 
 
-def output_format(path: typing.Union[str, os.PathLike]) -> str:
+def output_format(path: str | os.PathLike) -> str:
     """Pillow format name for `path`'s extension; ImageError for one we do not write."""
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext not in WRITE_FORMATS:
-        raise ImageError(f"{os.fspath(path)}: cannot write a {ext or 'extension-less'} file; "
-                         f"expected one of {', '.join(sorted(WRITE_FORMATS))}.")
+        raise ImageError(
+            f"{os.fspath(path)}: cannot write a {ext or 'extension-less'} file; "
+            f"expected one of {', '.join(sorted(WRITE_FORMATS))}."
+        )
     return WRITE_FORMATS[ext]
 
 
-def write_image(path: typing.Union[str, os.PathLike], rgb: np.ndarray,
-                alpha: typing.Optional[np.ndarray] = None, *, overwrite: bool = False,
-                quality: int = 95) -> str:
+def write_image(
+    path: str | os.PathLike,
+    rgb: np.ndarray,
+    alpha: np.ndarray | None = None,
+    *,
+    overwrite: bool = False,
+    quality: int = 95,
+) -> str:
     """Write uint8 RGB (+ optional alpha) atomically; the format comes from the extension.
 
     The file is written to a temporary name in the same folder and moved into place, so a
@@ -307,20 +334,22 @@ def write_image(path: typing.Union[str, os.PathLike], rgb: np.ndarray,
     fmt = output_format(path)
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[-1] != 3:
-        raise ImageError(f"{path}: expected uint8 [H, W, 3] pixels to write, got "
-                         f"{rgb.dtype} {list(rgb.shape)}.")
+        raise ImageError(
+            f"{path}: expected uint8 [H, W, 3] pixels to write, got {rgb.dtype} {list(rgb.shape)}."
+        )
     if alpha is not None and np.asarray(alpha).shape != rgb.shape[:2]:
-        raise ImageError(f"{path}: alpha {list(np.asarray(alpha).shape)} does not match the "
-                         f"image {list(rgb.shape[:2])}.")
+        raise ImageError(
+            f"{path}: alpha {list(np.asarray(alpha).shape)} does not match the image {list(rgb.shape[:2])}."
+        )
     if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path}: already exists; pass --overwrite (overwrite=True) to "
-                              "replace it.")
+        raise FileExistsError(f"{path}: already exists; pass --overwrite (overwrite=True) to replace it.")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ImageError(f"{path}: the folder {folder} does not exist.")
     if alpha is not None and fmt in _NO_ALPHA_FORMATS:
-        _warn(f"{path}: {fmt} cannot store transparency; the alpha channel is dropped "
-              "(write .png to keep it).")
+        _warn(
+            f"{path}: {fmt} cannot store transparency; the alpha channel is dropped (write .png to keep it)."
+        )
         alpha = None
     img = Image.fromarray(rgb, "RGB")
     if alpha is not None:
@@ -352,8 +381,9 @@ def _move_into_place(tmp: str, path: str, overwrite: bool) -> None:
         # A hard link fails if `path` appeared meanwhile, which os.replace would clobber.
         os.link(tmp, path)
     except FileExistsError:
-        raise FileExistsError(f"{path}: already exists; pass --overwrite (overwrite=True) to "
-                              "replace it.") from None
+        raise FileExistsError(
+            f"{path}: already exists; pass --overwrite (overwrite=True) to replace it."
+        ) from None
     except OSError:
         # File systems without hard links: the exists-check above is the best we can do.
         os.replace(tmp, path)

@@ -3,6 +3,7 @@
 Reduce them with `tf.nn.compute_average_loss(..., global_batch_size=...)` (see
 `InpaintingGAN.average`) so that 1 and N replicas train the same model.
 """
+
 import tensorflow as tf
 
 
@@ -73,8 +74,12 @@ def gaussian_kl(mean_a, std_a, mean_b, std_b, min_std=1e-8):
     mean_a, std_a, mean_b, std_b = (tf.cast(t, "float32") for t in (mean_a, std_a, mean_b, std_b))
     std_a = tf.maximum(std_a, min_std)
     std_b = tf.maximum(std_b, min_std)
-    kl = (tf.math.log(std_b) - tf.math.log(std_a)
-          + (tf.square(std_a) + tf.square(mean_a - mean_b)) / (2.0 * tf.square(std_b)) - 0.5)
+    kl = (
+        tf.math.log(std_b)
+        - tf.math.log(std_a)
+        + (tf.square(std_a) + tf.square(mean_a - mean_b)) / (2.0 * tf.square(std_b))
+        - 0.5
+    )
     return tf.reduce_sum(tf.reshape(kl, [tf.shape(kl)[0], -1]), axis=1)
 
 
@@ -112,8 +117,6 @@ def gradient_penalty(critic, real, fake, epsilon, score="mean", tolerance=1e-12,
         scores = tf.cast(critic(interpolates, training=training), "float32")
         flat = tf.reshape(scores, [tf.shape(scores)[0], -1])
         values = tf.reduce_mean(flat, axis=1) if score == "mean" else tf.reduce_sum(flat, axis=1)
-    grads = tape.gradient(values, interpolates,
-                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    norm = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])), axis=1)
-                   + tolerance)
+    grads = tape.gradient(values, interpolates, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    norm = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])), axis=1) + tolerance)
     return tf.square(norm - 1.0)

@@ -24,6 +24,7 @@ Reference:
     Wang, Bovik, Sheikh, Simoncelli, "Image quality assessment: from error visibility to
     structural similarity", IEEE TIP 2004 (Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,14 +42,17 @@ def _as_float(a, b, max_val):
     b = tf.convert_to_tensor(b)
     for name, t in (("a", a), ("b", b)):
         if t.dtype.is_integer and max_val is not None and float(max_val) == 1.0:
-            raise ValueError(f"metrics: input `{name}` has integer dtype {t.dtype.name} but "
-                             "max_val=1.0; pass max_val=255 for 8-bit images.")
+            raise ValueError(
+                f"metrics: input `{name}` has integer dtype {t.dtype.name} but "
+                "max_val=1.0; pass max_val=255 for 8-bit images."
+            )
     a = tf.cast(a, tf.float32)
     b = tf.cast(b, tf.float32)
     if a.shape.rank is not None and a.shape.rank != 4:
         raise ValueError(f"metrics: expected images of shape [B, H, W, C], got shape {a.shape}.")
-    tf.debugging.assert_equal(tf.shape(a), tf.shape(b),
-                              message="metrics: `a` and `b` must have the same shape")
+    tf.debugging.assert_equal(
+        tf.shape(a), tf.shape(b), message="metrics: `a` and `b` must have the same shape"
+    )
     return a, b
 
 
@@ -104,7 +108,7 @@ def l1(a, b, mask=None):
 def _gaussian_kernel():
     radius = SSIM_WINDOW // 2
     x = np.arange(-radius, radius + 1, dtype=np.float64)
-    g = np.exp(-(x ** 2) / (2.0 * SSIM_SIGMA ** 2))
+    g = np.exp(-(x**2) / (2.0 * SSIM_SIGMA**2))
     return (g / g.sum()).astype(np.float32)
 
 
@@ -120,8 +124,10 @@ def ssim_map(a, b, max_val=1.0):
     static_hw = a.shape[1:3]
     for side in static_hw:
         if side is not None and side < SSIM_WINDOW:
-            raise ValueError(f"metrics: SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} "
-                             f"pixels, got {static_hw[0]}x{static_hw[1]}.")
+            raise ValueError(
+                f"metrics: SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} "
+                f"pixels, got {static_hw[0]}x{static_hw[1]}."
+            )
     shape = tf.shape(a)
     batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
 
@@ -144,8 +150,11 @@ def ssim_map(a, b, max_val=1.0):
     cov = e_ab - mu_a * mu_b
     c1 = (SSIM_K1 * float(max_val)) ** 2
     c2 = (SSIM_K2 * float(max_val)) ** 2
-    index = ((2.0 * mu_a * mu_b + c1) * (2.0 * cov + c2)
-             / ((mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2)))
+    index = (
+        (2.0 * mu_a * mu_b + c1)
+        * (2.0 * cov + c2)
+        / ((mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2))
+    )
     index = tf.reshape(index, [batch, channels, height, width])
     return tf.reduce_mean(index, axis=1)
 

@@ -3,6 +3,7 @@
 OpenCV, not TensorFlow: exports return the raw composite, and `tfinpaint.inference.inpaint`
 applies this on top when `blend="poisson"` (the default).
 """
+
 from __future__ import annotations
 
 import cv2
@@ -21,14 +22,18 @@ def _check(image, completed, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mask = mask[..., 0]
     for name, arr in (("image", image), ("completed", completed)):
         if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[-1] != 3:
-            raise ValueError(f"poisson_blend {name}: expected uint8 [H, W, 3], got "
-                             f"{arr.dtype} {list(arr.shape)}.")
+            raise ValueError(
+                f"poisson_blend {name}: expected uint8 [H, W, 3], got {arr.dtype} {list(arr.shape)}."
+            )
     if completed.shape != image.shape:
-        raise ValueError(f"poisson_blend: completed {list(completed.shape)} does not match "
-                         f"image {list(image.shape)}.")
+        raise ValueError(
+            f"poisson_blend: completed {list(completed.shape)} does not match image {list(image.shape)}."
+        )
     if mask.shape != image.shape[:2]:
-        raise ValueError(f"poisson_blend mask: expected [H, W] or [H, W, 1] = "
-                         f"{list(image.shape[:2])}, got {list(np.asarray(mask).shape)}.")
+        raise ValueError(
+            f"poisson_blend mask: expected [H, W] or [H, W, 1] = "
+            f"{list(image.shape[:2])}, got {list(np.asarray(mask).shape)}."
+        )
     return image, completed, mask != 0
 
 
@@ -40,8 +45,9 @@ def blend_region(hole: np.ndarray, dilation: int = 3) -> np.ndarray:
     return cv2.dilate(hole.astype(np.uint8), kernel).astype(bool)
 
 
-def poisson_blend(image: np.ndarray, completed: np.ndarray, mask: np.ndarray,
-                  dilation: int = 3) -> np.ndarray:
+def poisson_blend(
+    image: np.ndarray, completed: np.ndarray, mask: np.ndarray, dilation: int = 3
+) -> np.ndarray:
     """Blend `completed`'s hole into `image` by solving Poisson's equation (normal clone).
 
     The hole is grown by `dilation` pixels so the seam's boundary condition lies on known
@@ -75,11 +81,14 @@ def poisson_blend(image: np.ndarray, completed: np.ndarray, mask: np.ndarray,
     x0, x1 = max(xs.min() - _MARGIN, 0), min(xs.max() + 1 + _MARGIN, w)
     # Where the window hits the image border, extend it by mirroring the completed image: the
     # clone then has known-looking context on every side.
-    pad = ((_MARGIN - (ys.min() - y0), _MARGIN - (y1 - 1 - ys.max())),
-           (_MARGIN - (xs.min() - x0), _MARGIN - (x1 - 1 - xs.max())), (0, 0))
+    pad = (
+        (_MARGIN - (ys.min() - y0), _MARGIN - (y1 - 1 - ys.max())),
+        (_MARGIN - (xs.min() - x0), _MARGIN - (x1 - 1 - xs.max())),
+        (0, 0),
+    )
     source = np.pad(completed[y0:y1, x0:x1], pad, mode="symmetric")
     target = source.copy()
-    target[pad[0][0]:pad[0][0] + (y1 - y0), pad[1][0]:pad[1][0] + (x1 - x0)] = image[y0:y1, x0:x1]
+    target[pad[0][0] : pad[0][0] + (y1 - y0), pad[1][0] : pad[1][0] + (x1 - x0)] = image[y0:y1, x0:x1]
     # seamlessClone solves on the region's bounding box and takes that box's outer ring from
     # the target as the boundary condition. Mirroring the region into the padding puts that
     # ring on the mirrored completed pixels where the hole meets the image border, instead of
@@ -92,12 +101,11 @@ def poisson_blend(image: np.ndarray, completed: np.ndarray, mask: np.ndarray,
     # With this centre seamlessClone puts the source patch exactly where it came from
     # (checked on OpenCV 5 against random boxes).
     ry, rx = np.nonzero(region_win)
-    centre = (int(rx.min() + (rx.max() - rx.min() + 1) // 2),
-              int(ry.min() + (ry.max() - ry.min() + 1) // 2))
+    centre = (int(rx.min() + (rx.max() - rx.min() + 1) // 2), int(ry.min() + (ry.max() - ry.min() + 1) // 2))
     # OpenCV 5 modifies the mask argument in place: hand it a copy.
     blended = cv2.seamlessClone(source, target, region_win.copy(), centre, cv2.NORMAL_CLONE)
     out = image.copy()
-    inner = blended[pad[0][0]:pad[0][0] + (y1 - y0), pad[1][0]:pad[1][0] + (x1 - x0)]
+    inner = blended[pad[0][0] : pad[0][0] + (y1 - y0), pad[1][0] : pad[1][0] + (x1 - x0)]
     window_region = region[y0:y1, x0:x1]
     out[y0:y1, x0:x1][window_region] = inner[window_region]
     return out

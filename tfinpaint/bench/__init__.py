@@ -1,5 +1,6 @@
 """Benchmarks. Each prints one `name value` line per figure (or JSON with --json) plus the
 machine and date, so every number in docs/BENCHMARKS.md can be re-run."""
+
 import datetime
 import json
 import os
@@ -11,10 +12,11 @@ def machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     import tensorflow as tf
+
     return {
         "date": datetime.date.today().isoformat(),
         "cpu": cpu,

@@ -9,6 +9,7 @@ bodies are encoded once beforehand; each round trip includes reading and decodin
 The ways take turns in every round (see `median_ms`). `server_overhead_pct` is the REST
 `bytes` round trip over the SavedModel's own time; `tflite_*_mb` are the files' sizes.
 """
+
 import argparse
 import base64
 import contextlib
@@ -25,15 +26,18 @@ from tfinpaint.bench import add_common_arguments, emit
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True,
-                        help="the generator: a .keras file or a run directory")
+    parser.add_argument("--model", required=True, help="the generator: a .keras file or a run directory")
     parser.add_argument("--image-size", type=int, default=256, help="square side (default: 256)")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per figure (default: 10)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default: 2)")
-    parser.add_argument("--tflite", default="fp32,fp16,int8",
-                        help="TFLite variants to convert and time, or 'none' (default: all)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="TFLite interpreter threads (default: all cores)")
+    parser.add_argument(
+        "--tflite",
+        default="fp32,fp16,int8",
+        help="TFLite variants to convert and time, or 'none' (default: all)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count(), help="TFLite interpreter threads (default: all cores)"
+    )
     add_common_arguments(parser)
 
 
@@ -58,18 +62,19 @@ def median_ms(calls: dict, runs: int, warmup: int) -> dict:
 def bench_photo(size: int):
     """A real demo photo, centre-cropped and resized to `size`, with a centre square hole."""
     from PIL import Image
+
     from tfinpaint.data import demo_data_dir
+
     folder = demo_data_dir()
     name = sorted(f for f in os.listdir(folder) if f.lower().endswith((".jpg", ".png")))[0]
     with Image.open(os.path.join(folder, name)) as photo:
         photo = photo.convert("RGB")
         side = min(photo.size)
         left, top = (photo.width - side) // 2, (photo.height - side) // 2
-        photo = photo.crop((left, top, left + side, top + side)).resize((size, size),
-                                                                          Image.BICUBIC)
+        photo = photo.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
         image = np.asarray(photo, np.uint8)[None]
     mask = np.zeros((1, size, size, 1), np.uint8)
-    mask[:, size // 4: size - size // 4, size // 4: size - size // 4] = 255
+    mask[:, size // 4 : size - size // 4, size // 4 : size - size // 4] = 255
     return image, mask
 
 
@@ -81,22 +86,22 @@ def _rest_call(connection: http.client.HTTPConnection, path: str, body: bytes):
         if response.status != 200:
             raise RuntimeError(f"server answered {response.status}: {payload}")
         return payload
+
     return call
 
 
 def measure(generator, image, mask, runs: int, warmup: int, variants, threads: int) -> dict:
     """Every figure for one generator and one uint8 image/mask pair ([1,S,S,3], [1,S,S,1])."""
     import tensorflow as tf
+
     from tfinpaint.export import export_saved_model
 
     size = image.shape[1]
     calls, figures = {}, {}
-    inputs = {"image": tf.constant(image, tf.float32) / 255.0,
-              "mask": tf.constant(mask > 0, tf.float32)}
+    inputs = {"image": tf.constant(image, tf.float32) / 255.0, "mask": tf.constant(mask > 0, tf.float32)}
     keras_call = tf.function(lambda x: generator(x, training=False))
     calls["keras"] = lambda: keras_call(inputs).numpy()
-    with tempfile.TemporaryDirectory(prefix="tfinpaint-bench-") as root, \
-            contextlib.ExitStack() as stack:
+    with tempfile.TemporaryDirectory(prefix="tfinpaint-bench-") as root, contextlib.ExitStack() as stack:
         base = os.path.join(root, "bench_model")
         version_dir = export_saved_model(generator, base, tflite=variants, tflite_size=size)
         serve = tf.saved_model.load(version_dir).signatures["serving_default"]
@@ -110,14 +115,15 @@ def measure(generator, image, mask, runs: int, warmup: int, variants, threads: i
         calls.update(_server_calls(stack, base, image, mask))
         figures.update(median_ms(calls, runs, warmup))
     figures["server_overhead_pct"] = 100.0 * (
-        figures["server_rest_bytes_ms_per_image"] / figures["saved_model_ms_per_image"] - 1.0)
+        figures["server_rest_bytes_ms_per_image"] / figures["saved_model_ms_per_image"] - 1.0
+    )
     return figures
 
 
 def _tflite_call(path: str, image, mask, threads: int):
     from ai_edge_litert.interpreter import Interpreter
-    runner = Interpreter(model_path=path, num_threads=threads).get_signature_runner(
-        "serving_default")
+
+    runner = Interpreter(model_path=path, num_threads=threads).get_signature_runner("serving_default")
     return lambda: runner(image=image, mask=mask)["inpainted"]
 
 
@@ -126,14 +132,16 @@ def _server_calls(stack: contextlib.ExitStack, base_path: str, image, mask) -> d
     import grpc
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
     from tfinpaint.serving.server import InpaintServer
 
-    server = stack.enter_context(InpaintServer(base_path, port=0, grpc_port=0,
-                                               poll_seconds=3600))
+    server = stack.enter_context(InpaintServer(base_path, port=0, grpc_port=0, poll_seconds=3600))
     png = lambda a: base64.b64encode(tf.io.encode_png(a).numpy()).decode("ascii")  # noqa: E731
     bodies = {
-        "bytes": {"signature_name": "bytes", "instances": [
-            {"image_bytes": {"b64": png(image[0])}, "mask_bytes": {"b64": png(mask[0])}}]},
+        "bytes": {
+            "signature_name": "bytes",
+            "instances": [{"image_bytes": {"b64": png(image[0])}, "mask_bytes": {"b64": png(mask[0])}}],
+        },
         "json": {"inputs": {"image": image.tolist(), "mask": mask.tolist()}},
     }
     path = f"/v1/models/{server.model_name}:predict"
@@ -148,13 +156,13 @@ def _server_calls(stack: contextlib.ExitStack, base_path: str, image, mask) -> d
     request.inputs["mask"].CopyFrom(tf.make_tensor_proto(mask))
     channel = stack.enter_context(grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}"))
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-    calls["server_grpc"] = lambda: tf.make_ndarray(
-        stub.Predict(request, timeout=300).outputs["inpainted"])
+    calls["server_grpc"] = lambda: tf.make_ndarray(stub.Predict(request, timeout=300).outputs["inpainted"])
     return calls
 
 
 def run(args) -> int:
     from tfinpaint.export import ExportError, load_generator, parse_variants
+
     try:
         variants = parse_variants(args.tflite)
         generator, name = load_generator(args.model)

@@ -5,6 +5,7 @@ start of the requested phase, on a constant batch of random images with a centre
 peer's input), so the figure is the model's speed, not the input pipeline's. The first call
 (tracing and warm-up) is not timed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,25 +18,39 @@ import time
 
 from tfinpaint.bench import add_common_arguments, emit
 
-DEFAULT_PEER = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))), "shared", "bench", "torch_peer_paper2.py")
+DEFAULT_PEER = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+    "shared",
+    "bench",
+    "torch_peer_paper2.py",
+)
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--paper", type=int, choices=(1, 2), default=2)
     parser.add_argument("--preset", default="paper", help="network widths of this preset (default: paper)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override, e.g. model.generator_width=32 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override, e.g. model.generator_width=32 (repeatable)",
+    )
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=4, help="global batch")
-    parser.add_argument("--phase", default="joint",
-                        help="schedule phase to time (paper 2: reconstruction, critics, joint)")
+    parser.add_argument(
+        "--phase", default="joint", help="schedule phase to time (paper 2: reconstruction, critics, joint)"
+    )
     parser.add_argument("--precision", choices=PRECISIONS, default="float32")
     parser.add_argument("--steps", type=int, default=8, help="timed steps after one warm-up step")
     parser.add_argument("--jit", action="store_true", help="XLA-compile the step (slower on CPU so far)")
-    parser.add_argument("--peer", action="store_true",
-                        help="then run the PyTorch peer at the same size, batch, steps and precision")
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="then run the PyTorch peer at the same size, batch, steps and precision",
+    )
     parser.add_argument("--peer-script", default=DEFAULT_PEER, help=f"default: {DEFAULT_PEER}")
     add_common_arguments(parser)
 
@@ -48,30 +63,64 @@ def run(args) -> int:
     if args.peer and not os.path.isfile(args.peer_script):
         raise SystemExit(f"--peer-script {args.peer_script}: no such file")
     if args.peer and args.precision == "mixed_float16":
-        raise SystemExit("--peer: the peer runs float32 or bf16 autocast; use --precision float32 or "
-                         "mixed_bfloat16")
-    figures = measure(args.paper, args.preset, args.overrides, args.image_size, args.batch_size, args.phase,
-                      args.precision, args.steps, args.jit)
+        raise SystemExit(
+            "--peer: the peer runs float32 or bf16 autocast; use --precision float32 or mixed_bfloat16"
+        )
+    figures = measure(
+        args.paper,
+        args.preset,
+        args.overrides,
+        args.image_size,
+        args.batch_size,
+        args.phase,
+        args.precision,
+        args.steps,
+        args.jit,
+    )
     if args.paper == 1:
         # The issue asks that attention at 1/8 resolution not dominate paper 1's step.
         from tfinpaint.config import get_config
         from tfinpaint.models.paper1 import attention_share
+
         config = get_config(1, args.preset, [*args.overrides, f"data.image_size={args.image_size}"])
         share = attention_share(config, args.batch_size, args.steps)
         figures.update(attention_ms=share["attention_ms"], attention_share=share["attention_share"])
     if args.peer:
-        peer = run_peer(args.peer_script, args.image_size, args.batch_size, args.steps,
-                        bf16=args.precision == "mixed_bfloat16")
+        peer = run_peer(
+            args.peer_script,
+            args.image_size,
+            args.batch_size,
+            args.steps,
+            bf16=args.precision == "mixed_bfloat16",
+        )
         figures["peer_images_per_sec"] = peer
         figures["ratio"] = figures["images_per_sec"] / peer
-    emit(figures, args.json, paper=args.paper, phase=args.phase, precision=args.precision,
-         image_size=args.image_size, batch_size=args.batch_size, steps=args.steps, jit=args.jit,
-         load=" ".join(f"{x:.2f}" for x in os.getloadavg()))
+    emit(
+        figures,
+        args.json,
+        paper=args.paper,
+        phase=args.phase,
+        precision=args.precision,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        jit=args.jit,
+        load=" ".join(f"{x:.2f}" for x in os.getloadavg()),
+    )
     return 0
 
 
-def measure(paper: int, preset: str, overrides, image_size: int, batch_size: int, phase: str,
-            precision: str, steps: int, jit: bool = False) -> dict:
+def measure(
+    paper: int,
+    preset: str,
+    overrides,
+    image_size: int,
+    batch_size: int,
+    phase: str,
+    precision: str,
+    steps: int,
+    jit: bool = False,
+) -> dict:
     """Images per second of `steps` training steps in `phase` (after one untimed step) and peak RSS."""
     import keras
     import numpy as np
@@ -105,9 +154,11 @@ def measure(paper: int, preset: str, overrides, image_size: int, batch_size: int
             elapsed += time.perf_counter() - t0
     finally:
         keras.mixed_precision.set_global_policy(previous)
-    return {"images_per_sec": batch_size * steps / elapsed,
-            "ms_per_step": 1000.0 * elapsed / steps,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+    return {
+        "images_per_sec": batch_size * steps / elapsed,
+        "ms_per_step": 1000.0 * elapsed / steps,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
 
 
 def phase_start(gan, phase: str, total: int) -> int:
@@ -130,21 +181,31 @@ def random_batch(batch_size: int, image_size: int, np) -> dict:
     rng = np.random.default_rng(0)
     mask = np.zeros((batch_size, image_size, image_size, 1), np.float32)
     q = image_size // 4
-    mask[:, q:3 * q, q:3 * q] = 1.0
-    return {"image": rng.random((batch_size, image_size, image_size, 3), dtype=np.float32), "mask": mask,
-            "index": np.arange(batch_size, dtype=np.int64)}
+    mask[:, q : 3 * q, q : 3 * q] = 1.0
+    return {
+        "image": rng.random((batch_size, image_size, image_size, 3), dtype=np.float32),
+        "mask": mask,
+        "index": np.arange(batch_size, dtype=np.int64),
+    }
 
 
 def run_peer(script: str, image_size: int, batch_size: int, steps: int, bf16: bool) -> float:
     """Run the PyTorch peer in a subprocess; return its images per second."""
-    command = [sys.executable, script, str(image_size), str(batch_size), str(steps)] + (["bf16"] if bf16 else [])
+    command = [sys.executable, script, str(image_size), str(batch_size), str(steps)] + (
+        ["bf16"] if bf16 else []
+    )
     done = subprocess.run(command, capture_output=True, text=True)
     found = re.search(r"^images_per_sec\s+([0-9.eE+-]+)\s*$", done.stdout, re.MULTILINE)
     if done.returncode != 0 or not found:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        hint = " (install the CPU build: pip install torch==2.13.0)" if "No module named 'torch'" in done.stderr else ""
-        raise SystemExit(f"peer {' '.join(command)} failed with exit code {done.returncode}{hint}: "
-                         + " | ".join(tail))
+        hint = (
+            " (install the CPU build: pip install torch==2.13.0)"
+            if "No module named 'torch'" in done.stderr
+            else ""
+        )
+        raise SystemExit(
+            f"peer {' '.join(command)} failed with exit code {done.returncode}{hint}: " + " | ".join(tail)
+        )
     return float(found.group(1))
 
 

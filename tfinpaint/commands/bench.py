@@ -1,4 +1,5 @@
 """`tfinpaint bench data|train|infer`: speed measurements printing `name value` lines."""
+
 import argparse
 import importlib
 

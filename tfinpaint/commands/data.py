@@ -1,4 +1,5 @@
 """`tfinpaint data check SOURCE`: list the files a data source would skip, without training."""
+
 import argparse
 import json
 import sys
@@ -7,10 +8,18 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = sub.add_parser("check", help="decode every image as the pipeline would; list unusable files")
-    check.add_argument("source", nargs="?", default=None,
-                       help="folder, file list, glob or TFRecord file(s); default: the bundled demo images")
-    check.add_argument("--image-size", type=int, default=256,
-                       help="crop side: images with a shorter side below it are unusable (default 256)")
+    check.add_argument(
+        "source",
+        nargs="?",
+        default=None,
+        help="folder, file list, glob or TFRecord file(s); default: the bundled demo images",
+    )
+    check.add_argument(
+        "--image-size",
+        type=int,
+        default=256,
+        help="crop side: images with a shorter side below it are unusable (default 256)",
+    )
     check.add_argument("--root", default=None, help="folder a file list's paths are relative to")
     check.add_argument("--limit", type=int, default=None, help="list at most this many files per section")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -26,9 +35,19 @@ def run(args) -> int:
         print(f"tfinpaint data check: error: {err}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"source": report.source, "kind": report.kind, "usable": len(report.files),
-                          "bad": [list(b) for b in report.bad], "ignored": [list(i) for i in report.ignored],
-                          "bad_fraction": report.bad_fraction}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "source": report.source,
+                    "kind": report.kind,
+                    "usable": len(report.files),
+                    "bad": [list(b) for b in report.bad],
+                    "ignored": [list(i) for i in report.ignored],
+                    "bad_fraction": report.bad_fraction,
+                },
+                indent=2,
+            )
+        )
     else:
         print(report.format(args.limit))
     return 1 if report.bad else 0

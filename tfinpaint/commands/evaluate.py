@@ -1,37 +1,70 @@
 """`tfinpaint evaluate`: score models and classical baselines; writes report.json, report.md and
 an example grid into --out (see `tfinpaint.evaluate.evaluate`)."""
+
 import argparse
 import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", action="append", required=True, metavar="NAME_OR_PATH",
-                        help="telea, ns, biharmonic, or a model path (.keras file, SavedModel "
-                             "version folder, base path with version folders, run directory); "
-                             "repeat for several")
-    parser.add_argument("--data", default=None, metavar="SOURCE",
-                        help="image folder, file list, glob or TFRecords (default: the bundled "
-                             "demo images); every image is scored, no train/test split")
-    parser.add_argument("--masks", default="center", metavar="KIND",
-                        help="center | random_rect | free_form | files:DIR | files-paired:DIR | "
-                             "mixed (default: center); every image gets the same mask on every "
-                             "run with the same --seed")
+    parser.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="NAME_OR_PATH",
+        help="telea, ns, biharmonic, or a model path (.keras file, SavedModel "
+        "version folder, base path with version folders, run directory); "
+        "repeat for several",
+    )
+    parser.add_argument(
+        "--data",
+        default=None,
+        metavar="SOURCE",
+        help="image folder, file list, glob or TFRecords (default: the bundled "
+        "demo images); every image is scored, no train/test split",
+    )
+    parser.add_argument(
+        "--masks",
+        default="center",
+        metavar="KIND",
+        help="center | random_rect | free_form | files:DIR | files-paired:DIR | "
+        "mixed (default: center); every image gets the same mask on every "
+        "run with the same --seed",
+    )
     parser.add_argument("--image-size", type=int, default=256)
-    parser.add_argument("--limit", type=int, default=None, metavar="N",
-                        help="score only the first N images")
+    parser.add_argument(
+        "--upscale-small",
+        action="store_true",
+        help="upscale images smaller than --image-size (e.g. CelebA faces) instead of skipping them",
+    )
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="score only the first N images")
     parser.add_argument("--seed", type=int, default=0, help="mask seed (default: 0)")
-    parser.add_argument("--blend", choices=("none", "poisson"), default="none",
-                        help="Poisson-blend learned models' outputs before scoring (default: none)")
+    parser.add_argument(
+        "--blend",
+        choices=("none", "poisson"),
+        default="none",
+        help="Poisson-blend learned models' outputs before scoring (default: none)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="report folder")
     parser.add_argument("--overwrite", action="store_true", help="replace a report in --out")
 
 
 def run(args) -> int:
     from tfinpaint.evaluate import evaluate, format_table
+
     try:
-        report = evaluate(args.model, args.data, masks=args.masks, image_size=args.image_size,
-                          limit=args.limit, seed=args.seed, out_dir=args.out, blend=args.blend,
-                          overwrite=args.overwrite, progress=sys.stderr.isatty())
+        report = evaluate(
+            args.model,
+            args.data,
+            masks=args.masks,
+            image_size=args.image_size,
+            limit=args.limit,
+            seed=args.seed,
+            out_dir=args.out,
+            blend=args.blend,
+            overwrite=args.overwrite,
+            progress=sys.stderr.isatty(),
+            upscale_small=args.upscale_small,
+        )
     except (ValueError, FileExistsError, FileNotFoundError, NotADirectoryError) as error:
         print(f"tfinpaint evaluate: {error}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
 """`tfinpaint export RUN_DIR_OR_KERAS`: SavedModel (TF Serving layout) + TFLite variants."""
+
 import argparse
 import os
 
@@ -6,26 +7,45 @@ from tfinpaint.export import TFLITE_VARIANTS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", metavar="RUN_DIR_OR_KERAS",
-                        help="a run directory (config.json + generator .keras) or a .keras file")
-    parser.add_argument("--name", help="model name, the folder under --out "
-                        "(default: paper{N}_{preset} from the run's config.json, else the file stem)")
+    parser.add_argument(
+        "source",
+        metavar="RUN_DIR_OR_KERAS",
+        help="a run directory (config.json + generator .keras) or a .keras file",
+    )
+    parser.add_argument(
+        "--name",
+        help="model name, the folder under --out "
+        "(default: paper{N}_{preset} from the run's config.json, else the file stem)",
+    )
     parser.add_argument("--version", type=int, help="integer version (default: the next one)")
-    parser.add_argument("--tflite", default="fp32",
-                        help=f"comma-separated TFLite variants from {','.join(TFLITE_VARIANTS)}, "
-                             "or 'none' (default: fp32)")
-    parser.add_argument("--tflite-size", type=int, default=256,
-                        help="side of the TFLite models' fixed square input (default: 256)")
+    parser.add_argument(
+        "--tflite",
+        default="fp32",
+        help=f"comma-separated TFLite variants from {','.join(TFLITE_VARIANTS)}, or 'none' (default: fp32)",
+    )
+    parser.add_argument(
+        "--tflite-size",
+        type=int,
+        default=256,
+        help="side of the TFLite models' fixed square input (default: 256)",
+    )
     parser.add_argument("--out", default="saved_models", help="export root (default: saved_models)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing version folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing version folder")
 
 
 def run(args) -> int:
     from tfinpaint.export import ExportError, export
+
     try:
-        path = export(args.source, name=args.name, version=args.version, tflite=args.tflite,
-                      out_root=args.out, overwrite=args.overwrite, tflite_size=args.tflite_size)
+        path = export(
+            args.source,
+            name=args.name,
+            version=args.version,
+            tflite=args.tflite,
+            out_root=args.out,
+            overwrite=args.overwrite,
+            tflite_size=args.tflite_size,
+        )
     except ExportError as error:
         print(f"tfinpaint export: {error}")
         return 2

@@ -6,6 +6,7 @@ folder of images with a folder of masks matched by file stem (`a.jpg` <- `a.png`
 (a file for a single image, else a folder). Nothing is overwritten without `--overwrite`, and an
 input is never overwritten at all.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,15 @@ import warnings
 from PIL import Image
 
 from tfinpaint.inference import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, inpaint, load_model_inpainter
-from tfinpaint.io import (MAX_PIXELS, WRITE_FORMATS, InputWarning, output_format, read_image,
-                          read_mask, write_image)
+from tfinpaint.io import (
+    MAX_PIXELS,
+    WRITE_FORMATS,
+    InputWarning,
+    output_format,
+    read_image,
+    read_mask,
+    write_image,
+)
 
 PROG = "tfinpaint inpaint"
 
@@ -27,33 +35,60 @@ class UsageError(ValueError):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("images", nargs="+", metavar="IMAGE",
-                        help="image files, or one folder of images")
-    parser.add_argument("--mask", "-m", nargs="+", required=True, metavar="MASK",
-                        help="one mask per image, one mask for all, or a folder of masks "
-                             "named like the images; white (>= 128) = hole")
-    parser.add_argument("--model", default=None,
-                        help="a .keras file, a SavedModel version folder, a base path with "
-                             "version folders or a run directory (default: the newest export "
-                             "under ./saved_models)")
-    parser.add_argument("-o", "--output", default=None,
-                        help="output file (one image) or folder (default: "
-                             "<stem>_inpainted.<ext> next to each input)")
-    parser.add_argument("--blend", choices=("poisson", "none"), default="poisson",
-                        help="Poisson-blend the hole into the photo (default) or keep the raw "
-                             "composite")
-    parser.add_argument("--samples", type=int, default=1,
-                        help="random completions per image (paper 1 models only)")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or one folder of images")
+    parser.add_argument(
+        "--mask",
+        "-m",
+        nargs="+",
+        required=True,
+        metavar="MASK",
+        help="one mask per image, one mask for all, or a folder of masks "
+        "named like the images; white (>= 128) = hole",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="a .keras file, a SavedModel version folder, a base path with "
+        "version folders or a run directory (default: the newest export "
+        "under ./saved_models)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="output file (one image) or folder (default: <stem>_inpainted.<ext> next to each input)",
+    )
+    parser.add_argument(
+        "--blend",
+        choices=("poisson", "none"),
+        default="poisson",
+        help="Poisson-blend the hole into the photo (default) or keep the raw composite",
+    )
+    parser.add_argument(
+        "--samples", type=int, default=1, help="random completions per image (paper 1 models only)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the first sample")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--resize-mask", action="store_true",
-                        help="resize a mask of another size to its image (nearest neighbour)")
-    parser.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
-                        help="larger images are completed in windows around the holes")
-    parser.add_argument("--context", type=int, default=DEFAULT_CONTEXT,
-                        help="pixels of context around a hole in a window")
-    parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
-                        help="refuse images declaring more pixels (decompression bombs)")
+    parser.add_argument(
+        "--resize-mask",
+        action="store_true",
+        help="resize a mask of another size to its image (nearest neighbour)",
+    )
+    parser.add_argument(
+        "--max-side",
+        type=int,
+        default=DEFAULT_MAX_SIDE,
+        help="larger images are completed in windows around the holes",
+    )
+    parser.add_argument(
+        "--context", type=int, default=DEFAULT_CONTEXT, help="pixels of context around a hole in a window"
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=MAX_PIXELS,
+        help="refuse images declaring more pixels (decompression bombs)",
+    )
 
 
 def _readable_extensions() -> set[str]:
@@ -63,9 +98,13 @@ def _readable_extensions() -> set[str]:
 
 def _list_images(folder: str) -> list[str]:
     extensions = _readable_extensions()
-    return sorted(os.path.join(folder, f) for f in os.listdir(folder)
-                  if not f.startswith(".") and os.path.splitext(f)[1].lower() in extensions
-                  and os.path.isfile(os.path.join(folder, f)))
+    return sorted(
+        os.path.join(folder, f)
+        for f in os.listdir(folder)
+        if not f.startswith(".")
+        and os.path.splitext(f)[1].lower() in extensions
+        and os.path.isfile(os.path.join(folder, f))
+    )
 
 
 def _stem(path: str) -> str:
@@ -81,16 +120,20 @@ def _match_masks(images: list[str], mask_folder: str) -> list[tuple[str, str]]:
         stem = _stem(image)
         found = by_stem.get(stem) or by_stem.get(f"{stem}_mask") or []
         if len(found) > 1:
-            raise UsageError(f"{mask_folder}: several masks for {os.path.basename(image)} "
-                             f"({', '.join(os.path.basename(p) for p in found)}); expected one.")
+            raise UsageError(
+                f"{mask_folder}: several masks for {os.path.basename(image)} "
+                f"({', '.join(os.path.basename(p) for p in found)}); expected one."
+            )
         if not found:
             missing.append(os.path.basename(image))
         else:
             pairs.append((image, found[0]))
     if missing:
-        raise UsageError(f"{mask_folder}: no mask for {', '.join(missing[:5])}"
-                         f"{' …' if len(missing) > 5 else ''}; expected a file with the same "
-                         "stem (e.g. a.jpg -> a.png or a_mask.png).")
+        raise UsageError(
+            f"{mask_folder}: no mask for {', '.join(missing[:5])}"
+            f"{' …' if len(missing) > 5 else ''}; expected a file with the same "
+            "stem (e.g. a.jpg -> a.png or a_mask.png)."
+        )
     return pairs
 
 
@@ -98,8 +141,9 @@ def pair_inputs(images: list[str], masks: list[str]) -> list[tuple[str, str]]:
     """(image, mask) pairs from the command line's IMAGE… and --mask MASK… values."""
     if len(images) == 1 and os.path.isdir(images[0]):
         if len(masks) != 1 or not os.path.isdir(masks[0]):
-            raise UsageError(f"{images[0]} is a folder: expected --mask to be one folder of "
-                             "masks named like the images.")
+            raise UsageError(
+                f"{images[0]} is a folder: expected --mask to be one folder of masks named like the images."
+            )
         found = _list_images(images[0])
         if not found:
             raise UsageError(f"{images[0]}: no image files in the folder.")
@@ -112,8 +156,10 @@ def pair_inputs(images: list[str], masks: list[str]) -> list[tuple[str, str]]:
     if len(masks) == 1:
         return [(image, masks[0]) for image in images]
     if len(masks) != len(images):
-        raise UsageError(f"{len(images)} images but {len(masks)} masks: expected one mask per "
-                         "image, one mask for all, or a folder of masks.")
+        raise UsageError(
+            f"{len(images)} images but {len(masks)} masks: expected one mask per "
+            "image, one mask for all, or a folder of masks."
+        )
     return list(zip(images, masks))
 
 
@@ -125,8 +171,12 @@ def _output_ext(image: str) -> str:
 
 def output_is_file(output: str | None) -> bool:
     """`-o` names a file (it has an extension and is not a folder), not a folder."""
-    return (output is not None and not os.path.isdir(output)
-            and not output.endswith(("/", os.sep)) and os.path.splitext(output)[1] != "")
+    return (
+        output is not None
+        and not os.path.isdir(output)
+        and not output.endswith(("/", os.sep))
+        and os.path.splitext(output)[1] != ""
+    )
 
 
 def plan_outputs(pairs, output: str | None, samples: int) -> list[list[str]]:
@@ -134,8 +184,7 @@ def plan_outputs(pairs, output: str | None, samples: int) -> list[list[str]]:
     suffixes = [""] if samples == 1 else [f"_{k}" for k in range(samples)]
     single_file = output_is_file(output)
     if single_file and len(pairs) > 1:
-        raise UsageError(f"-o {output} names a file but there are {len(pairs)} images; give a "
-                         "folder.")
+        raise UsageError(f"-o {output} names a file but there are {len(pairs)} images; give a folder.")
     plans = []
     for image, _ in pairs:
         if single_file:
@@ -144,13 +193,16 @@ def plan_outputs(pairs, output: str | None, samples: int) -> list[list[str]]:
             plans.append([f"{base}{s}{ext}" for s in suffixes])
             continue
         folder = output if output is not None else os.path.dirname(image)
-        plans.append([os.path.join(folder, f"{_stem(image)}_inpainted{s}{_output_ext(image)}")
-                      for s in suffixes])
+        plans.append(
+            [os.path.join(folder, f"{_stem(image)}_inpainted{s}{_output_ext(image)}") for s in suffixes]
+        )
     flat = [os.path.abspath(p) for paths in plans for p in paths]
     duplicates = sorted({p for p in flat if flat.count(p) > 1})
     if duplicates:
-        raise UsageError(f"two inputs would both be written to {duplicates[0]}; give them "
-                         "different names or run them separately.")
+        raise UsageError(
+            f"two inputs would both be written to {duplicates[0]}; give them "
+            "different names or run them separately."
+        )
     inputs = {os.path.abspath(p) for pair in pairs for p in pair}
     clobbered = [p for p in flat if p in inputs]
     if clobbered:
@@ -173,10 +225,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def _inpaint_pair(args, model, image_path: str, mask_path: str, outputs: list[str]) -> None:
     loaded = read_image(image_path, max_pixels=args.max_pixels)
-    hole = read_mask(mask_path, size=loaded.size, resize=args.resize_mask,
-                     image_name=image_path, max_pixels=args.max_pixels)
-    results = inpaint(loaded.rgb, hole.astype(bool), model=model, blend=args.blend,
-                      samples=args.samples, seed=args.seed)
+    hole = read_mask(
+        mask_path,
+        size=loaded.size,
+        resize=args.resize_mask,
+        image_name=image_path,
+        max_pixels=args.max_pixels,
+    )
+    results = inpaint(
+        loaded.rgb, hole.astype(bool), model=model, blend=args.blend, samples=args.samples, seed=args.seed
+    )
     for path, rgb in zip(outputs, results if args.samples > 1 else [results]):
         # The alpha goes back unchanged: transparency is not the model's to fill.
         write_image(path, rgb, loaded.alpha, overwrite=args.overwrite)
@@ -185,8 +243,7 @@ def _inpaint_pair(args, model, image_path: str, mask_path: str, outputs: list[st
 
 def run(args) -> int:
     if args.samples < 1:
-        print(f"{PROG}: error: --samples {args.samples}: expected an integer >= 1.",
-              file=sys.stderr)
+        print(f"{PROG}: error: --samples {args.samples}: expected an integer >= 1.", file=sys.stderr)
         return 2
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
@@ -198,12 +255,13 @@ def run(args) -> int:
             _check_existing(plans, args.overwrite)
             if args.output is not None:
                 is_file = output_is_file(args.output)
-                os.makedirs((os.path.dirname(args.output) if is_file else args.output) or ".",
-                            exist_ok=True)
+                os.makedirs((os.path.dirname(args.output) if is_file else args.output) or ".", exist_ok=True)
             model = load_model_inpainter(args.model, max_side=args.max_side, context=args.context)
             if args.samples > 1 and not model.can_sample:
-                raise UsageError(f"--samples {args.samples}: model {model.name!r} cannot draw "
-                                 "samples (only paper 1 models are pluralistic); use --samples 1.")
+                raise UsageError(
+                    f"--samples {args.samples}: model {model.name!r} cannot draw "
+                    "samples (only paper 1 models are pluralistic); use --samples 1."
+                )
         except (ValueError, OSError) as e:
             print(f"{PROG}: error: {e}", file=sys.stderr)
             return 2

@@ -1,18 +1,30 @@
 """`tfinpaint train` / `python scripts/train.py`: build the config from the flags, then train."""
+
 import argparse
 import sys
 
-from tfinpaint.config import ConfigError, PRESETS, get_config
+from tfinpaint.config import PRESETS, ConfigError, get_config
 from tfinpaint.training.distribute import STRATEGIES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--paper", type=int, required=True, choices=sorted(PRESETS),
-                        help="1: dual-path WGAN-GP; 2: multi-scale WGAN with four critics")
-    parser.add_argument("--preset", default="demo",
-                        help="demo (minutes on a CPU, bundled images) or paper (the paper's recipe)")
-    parser.add_argument("--data", help="training images: folder, file list, glob or TFRecords "
-                        "(default: the images bundled with the package)")
+    parser.add_argument(
+        "--paper",
+        type=int,
+        required=True,
+        choices=sorted(PRESETS),
+        help="1: dual-path WGAN-GP; 2: multi-scale WGAN with four critics",
+    )
+    parser.add_argument(
+        "--preset",
+        default="demo",
+        help="demo (minutes on a CPU, bundled images) or paper (the paper's recipe)",
+    )
+    parser.add_argument(
+        "--data",
+        help="training images: folder, file list, glob or TFRecords "
+        "(default: the images bundled with the package)",
+    )
     parser.add_argument("--val-data", help="validation images (default: the held-out split of --data)")
     parser.add_argument("--image-size", type=int, help="training crop side")
     parser.add_argument("--batch-size", type=int, help="per-replica batch")
@@ -22,12 +34,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", help="default runs/paper{N}-{preset}")
     parser.add_argument("--export-root", default="saved_models", help="TF Serving model root")
     parser.add_argument("--strategy", default="auto", choices=STRATEGIES)
-    parser.add_argument("--mixed-precision", action="store_true",
-                        help="mixed_float16 compute (GPU); outputs, scores and losses stay float32")
-    parser.add_argument("--deterministic", action="store_true",
-                        help="op determinism + fixed seeds: two runs give identical weights")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any config field, e.g. --set model.n_critic=1")
+    parser.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="mixed_float16 compute (GPU); outputs, scores and losses stay float32",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="op determinism + fixed seeds: two runs give identical weights",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config field, e.g. --set model.n_critic=1",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a finished or other run")
     parser.add_argument("--no-progress", action="store_true", help="log lines instead of a bar")
 
@@ -35,9 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args):
     """The resolved config: preset, then the dedicated flags, then --set overrides."""
     flags = {
-        "data.source": args.data, "data.val_source": args.val_data,
-        "data.image_size": args.image_size, "data.masks": args.masks,
-        "train.batch_size": args.batch_size, "train.steps": args.steps, "train.seed": args.seed,
+        "data.source": args.data,
+        "data.val_source": args.val_data,
+        "data.image_size": args.image_size,
+        "data.masks": args.masks,
+        "train.batch_size": args.batch_size,
+        "train.steps": args.steps,
+        "train.seed": args.seed,
     }
     overrides = [f"{k}={v}" for k, v in flags.items() if v is not None]
     if args.mixed_precision:
@@ -54,8 +82,14 @@ def run(args) -> int:
 
     try:
         config = config_from_args(args)
-        summary = train(config, run_dir=args.run_dir, overwrite=args.overwrite, strategy=args.strategy,
-                        export_root=args.export_root, progress=False if args.no_progress else None)
+        summary = train(
+            config,
+            run_dir=args.run_dir,
+            overwrite=args.overwrite,
+            strategy=args.strategy,
+            export_root=args.export_root,
+            progress=False if args.no_progress else None,
+        )
     except (ConfigError, DataError, RunError, ExportError) as err:
         print(f"tfinpaint train: error: {err}", file=sys.stderr)
         return 2

@@ -25,11 +25,30 @@ from tfinpaint.data.datasets import (  # noqa: E402
     split_files,
 )
 from tfinpaint.data.masks import (  # noqa: E402
-    HOLE_RATIO_BUCKETS, MaskError, hole_ratio, hole_ratio_bucket, make_mask_generator)
+    HOLE_RATIO_BUCKETS,
+    MaskError,
+    hole_ratio,
+    hole_ratio_bucket,
+    make_mask_generator,
+)
 
 __all__ = [
-    "ACCEPTED", "IMAGE_EXTENSIONS", "IMAGE_FEATURE", "TFRECORD_EXTENSIONS", "DataError", "Source",
-    "SourceReport", "build_dataset", "check_source", "decode_image", "demo_data_dir", "resolve_source",
-    "split_files", "HOLE_RATIO_BUCKETS", "MaskError", "hole_ratio", "hole_ratio_bucket",
+    "ACCEPTED",
+    "IMAGE_EXTENSIONS",
+    "IMAGE_FEATURE",
+    "TFRECORD_EXTENSIONS",
+    "DataError",
+    "Source",
+    "SourceReport",
+    "build_dataset",
+    "check_source",
+    "decode_image",
+    "demo_data_dir",
+    "resolve_source",
+    "split_files",
+    "HOLE_RATIO_BUCKETS",
+    "MaskError",
+    "hole_ratio",
+    "hole_ratio_bucket",
     "make_mask_generator",
 ]

@@ -30,6 +30,7 @@ Unreadable files never stop a run: decoding errors and images whose shorter side
 `image_size` are dropped in the pipeline (`Dataset.ignore_errors`, logged); `check_source`
 lists them with a reason before training.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -37,7 +38,6 @@ import dataclasses
 import glob as globlib
 import io
 import os
-import typing
 
 import numpy as np
 import tensorflow as tf
@@ -52,9 +52,11 @@ SPLITS = ("train", "val", "test", "all")
 PARTITIONS = {"train": 0, "val": 1, "test": 2}
 _HASH_BUCKETS = 1_000_000
 _TFRECORD_SHUFFLE_BUFFER = 1024
-ACCEPTED = (f"a folder of images ({', '.join(IMAGE_EXTENSIONS)}), a text file listing images, "
-            f"a glob, or TFRecord files ({', '.join(TFRECORD_EXTENSIONS)}) with an "
-            f"'{IMAGE_FEATURE}' bytes feature")
+ACCEPTED = (
+    f"a folder of images ({', '.join(IMAGE_EXTENSIONS)}), a text file listing images, "
+    f"a glob, or TFRecord files ({', '.join(TFRECORD_EXTENSIONS)}) with an "
+    f"'{IMAGE_FEATURE}' bytes feature"
+)
 
 
 def demo_data_dir() -> str:
@@ -79,7 +81,7 @@ class Source:
     description: str
     paths: tuple
     keys: tuple
-    partitions: typing.Optional[tuple] = None
+    partitions: tuple | None = None
     skipped: tuple = ()
 
 
@@ -96,6 +98,8 @@ class SourceReport:
             `data.bad_file_limit` bounds.
         ignored: (path, reason) for files that are not images by extension (`.DS_Store`,
             `Thumbs.db`, `CREDITS`, annotations): never decoded, listed but not counted as bad.
+        upscaled: usable images smaller than the crop, which the pipeline upscales
+            (`data.upscale_small`).
     """
 
     source: str
@@ -103,6 +107,7 @@ class SourceReport:
     files: list
     bad: list
     ignored: list = dataclasses.field(default_factory=list)
+    upscaled: int = 0
 
     def __getitem__(self, key):
         return getattr(self, key)
@@ -112,11 +117,14 @@ class SourceReport:
         total = len(self.files) + len(self.bad)
         return len(self.bad) / total if total else 0.0
 
-    def format(self, limit: typing.Optional[int] = None) -> str:
+    def format(self, limit: int | None = None) -> str:
         """Human-readable summary: counts, then one `path: reason` line per bad file."""
-        lines = [f"{self.source} ({self.kind}): {len(self.files)} usable image(s), {len(self.bad)} "
-                 f"unusable image file(s) ({100 * self.bad_fraction:.1f}%), {len(self.ignored)} other "
-                 "file(s) ignored"]
+        lines = [
+            f"{self.source} ({self.kind}): {len(self.files)} usable image(s), {len(self.bad)} "
+            f"unusable image file(s) ({100 * self.bad_fraction:.1f}%), {len(self.ignored)} other "
+            "file(s) ignored"
+            + (f", {self.upscaled} small image(s) upscaled to the crop" if self.upscaled else "")
+        ]
         for title, entries in (("unusable", self.bad), ("ignored", self.ignored)):
             shown = entries if limit is None else entries[:limit]
             lines += [f"{title}:"] * bool(shown) + [f"  {path}: {reason}" for path, reason in shown]
@@ -142,12 +150,19 @@ def _files_source(kind, description, paths, root) -> Source:
     if paths and all(_ext(p) in TFRECORD_EXTENSIONS for p in paths):
         return Source("tfrecord", description, tuple(paths), tuple(os.path.basename(p) for p in paths))
     images = [p for p in paths if _ext(p) in IMAGE_EXTENSIONS]
-    skipped = tuple((p, f"not an image file (extension {_ext(p) or 'none'!r}; expected one of "
-                        f"{', '.join(IMAGE_EXTENSIONS)})") for p in paths if _ext(p) not in IMAGE_EXTENSIONS)
+    skipped = tuple(
+        (
+            p,
+            f"not an image file (extension {_ext(p) or 'none'!r}; expected one of "
+            f"{', '.join(IMAGE_EXTENSIONS)})",
+        )
+        for p in paths
+        if _ext(p) not in IMAGE_EXTENSIONS
+    )
     return Source(kind, description, tuple(images), _relative_keys(images, root), skipped=skipped)
 
 
-def resolve_source(source=None, root: typing.Optional[str] = None) -> Source:
+def resolve_source(source=None, root: str | None = None) -> Source:
     """List the files of `source` (see the module docstring); raise `DataError` if there are none."""
     if source is None:
         source = demo_data_dir()
@@ -170,19 +185,21 @@ def resolve_source(source=None, root: typing.Optional[str] = None) -> Source:
         elif os.path.isfile(source):
             resolved = _list_source(source, root)
         elif _is_glob(source):
-            prefix = source[:min(source.index(c) for c in "*?[" if c in source)]
+            prefix = source[: min(source.index(c) for c in "*?[" if c in source)]
             base = root or (os.path.dirname(prefix) if not prefix.endswith(os.sep) else prefix) or "."
             found = [p for p in globlib.glob(source, recursive=True) if os.path.isfile(p)]
             resolved = _files_source("glob", source, found, base)
         else:
             raise DataError(f"data source {source!r} does not exist; expected {ACCEPTED}")
     if not resolved.paths:
-        raise DataError(f"data source {resolved.description!r} holds no images "
-                        f"({len(resolved.skipped)} other file(s)); expected {ACCEPTED}")
+        raise DataError(
+            f"data source {resolved.description!r} holds no images "
+            f"({len(resolved.skipped)} other file(s)); expected {ACCEPTED}"
+        )
     return resolved
 
 
-def _list_source(list_path: str, root: typing.Optional[str]) -> Source:
+def _list_source(list_path: str, root: str | None) -> Source:
     """Places2 / CelebA style list: `path [number]` per line."""
     entries, numbers = [], []
     try:
@@ -200,8 +217,9 @@ def _list_source(list_path: str, root: typing.Optional[str]) -> Source:
                     entries.append(line)
                     numbers.append(None)
     except UnicodeDecodeError as e:
-        raise DataError(f"data source {list_path!r} is neither an image nor a UTF-8 text list "
-                        f"({e}); expected {ACCEPTED}") from None
+        raise DataError(
+            f"data source {list_path!r} is neither an image nor a UTF-8 text list ({e}); expected {ACCEPTED}"
+        ) from None
     if not entries:
         raise DataError(f"file list {list_path!r} is empty; expected one image path a line")
     base = root or os.path.dirname(os.path.abspath(list_path))
@@ -212,16 +230,26 @@ def _list_source(list_path: str, root: typing.Optional[str]) -> Source:
     if os.path.basename(list_path).startswith("list_eval_partition"):
         bad = [(e, n) for e, n in zip(entries, numbers) if n not in (0, 1, 2)]
         if bad:
-            raise DataError(f"partition list {list_path!r}: entry {bad[0][0]!r} has partition "
-                            f"{bad[0][1]!r}; expected 0 (train), 1 (val) or 2 (test)")
+            raise DataError(
+                f"partition list {list_path!r}: entry {bad[0][0]!r} has partition "
+                f"{bad[0][1]!r}; expected 0 (train), 1 (val) or 2 (test)"
+            )
         partitions = numbers
     order = sorted(range(len(paths)), key=lambda i: keys[i])
     images = [i for i in order if _ext(keys[i]) in IMAGE_EXTENSIONS]
-    skipped = tuple((paths[i], f"not an image file (extension {_ext(keys[i]) or 'none'!r})")
-                    for i in order if _ext(keys[i]) not in IMAGE_EXTENSIONS)
-    return Source("list", list_path, tuple(os.path.abspath(paths[i]) for i in images),
-                  tuple(keys[i] for i in images),
-                  None if partitions is None else tuple(partitions[i] for i in images), skipped)
+    skipped = tuple(
+        (paths[i], f"not an image file (extension {_ext(keys[i]) or 'none'!r})")
+        for i in order
+        if _ext(keys[i]) not in IMAGE_EXTENSIONS
+    )
+    return Source(
+        "list",
+        list_path,
+        tuple(os.path.abspath(paths[i]) for i in images),
+        tuple(keys[i] for i in images),
+        None if partitions is None else tuple(partitions[i] for i in images),
+        skipped,
+    )
 
 
 def in_split(keys, split: str, split_ratio: float):
@@ -256,8 +284,10 @@ def split_files(source: Source, split: str = "all", split_ratio: float = 0.8):
         keep = np.ones(len(indices), bool)
     paths = [p for p, k in zip(source.paths, keep) if k]
     if not paths:
-        raise DataError(f"data source {source.description!r}: split {split!r} is empty "
-                        f"({len(source.paths)} images, split_ratio={split_ratio})")
+        raise DataError(
+            f"data source {source.description!r}: split {split!r} is empty "
+            f"({len(source.paths)} images, split_ratio={split_ratio})"
+        )
     return paths, indices[keep]
 
 
@@ -268,6 +298,7 @@ def decode_image(data: tf.Tensor, fast: bool = False) -> tf.Tensor:
     8 bits (the high byte, not clipped); a GIF gives its first frame. `fast` uses libjpeg's
     INTEGER_FAST DCT for JPEGs (training only: it differs from exact decoding by a few levels).
     """
+
     def jpeg():
         return tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_FAST" if fast else "")
 
@@ -279,35 +310,52 @@ def decode_image(data: tf.Tensor, fast: bool = False) -> tf.Tensor:
     return image
 
 
-def _fit(image, image_size: int, offsets, name):
-    """Resize the shorter side to `image_size` (only when larger) and crop a square.
+def _fit(image, image_size: int, offsets, name, upscale_small: bool = False):
+    """Resize the shorter side to `image_size` and crop a square.
 
     `offsets` in [0, 1]^2 places the crop (0.5, 0.5 = centre). Images whose shorter side is
-    below `image_size` raise, and the pipeline's `ignore_errors` drops them.
+    below `image_size` are upscaled when `upscale_small`; otherwise they raise, and the
+    pipeline's `ignore_errors` drops them.
     """
     shape = tf.shape(image)
     h, w = shape[0], shape[1]
     short = tf.minimum(h, w)
-    tf.debugging.Assert(short >= image_size, ["image too small to crop:", name, h, w, "needs", image_size])
+    if not upscale_small:
+        tf.debugging.Assert(
+            short >= image_size, ["image too small to crop:", name, h, w, "needs", image_size]
+        )
 
     def resized():
         scale = image_size / tf.cast(short, tf.float32)
-        size = tf.maximum(tf.cast(tf.round(tf.cast(tf.stack([h, w]), tf.float32) * scale), tf.int32),
-                          image_size)
+        size = tf.maximum(
+            tf.cast(tf.round(tf.cast(tf.stack([h, w]), tf.float32) * scale), tf.int32), image_size
+        )
         out = tf.image.resize(image, size, antialias=True)
         return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
 
-    image = tf.cond(short > image_size, resized, lambda: image)
+    image = tf.cond(short != image_size, resized, lambda: image)
     shape = tf.shape(image)
     top = tf.cast(tf.floor(offsets[0] * tf.cast(shape[0] - image_size, tf.float32) + 0.5), tf.int32)
     left = tf.cast(tf.floor(offsets[1] * tf.cast(shape[1] - image_size, tf.float32) + 0.5), tf.int32)
     return tf.slice(image, [top, left, 0], [image_size, image_size, 3])
 
 
-def build_dataset(source=None, *, image_size: int = 256, batch_size: int = 8, split: str = "train",
-                  split_ratio: float = 0.8, masks="center", hole_fraction: float = 0.5, seed: int = 0,
-                  training: bool = True, num_shards: int = 1, shard_index: int = 0,
-                  root: typing.Optional[str] = None) -> tf.data.Dataset:
+def build_dataset(
+    source=None,
+    *,
+    image_size: int = 256,
+    batch_size: int = 8,
+    split: str = "train",
+    split_ratio: float = 0.8,
+    masks="center",
+    hole_fraction: float = 0.5,
+    seed: int = 0,
+    training: bool = True,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    root: str | None = None,
+    upscale_small: bool = False,
+) -> tf.data.Dataset:
     """A `tf.data.Dataset` of batches `{"image", "mask", "index"}` (see the module docstring).
 
     Args:
@@ -323,7 +371,10 @@ def build_dataset(source=None, *, image_size: int = 256, batch_size: int = 8, sp
             False = one pass in index order, centre crop, masks keyed by (seed, index).
         num_shards, shard_index: this worker's share of the stream (multi-worker training);
             the file stream is sharded before any decoding.
-        root: folder that a file list's paths are relative to.
+        root: folder that a file list's paths (and relative `files:` mask folders) are
+            relative to.
+        upscale_small: upscale images whose shorter side is below `image_size` (e.g. aligned
+            CelebA, 178x218, at 256) instead of dropping them.
 
     Returns:
         Batches of "image" float32 [B, S, S, 3] in [0, 1], "mask" float32 [B, S, S, 1]
@@ -335,11 +386,13 @@ def build_dataset(source=None, *, image_size: int = 256, batch_size: int = 8, sp
         raise DataError(f"shard_index={shard_index}, num_shards={num_shards}: expected 0 <= index < shards")
     _check_split_args(split, split_ratio)
     resolved = resolve_source(source, root)
-    generator = masklib.make_mask_generator(masks, image_size, hole_fraction)
+    generator = masklib.make_mask_generator(masks, image_size, hole_fraction, root=root)
     if resolved.kind == "tfrecord":
         if isinstance(generator, masklib.FileMasks) and generator.paired:
-            raise masklib.MaskError(f"masks={masks!r}: pairing masks by file name needs image files, "
-                                    f"not TFRecords ({resolved.description})")
+            raise masklib.MaskError(
+                f"masks={masks!r}: pairing masks by file name needs image files, "
+                f"not TFRecords ({resolved.description})"
+            )
         elements = _tfrecord_elements(resolved, split, split_ratio, seed, training, num_shards, shard_index)
     else:
         paths, indices = split_files(resolved, split, split_ratio)
@@ -355,22 +408,25 @@ def build_dataset(source=None, *, image_size: int = 256, batch_size: int = 8, sp
         if data is None:  # file sources carry paths, TFRecords carry the encoded bytes
             data = tf.io.read_file(name)
         image = decode_image(data, fast=training)
-        image = _fit(image, image_size, u[:2] if training else tf.constant([0.5, 0.5]), name)
+        image = _fit(image, image_size, u[:2] if training else tf.constant([0.5, 0.5]), name, upscale_small)
         if training:
             image = tf.cond(u[2] < 0.5, lambda: tf.reverse(image, [1]), lambda: image)
         return {"image": image, "params": u[3:], "index": index}
 
     def finish(element):
         mask = generator.render(element["params"], element["index"])
-        return {"image": tf.cast(element["image"], tf.float32) * (1.0 / 255.0), "mask": mask,
-                "index": element["index"]}
+        return {
+            "image": tf.cast(element["image"], tf.float32) * (1.0 / 255.0),
+            "mask": mask,
+            "index": element["index"],
+        }
 
     ds = elements.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     # A file that fails to decode (or is too small) is dropped, never fatal mid-training.
     ds = ds.ignore_errors(log_warning=True)
     # Float conversion and masks per element in a map right before `batch`: tf.data fuses the
-    # two (a plain `batch`, not a parallel one) and writes into the batch buffer (measured ~25% faster than converting whole batches,
-    # and than one map with ignore_errors between it and the batch).
+    # two (a plain `batch`, not a parallel one) and writes into the batch buffer (measured faster
+    # than converting whole batches, and than one map with ignore_errors between it and the batch).
     ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=training)
     ds = ds.prefetch(tf.data.AUTOTUNE)
@@ -393,8 +449,10 @@ def _file_elements(paths, indices, seed, training, num_shards, shard_index) -> t
         def pick(position):
             epoch, offset = position // n, position % n
             slot = tf.random.experimental.index_shuffle(
-                offset, seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
-                max_index=tf.constant(n - 1, tf.int64))
+                offset,
+                seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
+                max_index=tf.constant(n - 1, tf.int64),
+            )
             return position, tf.gather(indices_t, slot), tf.gather(paths_t, slot)
     else:
         positions = tf.data.Dataset.range(n).shard(num_shards, shard_index)
@@ -411,8 +469,11 @@ def _tfrecord_elements(source: Source, split, split_ratio, seed, training, num_s
     files = tf.data.Dataset.from_tensor_slices((list(source.paths), list(source.keys)))
 
     def records(path, key):
-        return tf.data.TFRecordDataset(path).enumerate().map(
-            lambda r, x: (tf.strings.join([key, ":", tf.strings.as_string(r)]), x))
+        return (
+            tf.data.TFRecordDataset(path)
+            .enumerate()
+            .map(lambda r, x: (tf.strings.join([key, ":", tf.strings.as_string(r)]), x))
+        )
 
     ds = files.flat_map(records).enumerate()  # (global index, (name, serialized))
     if split != "all":
@@ -425,13 +486,15 @@ def _tfrecord_elements(source: Source, split, split_ratio, seed, training, num_s
 
     def parse(position, element):
         index, (name, serialized) = element
-        features = tf.io.parse_single_example(serialized, {IMAGE_FEATURE: tf.io.FixedLenFeature([], tf.string)})
+        features = tf.io.parse_single_example(
+            serialized, {IMAGE_FEATURE: tf.io.FixedLenFeature([], tf.string)}
+        )
         return position, index, name, features[IMAGE_FEATURE]
 
     return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def _check_image(data: bytes, image_size: int) -> typing.Optional[str]:
+def _check_image(data: bytes, image_size: int) -> str | None:
     """Why `data` cannot be used (None when it can), decoding exactly as the pipeline does."""
     if not data:
         return "empty file"
@@ -445,7 +508,7 @@ def _check_image(data: bytes, image_size: int) -> typing.Optional[str]:
     return None
 
 
-def _check_header(data: bytes, image_size: int) -> typing.Optional[str]:
+def _check_header(data: bytes, image_size: int) -> str | None:
     """Like `_check_image` from the file's header alone (Pillow reads the size, decodes nothing).
 
     Corruption past the header goes unnoticed here; the pipeline drops such files as it meets them.
@@ -464,8 +527,15 @@ def _check_header(data: bytes, image_size: int) -> typing.Optional[str]:
     return None
 
 
-def check_source(source=None, image_size: int = 256, *, root: typing.Optional[str] = None,
-                 workers: typing.Optional[int] = None, quick: bool = False) -> SourceReport:
+def check_source(
+    source=None,
+    image_size: int = 256,
+    *,
+    root: str | None = None,
+    workers: int | None = None,
+    quick: bool = False,
+    upscale_small: bool = False,
+) -> SourceReport:
     """Decode every image of `source` as the pipeline would and report the unusable ones.
 
     `quick=True` reads only each file's header (size and format; about a hundred times faster,
@@ -474,14 +544,24 @@ def check_source(source=None, image_size: int = 256, *, root: typing.Optional[st
 
     Returns:
         A `SourceReport`: usable files and `(path, reason)` for files that are not images,
-        missing, empty, corrupt or truncated, or smaller than `image_size` on the shorter side.
+        missing, empty, corrupt or truncated, or smaller than `image_size` on the shorter side
+        (unless `upscale_small`; `report.upscaled` then counts those).
 
     Raises:
         DataError: the source is missing or holds no image files at all.
     """
     resolved = resolve_source(source, root)
     description = resolved.description
-    checker = _check_header if quick else _check_image
+    check_one = _check_header if quick else _check_image
+    min_side = 1 if upscale_small else image_size
+    small = []
+
+    def checker(data, image_size):
+        reason = check_one(data, min_side)
+        if reason is None and upscale_small and check_one(data, image_size):
+            small.append(True)
+        return reason
+
     good, bad = [], []
     if resolved.kind == "tfrecord":
         for path in resolved.paths:
@@ -498,6 +578,7 @@ def check_source(source=None, image_size: int = 256, *, root: typing.Optional[st
             except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
                 bad.append((path, f"corrupt TFRecord file ({str(e).splitlines()[0][:120]})"))
     else:
+
         def check(path):
             try:
                 with open(path, "rb") as f:
@@ -508,5 +589,11 @@ def check_source(source=None, image_size: int = 256, *, root: typing.Optional[st
         with concurrent.futures.ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as pool:
             for path, reason in pool.map(check, resolved.paths):
                 (bad.append((path, reason)) if reason else good.append(path))
-    return SourceReport(source=description, kind=resolved.kind, files=good, bad=sorted(bad),
-                        ignored=sorted(resolved.skipped))
+    return SourceReport(
+        source=description,
+        kind=resolved.kind,
+        files=good,
+        bad=sorted(bad),
+        ignored=sorted(resolved.skipped),
+        upscaled=len(small),
+    )

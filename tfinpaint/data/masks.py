@@ -17,8 +17,13 @@ one of the 8 flips/rotations of the square, so each bank entry gives 8 distinct 
 Mask strings (`masks=` in `build_dataset`, `data.masks` in the config):
 `center`, `random_rect`, `free_form`, `files:DIR_OR_LIST` (random pick),
 `files-paired:DIR_OR_LIST` (mask named like the image), `mixed`
-(= `mixed:free_form=0.5,random_rect=0.3,center=0.2`), or `mixed:NAME=W,...`.
+(= `mixed:free_form=0.5,random_rect=0.3,center=0.2`), or `mixed:NAME=W,...` where a NAME may
+also be `files:DIR`. `files:DIR@train` / `files:DIR@test` take the hash-chosen 4/5 / 1/5 of
+the folder's masks (by relative path, the rule that splits images), so a model can be trained
+on one part of a mask set and scored on masks it never saw. A relative DIR is read from the
+data root when one is given (`data.root`), else from the working directory.
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,6 +37,8 @@ from tfinpaint.data import DataError
 
 HOLE_RATIO_BUCKETS = ("0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%", ">60%")
 MASK_KINDS = ("center", "random_rect", "free_form", "files:DIR", "files-paired:DIR", "mixed")
+MASK_SPLITS = {"train": "train", "test": "test"}
+MASK_SPLIT_RATIO = 0.8
 MASK_FILE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DEFAULT_MIX = (("free_form", 0.5), ("random_rect", 0.3), ("center", 0.2))
 
@@ -110,7 +117,7 @@ class CenterMasks(MaskGenerator):
         side = max(1, round(self.image_size * self.hole_fraction))
         start = (self.image_size - side) // 2
         mask = np.zeros((self.image_size, self.image_size, 1), np.float32)
-        mask[start:start + side, start:start + side] = 1.0
+        mask[start : start + side, start : start + side] = 1.0
         self._mask = mask
 
     def render(self, params, index):
@@ -184,7 +191,7 @@ class _BankMasks(MaskGenerator):
     def render(self, params, index):
         packed = tf.gather(tf.constant(self._packed), self._pick(params, index))  # [s, ceil(s/8)]
         bits = tf.bitwise.bitwise_and(packed[..., None], tf.constant([128, 64, 32, 16, 8, 4, 2, 1], tf.uint8))
-        mask = tf.reshape(tf.cast(bits > 0, tf.float32), [self._side[0], -1])[:, :self._side[1]]
+        mask = tf.reshape(tf.cast(bits > 0, tf.float32), [self._side[0], -1])[:, : self._side[1]]
         if self.dihedral:
             mask = tf.cond(params[1] < 0.5, lambda: tf.reverse(mask, [1]), lambda: mask)
             mask = tf.cond(params[2] < 0.5, lambda: tf.reverse(mask, [0]), lambda: mask)
@@ -214,9 +221,18 @@ class FreeFormMasks(_BankMasks):
         Yu et al., "Free-Form Image Inpainting with Gated Convolution", ICCV 2019 (DeepFill v2).
     """
 
-    def __init__(self, image_size: int, bank_size: int = 1024, bank_seed: int = 0, max_strokes: int = 4,
-                 vertex_range=(4, 12), width_range=(12, 40), mean_angle: float = 2 * math.pi / 5,
-                 angle_range: float = 2 * math.pi / 15, ratio_range=(0.05, 0.6)):
+    def __init__(
+        self,
+        image_size: int,
+        bank_size: int = 1024,
+        bank_seed: int = 0,
+        max_strokes: int = 4,
+        vertex_range=(4, 12),
+        width_range=(12, 40),
+        mean_angle: float = 2 * math.pi / 5,
+        angle_range: float = 2 * math.pi / 15,
+        ratio_range=(0.05, 0.6),
+    ):
         self.bank_size, self.bank_seed, self.max_strokes = int(bank_size), int(bank_seed), int(max_strokes)
         self.vertex_range, self.width_range = tuple(vertex_range), tuple(width_range)
         self.mean_angle, self.angle_range, self.ratio_range = mean_angle, angle_range, tuple(ratio_range)
@@ -224,14 +240,24 @@ class FreeFormMasks(_BankMasks):
             raise MaskError(f"free_form bank_size={bank_size}, max_strokes={max_strokes}: expected >= 1")
         # Banks are stored at <= 256 px (1024 masks = 64 MB there) and upsampled nearest.
         side = min(int(image_size), 256)
-        bank = _free_form_bank(side, self.bank_size, self.bank_seed, self.max_strokes, self.vertex_range,
-                               self.width_range, self.mean_angle, self.angle_range, self.ratio_range)
+        bank = _free_form_bank(
+            side,
+            self.bank_size,
+            self.bank_seed,
+            self.max_strokes,
+            self.vertex_range,
+            self.width_range,
+            self.mean_angle,
+            self.angle_range,
+            self.ratio_range,
+        )
         super().__init__(image_size, bank, dihedral=True)
 
 
 @functools.lru_cache(maxsize=4)
-def _free_form_bank(side, count, seed, max_strokes, vertex_range, width_range, mean_angle, angle_range,
-                    ratio_range) -> np.ndarray:
+def _free_form_bank(
+    side, count, seed, max_strokes, vertex_range, width_range, mean_angle, angle_range, ratio_range
+) -> np.ndarray:
     import cv2
 
     rng = np.random.RandomState(seed)
@@ -271,11 +297,13 @@ class FileMasks(_BankMasks):
             relative to the list's folder).
         paired: False = a random mask per example; True = the mask whose file name (without
             extension) equals the image's, looked up by `pair_with(image_paths)`.
+        split: None = every mask; "train" / "test" = the hash-chosen 4/5 / 1/5 of them (by
+            path relative to `source`).
     """
 
-    def __init__(self, image_size: int, source: str, paired: bool = False):
-        self.source, self.paired = source, bool(paired)
-        self.paths = _mask_paths(source)
+    def __init__(self, image_size: int, source: str, paired: bool = False, split: str | None = None):
+        self.source, self.paired, self.split = source, bool(paired), split
+        self.paths = _split_masks(_mask_paths(source), source, split)
         bank = np.stack([_read_mask(p, int(image_size)) for p in self.paths])
         super().__init__(image_size, bank, dihedral=False)
         self._pairs = None
@@ -295,9 +323,11 @@ class FileMasks(_BankMasks):
             else:
                 table[index] = by_stem[stem]
         if missing:
-            raise MaskError(f"files-paired:{self.source}: {len(missing)} image(s) have no mask of the same "
-                            f"file name, e.g. {missing[0]!r}; expected <name>.png (or another image "
-                            "extension) in the mask folder for every image")
+            raise MaskError(
+                f"files-paired:{self.source}: {len(missing)} image(s) have no mask of the same "
+                f"file name, e.g. {missing[0]!r}; expected <name>.png (or another image "
+                "extension) in the mask folder for every image"
+            )
         self._pairs = table
 
     def _pick(self, params, index):
@@ -310,20 +340,44 @@ class FileMasks(_BankMasks):
 
 def _mask_paths(source: str) -> list:
     if os.path.isdir(source):
-        paths = sorted(os.path.join(d, f) for d, _, files in os.walk(source) for f in files
-                       if f.lower().endswith(MASK_FILE_EXTENSIONS))
+        paths = sorted(
+            os.path.join(d, f)
+            for d, _, files in os.walk(source)
+            for f in files
+            if f.lower().endswith(MASK_FILE_EXTENSIONS)
+        )
     elif os.path.isfile(source):
         root = os.path.dirname(os.path.abspath(source))
         with open(source, encoding="utf-8") as f:
             names = [line.split()[0] for line in f if line.strip() and not line.startswith("#")]
         paths = [n if os.path.isabs(n) else os.path.join(root, n) for n in names]
     else:
-        raise MaskError(f"mask source {source!r} does not exist; expected a folder of mask images "
-                        f"({', '.join(MASK_FILE_EXTENSIONS)}) or a text file listing them")
+        raise MaskError(
+            f"mask source {source!r} does not exist; expected a folder of mask images "
+            f"({', '.join(MASK_FILE_EXTENSIONS)}) or a text file listing them"
+        )
     if not paths:
-        raise MaskError(f"mask source {source!r} holds no mask images; expected files ending in "
-                        f"{', '.join(MASK_FILE_EXTENSIONS)}")
+        raise MaskError(
+            f"mask source {source!r} holds no mask images; expected files ending in "
+            f"{', '.join(MASK_FILE_EXTENSIONS)}"
+        )
     return paths
+
+
+def _split_masks(paths: list, source: str, split: str | None) -> list:
+    if split is None:
+        return paths
+    if split not in MASK_SPLITS:
+        raise MaskError(f"mask source {source!r}@{split}: expected @train or @test after the folder")
+    from tfinpaint.data.datasets import in_split
+
+    base = source if os.path.isdir(source) else os.path.dirname(os.path.abspath(source))
+    keys = tf.constant([os.path.relpath(p, base) for p in paths])
+    keep = in_split(keys, MASK_SPLITS[split], MASK_SPLIT_RATIO).numpy()
+    chosen = [p for p, k in zip(paths, keep) if k]
+    if not chosen:
+        raise MaskError(f"mask source {source!r}@{split}: the split holds no masks ({len(paths)} in all)")
+    return chosen
 
 
 def _read_mask(path: str, size: int) -> np.ndarray:
@@ -335,16 +389,22 @@ def _read_mask(path: str, size: int) -> np.ndarray:
             im.seek(0)
             # Mode "I;16"/"I" masks: scale to 8 bits rather than letting convert("L") clip them.
             if im.mode.startswith("I"):
-                grey = np.asarray(im, np.float64) / (65535.0 if im.mode.startswith("I;16") or
-                                                     np.asarray(im).max() > 255 else 255.0) * 255.0
+                grey = (
+                    np.asarray(im, np.float64)
+                    / (65535.0 if im.mode.startswith("I;16") or np.asarray(im).max() > 255 else 255.0)
+                    * 255.0
+                )
             else:
                 grey = np.asarray(im.convert("L"), np.float64)
     except (OSError, ValueError) as e:
-        raise MaskError(f"mask file {path!r} cannot be read as an image ({e}); expected a black-and-"
-                        "white image, white = hole") from e
+        raise MaskError(
+            f"mask file {path!r} cannot be read as an image ({e}); expected a black-and-"
+            "white image, white = hole"
+        ) from e
     hole = (grey >= 128).astype(np.uint8)
     if hole.shape != (size, size):
         import cv2
+
         hole = cv2.resize(hole, (size, size), interpolation=cv2.INTER_NEAREST)
     return hole
 
@@ -372,14 +432,19 @@ class MixedMasks(MaskGenerator):
         choice = tf.reduce_sum(tf.cast(params[0] >= bounds, tf.int32))
         branches, offset = [], 1
         for gen in self.generators:
-            sub = params[offset:offset + max(gen.num_params, 1)]
+            sub = params[offset : offset + max(gen.num_params, 1)]
             branches.append(lambda gen=gen, sub=sub: gen.render(sub, index))
             offset += gen.num_params
         return tf.switch_case(choice, branches)
 
 
-def make_mask_generator(spec, image_size: int, hole_fraction: float = 0.5) -> MaskGenerator:
-    """Build a generator from a mask string (see the module docstring) or return a generator as is."""
+def make_mask_generator(
+    spec, image_size: int, hole_fraction: float = 0.5, root: str | None = None
+) -> MaskGenerator:
+    """Build a generator from a mask string (see the module docstring) or return a generator as is.
+
+    `root` is the folder relative `files:` sources are read from (default: the working directory).
+    """
     if isinstance(spec, MaskGenerator):
         if spec.image_size != image_size:
             raise MaskError(f"mask generator for {spec.image_size} px given for images of {image_size} px")
@@ -396,10 +461,17 @@ def make_mask_generator(spec, image_size: int, hole_fraction: float = 0.5) -> Ma
     if name in ("files", "files-paired"):
         if not arg:
             raise MaskError(f"masks={spec!r}: expected {name}:DIR (a folder or list of mask images)")
-        return FileMasks(image_size, arg, paired=name == "files-paired")
+        folder, split = arg, None
+        if "@" in arg and arg.rsplit("@", 1)[1] in MASK_SPLITS:
+            folder, split = arg.rsplit("@", 1)
+        if root and not os.path.isabs(folder):
+            folder = os.path.join(root, folder)
+        return FileMasks(image_size, folder, paired=name == "files-paired", split=split)
     if name == "mixed":
-        return MixedMasks(image_size, [(make_mask_generator(n, image_size, hole_fraction), w)
-                                       for n, w in _parse_mix(spec, arg)])
+        return MixedMasks(
+            image_size,
+            [(make_mask_generator(n, image_size, hole_fraction, root), w) for n, w in _parse_mix(spec, arg)],
+        )
     raise MaskError(f"masks={spec!r}: unknown kind {name!r}; expected one of {', '.join(MASK_KINDS)}")
 
 
@@ -408,14 +480,17 @@ def _parse_mix(spec: str, arg: str):
         return DEFAULT_MIX
     pairs = []
     for item in arg.split(","):
-        name, _, weight = item.partition("=")
+        name, _, weight = item.rpartition("=")
         try:
             w = float(weight)
         except ValueError:
-            raise MaskError(f"masks={spec!r}: {item!r} is not NAME=WEIGHT (e.g. mixed:free_form=0.7,"
-                            "center=0.3)") from None
-        if name.startswith("mixed") or name not in ("center", "random_rect", "free_form"):
-            raise MaskError(f"masks={spec!r}: {name!r} cannot be mixed; expected center, random_rect "
-                            "or free_form")
+            raise MaskError(
+                f"masks={spec!r}: {item!r} is not NAME=WEIGHT (e.g. mixed:free_form=0.7,center=0.3)"
+            ) from None
+        if name not in ("center", "random_rect", "free_form") and not name.startswith("files:"):
+            raise MaskError(
+                f"masks={spec!r}: {name!r} cannot be mixed; expected center, random_rect, "
+                "free_form or files:DIR"
+            )
         pairs.append((name, w))
     return pairs

@@ -1,4 +1,5 @@
 """Paper 1's short+long-term attention (PICNet's `Auto_Attn`)."""
+
 from __future__ import annotations
 
 import keras
@@ -42,11 +43,11 @@ class ShortLongAttention(keras.layers.Layer):
         self.channels = int(channels)
         self.negative_slope = float(negative_slope)
         if self.channels < 4:
-            raise ValueError(f"ShortLongAttention: channels={channels}; expected at least 4 "
-                             "(the query has channels // 4)")
+            raise ValueError(
+                f"ShortLongAttention: channels={channels}; expected at least 4 (the query has channels // 4)"
+            )
         self.query = keras.layers.Conv2D(self.channels // 4, 1, name="query")
-        self.fuse = ResBlock(self.channels, self.channels, negative_slope=self.negative_slope,
-                             name="fuse")
+        self.fuse = ResBlock(self.channels, self.channels, negative_slope=self.negative_slope, name="fuse")
 
     def build(self, input_shape):
         x_shape, f_shape, _ = input_shape
@@ -78,5 +79,4 @@ class ShortLongAttention(keras.layers.Layer):
         return tuple(input_shape[0][:-1]) + (self.channels,)
 
     def get_config(self):
-        return {**super().get_config(), "channels": self.channels,
-                "negative_slope": self.negative_slope}
+        return {**super().get_config(), "channels": self.channels, "negative_slope": self.negative_slope}

@@ -7,6 +7,7 @@ convolution on the rewritten variable, so gradients reach the kernel but no grad
 through sigma (PyTorch's `spectral_norm` differentiates through sigma). SPEC-paper1.md accepts
 the difference; inference calls (training=False) use the kernel as last normalised.
 """
+
 from __future__ import annotations
 
 import keras
@@ -15,12 +16,12 @@ from keras import ops
 from tfinpaint.layers.spectral import SpectralNorm
 
 
-def spectral_conv(filters, kernel_size, name, strides=1, padding="same", use_bias=True,
-                  transpose=False):
+def spectral_conv(filters, kernel_size, name, strides=1, padding="same", use_bias=True, transpose=False):
     """A spectrally normalised `Conv2D` (or `Conv2DTranspose` with `transpose=True`)."""
     conv_class = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
-    conv = conv_class(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
-                      name=f"{name}_conv")
+    conv = conv_class(
+        filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias, name=f"{name}_conv"
+    )
     return SpectralNorm(conv, name=name)
 
 
@@ -31,6 +32,7 @@ def _with_channels(shape, channels):
 def _scaled(shape, factor_num, factor_den, channels):
     def side(s):
         return None if s is None else s * factor_num // factor_den
+
     return (shape[0], side(shape[1]), side(shape[2]), channels)
 
 
@@ -54,8 +56,7 @@ class ResBlock(keras.layers.Layer):
         Zheng, Cham & Cai, "Pluralistic Image Completion", CVPR 2019 (`ResBlock`).
     """
 
-    def __init__(self, filters, hidden_filters=None, downsample=False, negative_slope=0.1,
-                 **kwargs):
+    def __init__(self, filters, hidden_filters=None, downsample=False, negative_slope=0.1, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.hidden_filters = None if hidden_filters is None else int(hidden_filters)
@@ -88,9 +89,13 @@ class ResBlock(keras.layers.Layer):
         return _with_channels(input_shape, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters,
-                "hidden_filters": self.hidden_filters, "downsample": self.downsample,
-                "negative_slope": self.negative_slope}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "hidden_filters": self.hidden_filters,
+            "downsample": self.downsample,
+            "negative_slope": self.negative_slope,
+        }
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -133,8 +138,7 @@ class ResBlockStart(keras.layers.Layer):
         return _scaled(input_shape, 1, 2, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters,
-                "negative_slope": self.negative_slope}
+        return {**super().get_config(), "filters": self.filters, "negative_slope": self.negative_slope}
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -155,8 +159,7 @@ class UpConv(keras.layers.Layer):
     def __init__(self, filters, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
-        self.conv = spectral_conv(self.filters, 3, name="deconv", strides=2, padding="valid",
-                                  transpose=True)
+        self.conv = spectral_conv(self.filters, 3, name="deconv", strides=2, padding="valid", transpose=True)
 
     def build(self, input_shape):
         self.conv.build(input_shape)
@@ -219,8 +222,12 @@ class ResDecoderBlock(keras.layers.Layer):
         return _scaled(input_shape, 2, 1, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters,
-                "hidden_filters": self.hidden_filters, "negative_slope": self.negative_slope}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "hidden_filters": self.hidden_filters,
+            "negative_slope": self.negative_slope,
+        }
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -258,5 +265,4 @@ class OutputHead(keras.layers.Layer):
         return _with_channels(input_shape, self.channels)
 
     def get_config(self):
-        return {**super().get_config(), "channels": self.channels,
-                "negative_slope": self.negative_slope}
+        return {**super().get_config(), "channels": self.channels, "negative_slope": self.negative_slope}

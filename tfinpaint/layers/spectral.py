@@ -1,4 +1,5 @@
 """Spectral normalisation: `keras.layers.SpectralNormalization` without its per-call `cond`."""
+
 from __future__ import annotations
 
 import keras

@@ -1,4 +1,5 @@
 """Model registry, keyed by paper number."""
+
 import importlib
 
 
@@ -23,9 +24,9 @@ def load_generator(path):
 
     `safe_mode=True` refuses arbitrary code (lambdas) in the file, but a model file is still
     code: load only files you trust. Both papers' classes are imported first so their
-    registered names resolve. When the file sits in a run directory, the generator's
-    `train_size` attribute is the image side that run trained at (None otherwise): inference
-    runs the network at that scale.
+    registered names resolve. The generator's `train_size` (the image side it was trained at,
+    which inference runs it at) is in its saved config; files saved before it was, read it from
+    the run directory they sit in.
     """
     import keras
 
@@ -34,6 +35,7 @@ def load_generator(path):
     for paper in (1, 2):
         _module(paper)
     generator = keras.saving.load_model(path, safe_mode=True, compile=False)
-    config = run_config(path)
-    generator.train_size = int(config["data"]["image_size"]) if config else None
+    if generator.train_size is None:
+        config = run_config(path)
+        generator.train_size = int(config["data"]["image_size"]) if config else None
     return generator

@@ -12,6 +12,7 @@ Networks (SPEC-paper1.md, widths for `width=32`, latent 128, a 256x256 input):
 
 Images are in [-1, 1] inside the networks and in [0, 1] at the `Paper1Generator` boundary.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,8 +36,11 @@ SAMPLE_STREAM = 0x5A4D
 
 def _base_config(model):
     """Name, trainable and dtype policy of a subclassed model (the rest is written by hand)."""
-    return {"name": model.name, "trainable": model.trainable,
-            "dtype": keras.dtype_policies.serialize(model.dtype_policy)}
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "dtype": keras.dtype_policies.serialize(model.dtype_policy),
+    }
 
 
 def _shape(shape):
@@ -100,11 +104,11 @@ class Paper1Encoder(keras.Model):
         self.trunk = _trunk_blocks(self.width, "")
         # Keras would track one list under two names, so a shared trunk is not stored twice.
         self.posterior_trunk = None if self.shared_trunk else _trunk_blocks(self.width, "post_")
-        self.infer = [ResBlock(4 * self.width, 4 * self.width, name=f"infer{i}")
-                      for i in range(self.infer_blocks)]
+        self.infer = [
+            ResBlock(4 * self.width, 4 * self.width, name=f"infer{i}") for i in range(self.infer_blocks)
+        ]
         self.prior_head = ResBlock(2 * self.latent_channels, 4 * self.width, name="prior_head")
-        self.posterior_head = ResBlock(2 * self.latent_channels, 4 * self.width,
-                                       name="posterior_head")
+        self.posterior_head = ResBlock(2 * self.latent_channels, 4 * self.width, name="posterior_head")
 
     def build(self, input_shape):
         input_shape = _shape(input_shape)
@@ -144,9 +148,13 @@ class Paper1Encoder(keras.Model):
         return self._head(self.posterior_head, x, training)
 
     def get_config(self):
-        return {**_base_config(self), "width": self.width,
-                "latent_channels": self.latent_channels, "infer_blocks": self.infer_blocks,
-                "shared_trunk": self.shared_trunk}
+        return {
+            **_base_config(self),
+            "width": self.width,
+            "latent_channels": self.latent_channels,
+            "infer_blocks": self.infer_blocks,
+            "shared_trunk": self.shared_trunk,
+        }
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -178,12 +186,16 @@ class Paper1Decoder(keras.Model):
         self.latent_channels = int(latent_channels)
         w = self.width
         self.z_block = ResBlock(4 * w, 4 * w, name="z_block")
-        self.up_blocks = [ResDecoderBlock(4 * w, 4 * w, name="dec0"),
-                          ResDecoderBlock(4 * w, 4 * w, name="dec1")]
+        self.up_blocks = [
+            ResDecoderBlock(4 * w, 4 * w, name="dec0"),
+            ResDecoderBlock(4 * w, 4 * w, name="dec1"),
+        ]
         self.attention = ShortLongAttention(4 * w, name="attention")
-        self.scale_blocks = [ResDecoderBlock(4 * w, 4 * w, name="dec2"),
-                             ResDecoderBlock(2 * w, 2 * w, name="dec3"),
-                             ResDecoderBlock(w, w, name="dec4")]
+        self.scale_blocks = [
+            ResDecoderBlock(4 * w, 4 * w, name="dec2"),
+            ResDecoderBlock(2 * w, 2 * w, name="dec3"),
+            ResDecoderBlock(w, w, name="dec4"),
+        ]
         self.heads = [OutputHead(3, name=f"out{i + 1}") for i in range(4)]
 
     def build(self, input_shape):
@@ -216,8 +228,7 @@ class Paper1Decoder(keras.Model):
         return outputs
 
     def get_config(self):
-        return {**_base_config(self), "width": self.width,
-                "latent_channels": self.latent_channels}
+        return {**_base_config(self), "width": self.width, "latent_channels": self.latent_channels}
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -258,16 +269,20 @@ class PatchCritic(keras.Model):
         self.widths = widths
         self.pad = keras.layers.ZeroPadding2D(1)
         self.activation = keras.layers.LeakyReLU(negative_slope=self.negative_slope)
-        self.convs = [self._conv(f, 4, s, f"conv{i + 1}")
-                      for i, (f, s) in enumerate(zip(widths, self.STRIDES))]
-        self.shortcuts = [self._conv(f, 1, 1, f"shortcut{i + 1}")
-                          for i, (f, s) in enumerate(zip(widths, self.STRIDES))
-                          if s == 2 and self.residual]
+        self.convs = [
+            self._conv(f, 4, s, f"conv{i + 1}") for i, (f, s) in enumerate(zip(widths, self.STRIDES))
+        ]
+        self.shortcuts = [
+            self._conv(f, 1, 1, f"shortcut{i + 1}")
+            for i, (f, s) in enumerate(zip(widths, self.STRIDES))
+            if s == 2 and self.residual
+        ]
         self.pool = keras.layers.AveragePooling2D(2)
 
     def _conv(self, filters, kernel, stride, name):
-        conv = keras.layers.Conv2D(filters, kernel, strides=stride, padding="valid",
-                                   use_bias=not self.spectral_norm, name=name)
+        conv = keras.layers.Conv2D(
+            filters, kernel, strides=stride, padding="valid", use_bias=not self.spectral_norm, name=name
+        )
         if self.spectral_norm:
             return SpectralNorm(conv, name=f"{name}_sn")
         return conv
@@ -290,8 +305,12 @@ class PatchCritic(keras.Model):
         return tf.cast(x, "float32")
 
     def get_config(self):
-        return {**_base_config(self), "width": self.width,
-                "spectral_norm": self.spectral_norm, "residual": self.residual}
+        return {
+            **_base_config(self),
+            "width": self.width,
+            "spectral_norm": self.spectral_norm,
+            "residual": self.residual,
+        }
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -313,6 +332,8 @@ class Paper1Generator(keras.Model):
         max_side: largest input side accepted (`Paper1Config.max_attention_side`). Attention
             memory is (H/8 * W/8)^2 per image, so larger inputs raise an error instead of
             running: crop around the hole or resize first (`tfinpaint.inference` does both).
+        train_size: the image side the network was trained at (None = unknown); inference
+            runs the network at that scale.
 
     Call: `{"image": float [B, H, W, 3] in [0, 1], "mask": float [B, H, W, 1], 1 = hole}` with
     H, W multiples of `size_multiple` (32) and at most `max_side` -> float32 [B, H, W, 3] in
@@ -324,8 +345,16 @@ class Paper1Generator(keras.Model):
 
     size_multiple = LATENT_STRIDE
 
-    def __init__(self, width=32, latent_channels=128, infer_blocks=1, shared_encoder=True,
-                 max_side=512, **kwargs):
+    def __init__(
+        self,
+        width=32,
+        latent_channels=128,
+        infer_blocks=1,
+        shared_encoder=True,
+        max_side=512,
+        train_size=None,
+        **kwargs,
+    ):
         kwargs.pop("autocast", None)
         super().__init__(autocast=False, **kwargs)
         self.width = int(width)
@@ -333,27 +362,34 @@ class Paper1Generator(keras.Model):
         self.infer_blocks = int(infer_blocks)
         self.shared_encoder = bool(shared_encoder)
         self.max_side = None if max_side is None else int(max_side)
-        self.encoder = Paper1Encoder(width, latent_channels, infer_blocks, shared_encoder,
-                                     name="encoder")
+        self.train_size = None if train_size is None else int(train_size)
+        self.encoder = Paper1Encoder(width, latent_channels, infer_blocks, shared_encoder, name="encoder")
         self.decoder = Paper1Decoder(width, latent_channels, name="decoder")
 
     def build(self, input_shape):
         image_shape = (None, None, None, 3)
         self.encoder.build(image_shape)
         w, latent = self.width, self.latent_channels
-        self.decoder.build([(None, None, None, latent), (None, None, None, 4 * w),
-                            (None, None, None, 4 * w), (None, None, None, 1)])
+        self.decoder.build(
+            [
+                (None, None, None, latent),
+                (None, None, None, 4 * w),
+                (None, None, None, 4 * w),
+                (None, None, None, 1),
+            ]
+        )
 
     def _checked(self, inputs):
         if not isinstance(inputs, dict) or "image" not in inputs or "mask" not in inputs:
-            raise ValueError("Paper1Generator expects a dict with 'image' [B,H,W,3] and "
-                             f"'mask' [B,H,W,1]; got {type(inputs).__name__}"
-                             + (f" with keys {sorted(inputs)}" if isinstance(inputs, dict) else ""))
+            raise ValueError(
+                "Paper1Generator expects a dict with 'image' [B,H,W,3] and "
+                f"'mask' [B,H,W,1]; got {type(inputs).__name__}"
+                + (f" with keys {sorted(inputs)}" if isinstance(inputs, dict) else "")
+            )
         image = tf.cast(inputs["image"], "float32")
         mask = tf.cast(inputs["mask"], "float32")
         if image.shape.rank != 4 or image.shape[-1] != 3:
-            raise ValueError(f"Paper1Generator: 'image' has shape {image.shape}; "
-                             "expected [B,H,W,3]")
+            raise ValueError(f"Paper1Generator: 'image' has shape {image.shape}; expected [B,H,W,3]")
         if mask.shape.rank != 4 or mask.shape[-1] != 1:
             raise ValueError(f"Paper1Generator: 'mask' has shape {mask.shape}; expected [B,H,W,1]")
         height, width = image.shape[1], image.shape[2]
@@ -361,27 +397,38 @@ class Paper1Generator(keras.Model):
             self._check_static_size(height, width)
             return image, mask
         side = tf.shape(image)[1:3]
-        checks = [tf.debugging.assert_equal(
-            side % self.size_multiple, 0,
-            message=f"Paper1Generator: image height and width must be multiples of "
-                    f"{self.size_multiple}; tfinpaint.inference reflect-pads to them")]
+        checks = [
+            tf.debugging.assert_equal(
+                side % self.size_multiple,
+                0,
+                message=f"Paper1Generator: image height and width must be multiples of "
+                f"{self.size_multiple}; tfinpaint.inference reflect-pads to them",
+            )
+        ]
         if self.max_side is not None:
-            checks.append(tf.debugging.assert_less_equal(
-                side, self.max_side, message=self._too_large_message("this input")))
+            checks.append(
+                tf.debugging.assert_less_equal(
+                    side, self.max_side, message=self._too_large_message("this input")
+                )
+            )
         with tf.control_dependencies(checks):
             return tf.identity(image), tf.identity(mask)
 
     def _too_large_message(self, size):
-        return (f"Paper1Generator: {size} is larger than max_side={self.max_side} "
-                "(model.max_attention_side). Attention memory grows as (H/8 * W/8)^2 per "
-                "image, so the network must not run at this size: crop around the hole or "
-                "resize first, as tfinpaint.inference's model inpainter does for large images")
+        return (
+            f"Paper1Generator: {size} is larger than max_side={self.max_side} "
+            "(model.max_attention_side). Attention memory grows as (H/8 * W/8)^2 per "
+            "image, so the network must not run at this size: crop around the hole or "
+            "resize first, as tfinpaint.inference's model inpainter does for large images"
+        )
 
     def _check_static_size(self, height, width):
         if height % self.size_multiple or width % self.size_multiple:
-            raise ValueError(f"Paper1Generator: image is {height}x{width}; height and width must "
-                             f"be multiples of {self.size_multiple} (tfinpaint.inference "
-                             "reflect-pads to them)")
+            raise ValueError(
+                f"Paper1Generator: image is {height}x{width}; height and width must "
+                f"be multiples of {self.size_multiple} (tfinpaint.inference "
+                "reflect-pads to them)"
+            )
         if self.max_side is not None and max(height, width) > self.max_side:
             raise ValueError(self._too_large_message(f"a {height}x{width} image"))
 
@@ -394,8 +441,7 @@ class Paper1Generator(keras.Model):
             seed = tf.stack([tf.cast(seed, "int64"), tf.constant(SAMPLE_STREAM, "int64")])
             noise = tf.random.stateless_normal(tf.shape(mean), seed=seed)
             z = mean + std * tf.cast(noise, std.dtype)
-        outputs = self.decoder([z, fused, feature, downsample(visible, ATTENTION_STRIDE)],
-                               training=training)
+        outputs = self.decoder([z, fused, feature, downsample(visible, ATTENTION_STRIDE)], training=training)
         prediction = (tf.cast(outputs[-1], "float32") + 1.0) / 2.0
         return complete(image, mask, prediction)
 
@@ -411,9 +457,15 @@ class Paper1Generator(keras.Model):
         return self._complete(inputs, seed, False)
 
     def get_config(self):
-        return {**_base_config(self), "width": self.width,
-                "latent_channels": self.latent_channels, "infer_blocks": self.infer_blocks,
-                "shared_encoder": self.shared_encoder, "max_side": self.max_side}
+        return {
+            **_base_config(self),
+            "width": self.width,
+            "latent_channels": self.latent_channels,
+            "infer_blocks": self.infer_blocks,
+            "shared_encoder": self.shared_encoder,
+            "max_side": self.max_side,
+            "train_size": self.train_size,
+        }
 
 
 def _input_shapes():
@@ -423,18 +475,27 @@ def _input_shapes():
 def build_generator(config):
     """The built inference generator of an `ExperimentConfig` (or a `Paper1Config`)."""
     model = getattr(config, "model", config)
-    generator = Paper1Generator(width=model.width, latent_channels=model.latent_channels,
-                                infer_blocks=model.infer_blocks,
-                                shared_encoder=model.shared_encoder,
-                                max_side=model.max_attention_side, name="paper1_generator")
+    generator = Paper1Generator(
+        width=model.width,
+        latent_channels=model.latent_channels,
+        infer_blocks=model.infer_blocks,
+        shared_encoder=model.shared_encoder,
+        max_side=model.max_attention_side,
+        train_size=getattr(getattr(config, "data", None), "image_size", None),
+        name="paper1_generator",
+    )
     generator.build(_input_shapes())
     return generator
 
 
 def build_critic(model, name):
     """One built PatchGAN critic configured by a `Paper1Config`."""
-    critic = PatchCritic(width=model.critic_width, spectral_norm=model.critic_spectral_norm,
-                         residual=model.critic_residual, name=name)
+    critic = PatchCritic(
+        width=model.critic_width,
+        spectral_norm=model.critic_spectral_norm,
+        residual=model.critic_residual,
+        name=name,
+    )
     critic.build((None, None, None, 3))
     return critic
 
@@ -447,15 +508,23 @@ def build_gan(config, global_batch_size):
     from tfinpaint.training.wgan_gp import Paper1GAN
 
     model = config.model
-    critics = {"d1": build_critic(model, "d1_reconstruction"),
-               "d2": build_critic(model, "d2_generation")}
+    critics = {"d1": build_critic(model, "d1_reconstruction"), "d2": build_critic(model, "d2_generation")}
     return Paper1GAN(
-        generator=build_generator(config), critics=critics, global_batch_size=global_batch_size,
-        n_critic=model.n_critic, gp_weight=model.gp_weight, l1_weight=model.l1_weight,
-        kl_weight=model.kl_weight, adv_weight=model.adv_weight,
+        generator=build_generator(config),
+        critics=critics,
+        global_batch_size=global_batch_size,
+        n_critic=model.n_critic,
+        gp_weight=model.gp_weight,
+        l1_weight=model.l1_weight,
+        kl_weight=model.kl_weight,
+        adv_weight=model.adv_weight,
         penalty_score="sum" if model.critic_spectral_norm else "mean",
         kl_reduction=model.kl_reduction,
-        lr=model.lr, beta_1=model.beta_1, beta_2=model.beta_2, seed=config.train.seed)
+        lr=model.lr,
+        beta_1=model.beta_1,
+        beta_2=model.beta_2,
+        seed=config.train.seed,
+    )
 
 
 def _timed(fn, repeats):
@@ -492,7 +561,7 @@ def attention_share(config, batch_size=4, steps=5):
     rng = np.random.default_rng(0)
     image = rng.random((batch_size, size, size, 3), dtype=np.float32)
     mask = np.zeros((batch_size, size, size, 1), np.float32)
-    mask[:, size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1.0
+    mask[:, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1.0
     batch = {"image": image, "mask": mask, "index": np.arange(batch_size, dtype=np.int64)}
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
     train = make_step_function(tf.distribute.get_strategy(), gan.train_step)
@@ -516,7 +585,5 @@ def attention_share(config, batch_size=4, steps=5):
             out = layer([x, f, visible], training=True)
         return tape.gradient(tf.reduce_sum(out), [x, f] + layer.trainable_variables)
 
-    attention_ms = (_timed(forward_backward, steps)
-                    + config.model.n_critic * _timed(forward, steps))
-    return {"step_ms": step_ms, "attention_ms": attention_ms,
-            "attention_share": attention_ms / step_ms}
+    attention_ms = _timed(forward_backward, steps) + config.model.n_critic * _timed(forward, steps)
+    return {"step_ms": step_ms, "attention_ms": attention_ms, "attention_share": attention_ms / step_ms}

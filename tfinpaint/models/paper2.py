@@ -5,6 +5,7 @@ and neighbourhood", Automatika 61(4), 2020; layer tables and resolved ambiguitie
 SPEC-paper2.md. `build_generator(config)` and `build_gan(config, global_batch_size)` are the
 registry entry points (`tfinpaint.models`).
 """
+
 from __future__ import annotations
 
 import keras
@@ -90,11 +91,21 @@ class DilatedConv2D(keras.layers.Conv2D):
     """
 
     def convolution_op(self, inputs, kernel):
-        if not (self.dilation_rate != (1, 1) and self.groups == 1 and self.data_format == "channels_last"
-                and keras.backend.backend() == "tensorflow" and _native_dilated_conv(inputs.dtype)):
+        if not (
+            self.dilation_rate != (1, 1)
+            and self.groups == 1
+            and self.data_format == "channels_last"
+            and keras.backend.backend() == "tensorflow"
+            and _native_dilated_conv(inputs.dtype)
+        ):
             return super().convolution_op(inputs, kernel)
-        return tf.nn.conv2d(inputs, kernel, strides=[1, *self.strides, 1], padding=self.padding.upper(),
-                            dilations=[1, *self.dilation_rate, 1])
+        return tf.nn.conv2d(
+            inputs,
+            kernel,
+            strides=[1, *self.strides, 1],
+            padding=self.padding.upper(),
+            dilations=[1, *self.dilation_rate, 1],
+        )
 
 
 def _native_dilated_conv(dtype) -> bool:
@@ -143,7 +154,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         gamma = tf.cast(self.gamma, "float32") if self.scale else tf.ones([channels], "float32")
         beta = tf.cast(self.beta, "float32") if self.center else tf.zeros([channels], "float32")
         outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-            inputs, gamma, beta, epsilon=self.epsilon, data_format="NHWC", is_training=True)[:3]
+            inputs, gamma, beta, epsilon=self.epsilon, data_format="NHWC", is_training=True
+        )[:3]
         count = tf.cast(tf.size(inputs) // channels, "float32")
         variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
@@ -154,7 +166,13 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return {**super().get_config(), "fused": self.fused}
 
     def _fused_kernel_applies(self, inputs, mask) -> bool:
-        if not self.fused or mask is not None or self.renorm or len(inputs.shape) != 4 or self.axis not in (-1, 3):
+        if (
+            not self.fused
+            or mask is not None
+            or self.renorm
+            or len(inputs.shape) != 4
+            or self.axis not in (-1, 3)
+        ):
             return False
         if inputs.shape[-1] is None or self.epsilon < 1.001e-5:
             return False
@@ -178,6 +196,8 @@ class Paper2Generator(keras.Model):
         width: channels of the first layer (64 in the paper); every width in Table 1 scales
             with it (128 -> 2 * width, 256 -> 4 * width, 32 -> width / 2).
         batchnorm: conv -> BatchNorm -> ReLU (GLCIC); False gives conv -> ReLU.
+        train_size: the image side the network was trained at (None = unknown). Inference
+            runs the network at that scale (`tfinpaint.inference`); kept in the saved config.
 
     Inputs:
         dict `{"image": float [B, H, W, 3] in [0, 1], "mask": float [B, H, W, 1]}`, mask 1 = hole.
@@ -193,7 +213,7 @@ class Paper2Generator(keras.Model):
     size_multiple = 4
     max_side = None
 
-    def __init__(self, width: int = 64, batchnorm: bool = True, **kwargs):
+    def __init__(self, width: int = 64, batchnorm: bool = True, train_size: int | None = None, **kwargs):
         # No input autocast: under a mixed policy the known pixels must be pasted back from the
         # float32 input, not from a bfloat16 / float16 copy; the inner layers cast for themselves.
         kwargs["autocast"] = False
@@ -202,6 +222,7 @@ class Paper2Generator(keras.Model):
             raise ValueError(f"generator width={width!r}: expected a positive integer")
         self.width = int(width)
         self.batchnorm = bool(batchnorm)
+        self.train_size = None if train_size is None else int(train_size)
         self.network = keras.Sequential(self._table_layers(), name="network")
 
     def _table_layers(self) -> list:
@@ -209,17 +230,36 @@ class Paper2Generator(keras.Model):
         for i, (kind, kernel, dilation, stride, channels) in enumerate(GENERATOR_TABLE, start=1):
             if kind == "output":
                 # float32 so the sigmoid and the completion stay float32 under mixed precision.
-                layers.append(keras.layers.Conv2D(channels, kernel, padding="same", activation="sigmoid",
-                                                  dtype="float32", name=f"conv{i}"))
+                layers.append(
+                    keras.layers.Conv2D(
+                        channels,
+                        kernel,
+                        padding="same",
+                        activation="sigmoid",
+                        dtype="float32",
+                        name=f"conv{i}",
+                    )
+                )
                 continue
             filters = _scaled(channels, self.width)
             if kind == "deconv":
-                layers.append(keras.layers.Conv2DTranspose(filters, kernel, strides=stride, padding="same",
-                                                           name=f"deconv{i}"))
+                layers.append(
+                    keras.layers.Conv2DTranspose(
+                        filters, kernel, strides=stride, padding="same", name=f"deconv{i}"
+                    )
+                )
             else:
                 conv = DilatedConv2D if dilation > 1 else keras.layers.Conv2D
-                layers.append(conv(filters, kernel, strides=stride, dilation_rate=dilation, padding="same",
-                                   name=f"conv{i}"))
+                layers.append(
+                    conv(
+                        filters,
+                        kernel,
+                        strides=stride,
+                        dilation_rate=dilation,
+                        padding="same",
+                        name=f"conv{i}",
+                    )
+                )
             if self.batchnorm:
                 layers.append(FusedBatchNormalization(synchronized=True, name=f"bn{i}"))
             layers.append(keras.layers.ReLU(name=f"relu{i}"))
@@ -239,7 +279,12 @@ class Paper2Generator(keras.Model):
         return tuple(input_shape["image"])
 
     def get_config(self):
-        return {**_base_config(self), "width": self.width, "batchnorm": self.batchnorm}
+        return {
+            **_base_config(self),
+            "width": self.width,
+            "batchnorm": self.batchnorm,
+            "train_size": self.train_size,
+        }
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -275,8 +320,15 @@ class Paper2Critic(keras.Model):
         Synthesis ... with Conditional GANs" (pix2pixHD), CVPR 2018; Arjovsky et al., WGAN 2017.
     """
 
-    def __init__(self, role: str, image_size: int, width: int = 64, clip_value=0.01,
-                 negative_slope: float = 0.2, **kwargs):
+    def __init__(
+        self,
+        role: str,
+        image_size: int,
+        width: int = 64,
+        clip_value=0.01,
+        negative_slope: float = 0.2,
+        **kwargs,
+    ):
         kwargs.setdefault("name", f"critic_{role}")
         super().__init__(**kwargs)
         if role not in CRITIC_ROLES:
@@ -291,17 +343,28 @@ class Paper2Critic(keras.Model):
         spec = CRITIC_ROLES[role]
         self.downsample = spec["downsample"]
         self.view_size = self.image_size // (2 if role == "local" else self.downsample)
-        self.pool = (keras.layers.AveragePooling2D(self.downsample, name="pool")
-                     if self.downsample > 1 else None)
+        self.pool = (
+            keras.layers.AveragePooling2D(self.downsample, name="pool") if self.downsample > 1 else None
+        )
         clip = None if self.clip_value is None else WeightClip(self.clip_value)
         layers = []
         for i, channels in enumerate(spec["widths"], start=1):
-            layers.append(keras.layers.Conv2D(_scaled(channels, self.width), 5, strides=2, padding="same",
-                                              kernel_constraint=clip, bias_constraint=clip, name=f"conv{i}"))
+            layers.append(
+                keras.layers.Conv2D(
+                    _scaled(channels, self.width),
+                    5,
+                    strides=2,
+                    padding="same",
+                    kernel_constraint=clip,
+                    bias_constraint=clip,
+                    name=f"conv{i}",
+                )
+            )
             layers.append(keras.layers.LeakyReLU(self.negative_slope, name=f"lrelu{i}"))
         layers.append(keras.layers.Flatten(name="flatten"))
-        layers.append(keras.layers.Dense(1, kernel_constraint=clip, bias_constraint=clip, dtype="float32",
-                                         name="score"))
+        layers.append(
+            keras.layers.Dense(1, kernel_constraint=clip, bias_constraint=clip, dtype="float32", name="score")
+        )
         self.network = keras.Sequential(layers, name="network")
 
     def build(self, input_shape=None):
@@ -318,8 +381,10 @@ class Paper2Critic(keras.Model):
 
     def call(self, inputs, training=False):
         if not isinstance(inputs, dict) or "image" not in inputs:
-            raise ValueError(f"{self.name}: expected a dict with 'image' (and 'mask' for the local "
-                             f"critic), got {type(inputs).__name__}")
+            raise ValueError(
+                f"{self.name}: expected a dict with 'image' (and 'mask' for the local "
+                f"critic), got {type(inputs).__name__}"
+            )
         image = inputs["image"]
         _check_side(image, self.image_size, self.name)
         mask = inputs.get("mask")
@@ -331,8 +396,14 @@ class Paper2Critic(keras.Model):
         return (input_shape["image"][0], 1)
 
     def get_config(self):
-        return {**_base_config(self), "role": self.role, "image_size": self.image_size, "width": self.width,
-                "clip_value": self.clip_value, "negative_slope": self.negative_slope}
+        return {
+            **_base_config(self),
+            "role": self.role,
+            "image_size": self.image_size,
+            "width": self.width,
+            "clip_value": self.clip_value,
+            "negative_slope": self.negative_slope,
+        }
 
 
 def hole_window(image, mask, size: int):
@@ -370,8 +441,9 @@ def _window_start(occupied, size: int):
 
 def _image_and_mask(inputs, multiple: int, who: str):
     if not isinstance(inputs, dict) or "image" not in inputs or "mask" not in inputs:
-        raise ValueError(f"{who}: expected a dict {{'image': [B,H,W,3], 'mask': [B,H,W,1]}}, "
-                         f"got {type(inputs).__name__}")
+        raise ValueError(
+            f"{who}: expected a dict {{'image': [B,H,W,3], 'mask': [B,H,W,1]}}, got {type(inputs).__name__}"
+        )
     image = tf.cast(inputs["image"], "float32")
     mask = tf.cast(inputs["mask"], "float32")
     if image.shape.rank != 4 or image.shape[-1] not in (3, None):
@@ -381,15 +453,19 @@ def _image_and_mask(inputs, multiple: int, who: str):
     for axis, name in ((1, "height"), (2, "width")):
         side = image.shape[axis]
         if side is not None and side % multiple:
-            raise ValueError(f"{who}: image {name} {side} is not a multiple of {multiple}; pad or crop "
-                             f"the input (the inference helpers reflect-pad automatically)")
+            raise ValueError(
+                f"{who}: image {name} {side} is not a multiple of {multiple}; pad or crop "
+                f"the input (the inference helpers reflect-pad automatically)"
+            )
     return image, mask
 
 
 def _check_side(image, size: int, who: str):
     if tuple(image.shape[1:3]) not in ((size, size), (None, None)):
-        raise ValueError(f"{who}: expected images of {size}x{size} (the critic's image_size), "
-                         f"got {image.shape[1]}x{image.shape[2]}")
+        raise ValueError(
+            f"{who}: expected images of {size}x{size} (the critic's image_size), "
+            f"got {image.shape[1]}x{image.shape[2]}"
+        )
 
 
 def _base_config(model) -> dict:
@@ -400,8 +476,12 @@ def _base_config(model) -> dict:
 
 def build_generator(config) -> Paper2Generator:
     """The inference generator of a paper-2 `ExperimentConfig`, built (weights created)."""
-    generator = Paper2Generator(width=config.model.generator_width, batchnorm=config.model.generator_batchnorm,
-                                name="generator")
+    generator = Paper2Generator(
+        width=config.model.generator_width,
+        batchnorm=config.model.generator_batchnorm,
+        train_size=config.data.image_size,
+        name="generator",
+    )
     generator.build()
     return generator
 
@@ -410,10 +490,13 @@ def build_critics(config) -> dict:
     """The four critics of a paper-2 `ExperimentConfig` at its training size, built."""
     m, size = config.model, config.data.image_size
     if m.critic_pooling != "avg":
-        raise ValueError(f"model.critic_pooling={m.critic_pooling!r}: expected 'avg' (2x2 / 4x4 average "
-                         f"pooling for the x2 / x4 critics)")
-    critics = {role: Paper2Critic(role, size, width=m.critic_width, clip_value=m.clip_value)
-               for role in CRITIC_ROLES}
+        raise ValueError(
+            f"model.critic_pooling={m.critic_pooling!r}: expected 'avg' (2x2 / 4x4 average "
+            f"pooling for the x2 / x4 critics)"
+        )
+    critics = {
+        role: Paper2Critic(role, size, width=m.critic_width, clip_value=m.clip_value) for role in CRITIC_ROLES
+    }
     for critic in critics.values():
         critic.build()
     return critics
@@ -422,6 +505,17 @@ def build_critics(config) -> dict:
 def build_gan(config, global_batch_size: int) -> Paper2GAN:
     """Paper 2's training model; call inside the strategy's scope, then `gan.build_optimizers()`."""
     m = config.model
-    return Paper2GAN(build_generator(config), build_critics(config), global_batch_size,
-                     t1=m.t1, t2=m.t2, adv_weight=m.adv_weight, optimizer=m.optimizer, lr=m.lr,
-                     beta_1=m.beta_1, beta_2=m.beta_2, rmsprop_lr=m.rmsprop_lr, name="paper2_gan")
+    return Paper2GAN(
+        build_generator(config),
+        build_critics(config),
+        global_batch_size,
+        t1=m.t1,
+        t2=m.t2,
+        adv_weight=m.adv_weight,
+        optimizer=m.optimizer,
+        lr=m.lr,
+        beta_1=m.beta_1,
+        beta_2=m.beta_2,
+        rmsprop_lr=m.rmsprop_lr,
+        name="paper2_gan",
+    )

@@ -4,6 +4,7 @@ It sends PNGs to the `bytes` signature (`{"b64": …}` in, `inpainted_bytes` out
 request is ~150 kB instead of the ~1.3 MB of JSON number lists the uint8 signature needs.
 Standard library and Pillow only, so it runs where TensorFlow is not installed.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,6 +27,7 @@ class ServingClientError(RuntimeError):
 
 def _png(array: np.ndarray) -> dict:
     from PIL import Image
+
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return {"b64": base64.b64encode(buffer.getvalue()).decode("ascii")}
@@ -33,6 +35,7 @@ def _png(array: np.ndarray) -> dict:
 
 def _from_png(payload: dict) -> np.ndarray:
     from PIL import Image
+
     with Image.open(io.BytesIO(base64.b64decode(payload["b64"]))) as image:
         return np.asarray(image.convert("RGB"))
 
@@ -57,9 +60,12 @@ class InpaintClient:
 
     def _call(self, suffix: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(f"{self.url}/v1/models/{self.model_name}{suffix}",
-                                         data=data, method="GET" if data is None else "POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/v1/models/{self.model_name}{suffix}",
+            data=data,
+            method="GET" if data is None else "POST",
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
@@ -90,6 +96,11 @@ class InpaintClient:
         if mask.shape != image.shape[:2]:
             raise ValueError(f"mask: expected [H, W] = {list(image.shape[:2])}, got {list(mask.shape)}")
         hole = np.where(mask != 0, 255, 0).astype(np.uint8)
-        answer = self._call(":predict", {"signature_name": "bytes", "instances": [
-            {"image_bytes": _png(image), "mask_bytes": _png(hole)}]})
+        answer = self._call(
+            ":predict",
+            {
+                "signature_name": "bytes",
+                "instances": [{"image_bytes": _png(image), "mask_bytes": _png(hole)}],
+            },
+        )
         return _from_png(answer["predictions"][0])

@@ -22,6 +22,7 @@ requests cannot multiply the memory in use.
 
 Loading a SavedModel runs its graph: serve only models you trust.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,7 +38,6 @@ import threading
 from concurrent import futures
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -54,24 +54,38 @@ _DISCARD_LIMIT = 1 << 30
 
 # TF Serving's mapping of canonical status codes to HTTP (http_rest_api_handler.cc).
 HTTP_STATUS = {
-    "OK": 200, "CANCELLED": 499, "UNKNOWN": 500, "INVALID_ARGUMENT": 400,
-    "DEADLINE_EXCEEDED": 504, "NOT_FOUND": 404, "ALREADY_EXISTS": 409,
-    "PERMISSION_DENIED": 403, "RESOURCE_EXHAUSTED": 429, "FAILED_PRECONDITION": 400,
-    "ABORTED": 409, "OUT_OF_RANGE": 400, "UNIMPLEMENTED": 501, "INTERNAL": 500,
-    "UNAVAILABLE": 503, "DATA_LOSS": 500, "UNAUTHENTICATED": 401,
+    "OK": 200,
+    "CANCELLED": 499,
+    "UNKNOWN": 500,
+    "INVALID_ARGUMENT": 400,
+    "DEADLINE_EXCEEDED": 504,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "PERMISSION_DENIED": 403,
+    "RESOURCE_EXHAUSTED": 429,
+    "FAILED_PRECONDITION": 400,
+    "ABORTED": 409,
+    "OUT_OF_RANGE": 400,
+    "UNIMPLEMENTED": 501,
+    "INTERNAL": 500,
+    "UNAVAILABLE": 503,
+    "DATA_LOSS": 500,
+    "UNAUTHENTICATED": 401,
 }
 _TF_ERROR_CODES = {
-    tf.errors.InvalidArgumentError: "INVALID_ARGUMENT", tf.errors.NotFoundError: "NOT_FOUND",
+    tf.errors.InvalidArgumentError: "INVALID_ARGUMENT",
+    tf.errors.NotFoundError: "NOT_FOUND",
     tf.errors.ResourceExhaustedError: "RESOURCE_EXHAUSTED",
     tf.errors.FailedPreconditionError: "FAILED_PRECONDITION",
-    tf.errors.OutOfRangeError: "OUT_OF_RANGE", tf.errors.UnimplementedError: "UNIMPLEMENTED",
+    tf.errors.OutOfRangeError: "OUT_OF_RANGE",
+    tf.errors.UnimplementedError: "UNIMPLEMENTED",
 }
 
 
 class ServingError(Exception):
     """A request the server refuses; `code` is a canonical status name (INVALID_ARGUMENT …)."""
 
-    def __init__(self, code: str, message: str, http_status: Optional[int] = None):
+    def __init__(self, code: str, message: str, http_status: int | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
@@ -80,15 +94,22 @@ class ServingError(Exception):
 
 def _readable_tf_message(error: tf.errors.OpError) -> str:
     # Drop TF's graph-location noise; keep what the assert or kernel said.
-    lines = [l for l in str(error.message).splitlines()
-             if l.strip() and not l.strip().startswith("[[") and "Graph execution error" not in l
-             and not l.startswith("Detected at node") and "stack traces unavailable" not in l]
-    return " ".join(l.strip() for l in lines) or str(error.message)
+    lines = [
+        line
+        for line in str(error.message).splitlines()
+        if line.strip()
+        and not line.strip().startswith("[[")
+        and "Graph execution error" not in line
+        and not line.startswith("Detected at node")
+        and "stack traces unavailable" not in line
+    ]
+    return " ".join(line.strip() for line in lines) or str(error.message)
 
 
 # ---------------------------------------------------------------------------------------------
 # Models on disk.
 # ---------------------------------------------------------------------------------------------
+
 
 def _settle_garbage_collector() -> None:
     """Collect the previous version's garbage, then exempt every live object from GC scans.
@@ -121,10 +142,8 @@ class LoadedVersion:
         with open(os.path.join(path, "saved_model.pb"), "rb") as f:
             proto.ParseFromString(f.read())
         self.signature_defs = proto.meta_graphs[0].signature_def
-        self.input_specs = {name: fn.structured_input_signature[1]
-                            for name, fn in self.signatures.items()}
-        self.output_names = {name: sorted(fn.structured_outputs)
-                             for name, fn in self.signatures.items()}
+        self.input_specs = {name: fn.structured_input_signature[1] for name, fn in self.signatures.items()}
+        self.output_names = {name: sorted(fn.structured_outputs) for name, fn in self.signatures.items()}
 
 
 class ModelSource:
@@ -136,22 +155,22 @@ class ModelSource:
         poll_seconds: how often `start_polling` rescans the folder.
     """
 
-    def __init__(self, base_path: str, name: Optional[str] = None,
-                 poll_seconds: float = DEFAULT_POLL_SECONDS):
+    def __init__(self, base_path: str, name: str | None = None, poll_seconds: float = DEFAULT_POLL_SECONDS):
         self.base_path = os.path.abspath(base_path)
         self.name = name or os.path.basename(self.base_path.rstrip(os.sep))
         self.poll_seconds = poll_seconds
-        self._current: Optional[LoadedVersion] = None
+        self._current: LoadedVersion | None = None
         self._failed: dict = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         if not os.path.isdir(self.base_path):
             raise FileNotFoundError(f"--model-base-path {base_path}: no such folder")
         if not self.refresh():
             raise FileNotFoundError(
                 f"--model-base-path {base_path}: no integer version folder holding a loadable "
-                "saved_model.pb; create one with `tfinpaint export`")
+                "saved_model.pb; create one with `tfinpaint export`"
+            )
 
     def current(self) -> LoadedVersion:
         with self._lock:
@@ -176,8 +195,12 @@ class ModelSource:
             loaded = LoadedVersion(path, version)
         except Exception as error:  # a broken export must not stop the one being served
             self._failed[version] = stamp
-            log.error("could not load %s (still serving %s): %s", path,
-                      current.version if current else "nothing", error)
+            log.error(
+                "could not load %s (still serving %s): %s",
+                path,
+                current.version if current else "nothing",
+                error,
+            )
             return current is not None
         with self._lock:
             self._current = loaded
@@ -193,6 +216,7 @@ class ModelSource:
                     self.refresh()
                 except OSError as error:
                     log.error("cannot scan %s: %s", self.base_path, error)
+
         self._thread = threading.Thread(target=loop, name="tfinpaint-version-poll", daemon=True)
         self._thread.start()
 
@@ -206,13 +230,15 @@ class ModelSource:
 # Requests -> tensors -> answers (shared by REST and gRPC).
 # ---------------------------------------------------------------------------------------------
 
+
 def _shape_text(shape) -> str:
     return "[" + ", ".join("-1" if d is None else str(d) for d in shape) + "]"
 
 
-def _image_pixels(encoded: bytes) -> Optional[int]:
+def _image_pixels(encoded: bytes) -> int | None:
     """Width x height from an encoded image's header, without decoding it (None: unknown)."""
     from PIL import Image
+
     try:
         with Image.open(io.BytesIO(encoded)) as image:
             width, height = image.size
@@ -224,8 +250,7 @@ def _image_pixels(encoded: bytes) -> Optional[int]:
 def _pixels(array: np.ndarray) -> int:
     """Pixels in an input: N*H*W of a [N,H,W,C] array, header sizes summed for encoded images."""
     if array.dtype == object:
-        return sum(_image_pixels(item) or 0 for item in array.reshape(-1)
-                   if isinstance(item, bytes))
+        return sum(_image_pixels(item) or 0 for item in array.reshape(-1) if isinstance(item, bytes))
     if array.ndim == 4:
         return int(array.shape[0] * array.shape[1] * array.shape[2])
     return 0
@@ -240,27 +265,27 @@ class Predictor:
         max_concurrent: predictions allowed to run at once; others wait their turn.
     """
 
-    def __init__(self, source: ModelSource, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 max_concurrent: int = 2):
+    def __init__(self, source: ModelSource, max_pixels: int = DEFAULT_MAX_PIXELS, max_concurrent: int = 2):
         self.source = source
         self.max_pixels = max_pixels
         self.max_concurrent = max_concurrent
         self._slots = threading.BoundedSemaphore(max_concurrent)
 
-    def resolve(self, name: str, version: Optional[int]) -> LoadedVersion:
+    def resolve(self, name: str, version: int | None) -> LoadedVersion:
         loaded = self.source.current()
         if name != self.source.name or (version is not None and version != loaded.version):
             request = f"Specific({name}, {version})" if version is not None else f"Latest({name})"
             raise ServingError("NOT_FOUND", f"Servable not found for request: {request}")
         return loaded
 
-    def signature(self, loaded: LoadedVersion, signature_name: Optional[str]):
+    def signature(self, loaded: LoadedVersion, signature_name: str | None):
         signature_name = signature_name or "serving_default"
         if signature_name not in loaded.signatures:
             raise ServingError(
                 "INVALID_ARGUMENT",
-                f"Serving signature name: \"{signature_name}\" not found in signature def; "
-                f"available: {sorted(loaded.signatures)}")
+                f'Serving signature name: "{signature_name}" not found in signature def; '
+                f"available: {sorted(loaded.signatures)}",
+            )
         return signature_name
 
     def check_inputs(self, loaded: LoadedVersion, signature_name: str, inputs: dict) -> dict:
@@ -272,7 +297,8 @@ class Predictor:
             raise ServingError(
                 "INVALID_ARGUMENT",
                 f"signature {signature_name!r} takes inputs {sorted(specs)}; "
-                f"missing {missing}, unexpected {extra}")
+                f"missing {missing}, unexpected {extra}",
+            )
         pixels = 0
         tensors = {}
         for name, spec in specs.items():
@@ -281,7 +307,8 @@ class Predictor:
                 raise ServingError(
                     "INVALID_ARGUMENT",
                     f"input {name!r}: expected shape {_shape_text(spec.shape)}, "
-                    f"got {_shape_text(array.shape)}")
+                    f"got {_shape_text(array.shape)}",
+                )
             # Image and mask cover the same pixels: the largest input is the request's size.
             pixels = max(pixels, _pixels(array))
             tensors[name] = array
@@ -289,30 +316,31 @@ class Predictor:
             raise ServingError(
                 "INVALID_ARGUMENT",
                 f"request carries {pixels} image pixels; this server's limit is "
-                f"{self.max_pixels} (--max-pixels)")
+                f"{self.max_pixels} (--max-pixels)",
+            )
         return tensors
 
-    def predict(self, name: str, version: Optional[int], signature_name: Optional[str],
-                inputs: dict, output_filter=()):
+    def predict(
+        self, name: str, version: int | None, signature_name: str | None, inputs: dict, output_filter=()
+    ):
         """Run a signature. Returns (loaded version, signature name, output name -> array)."""
         loaded = self.resolve(name, version)
         signature_name = self.signature(loaded, signature_name)
         tensors = self.check_inputs(loaded, signature_name, inputs)
         unknown = sorted(set(output_filter) - set(loaded.output_names[signature_name]))
         if unknown:
-            raise ServingError("INVALID_ARGUMENT",
-                               f"output_filter names unknown outputs {unknown}; signature "
-                               f"{signature_name!r} has {loaded.output_names[signature_name]}")
+            raise ServingError(
+                "INVALID_ARGUMENT",
+                f"output_filter names unknown outputs {unknown}; signature "
+                f"{signature_name!r} has {loaded.output_names[signature_name]}",
+            )
         with self._slots:
             try:
-                outputs = loaded.signatures[signature_name](
-                    **{k: tf.constant(v) for k, v in tensors.items()})
+                outputs = loaded.signatures[signature_name](**{k: tf.constant(v) for k, v in tensors.items()})
             except tf.errors.OpError as error:
-                code = next((c for cls, c in _TF_ERROR_CODES.items() if isinstance(error, cls)),
-                            "INTERNAL")
+                code = next((c for cls, c in _TF_ERROR_CODES.items() if isinstance(error, cls)), "INTERNAL")
                 raise ServingError(code, _readable_tf_message(error)) from None
-            arrays = {k: v.numpy() for k, v in outputs.items()
-                      if not output_filter or k in output_filter}
+            arrays = {k: v.numpy() for k, v in outputs.items() if not output_filter or k in output_filter}
         return loaded, signature_name, arrays
 
 
@@ -321,24 +349,33 @@ def _as_dtype(value, dtype: tf.DType, name: str) -> np.ndarray:
     if dtype == tf.string:
         array = value if isinstance(value, np.ndarray) else _string_array(value, name)
         if array.dtype != object and array.dtype.kind not in "SU":
-            raise ServingError("INVALID_ARGUMENT",
-                               f"input {name!r}: expected strings ({{\"b64\": …}}), got numbers")
+            raise ServingError(
+                "INVALID_ARGUMENT", f'input {name!r}: expected strings ({{"b64": …}}), got numbers'
+            )
         return array.astype(object)
     try:
         array = np.asarray(value)
     except ValueError:
         array = None
     if array is None or array.dtype == object or array.dtype.kind not in "biuf":
-        raise ServingError("INVALID_ARGUMENT",
-                           f"input {name!r}: expected a rectangular array of numbers "
-                           f"({dtype.name}); got ragged lists or non-numbers")
+        raise ServingError(
+            "INVALID_ARGUMENT",
+            f"input {name!r}: expected a rectangular array of numbers "
+            f"({dtype.name}); got ragged lists or non-numbers",
+        )
     if dtype.is_integer:
         info = np.iinfo(dtype.as_numpy_dtype)
-        if array.size and (array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0)
-                           or array.min() < info.min or array.max() > info.max):
-            raise ServingError("INVALID_ARGUMENT",
-                               f"input {name!r}: expected integers in [{info.min}, {info.max}] "
-                               f"({dtype.name}), got values in [{array.min()}, {array.max()}]")
+        if array.size and (
+            array.dtype.kind == "f"
+            and not np.all(np.mod(array, 1) == 0)
+            or array.min() < info.min
+            or array.max() > info.max
+        ):
+            raise ServingError(
+                "INVALID_ARGUMENT",
+                f"input {name!r}: expected integers in [{info.min}, {info.max}] "
+                f"({dtype.name}), got values in [{array.min()}, {array.max()}]",
+            )
     return array.astype(dtype.as_numpy_dtype, copy=False)
 
 
@@ -346,21 +383,20 @@ def _string_array(value, name: str) -> np.ndarray:
     def leaf(item):
         if isinstance(item, dict):
             if set(item) != {"b64"} or not isinstance(item["b64"], str):
-                raise ServingError("INVALID_ARGUMENT",
-                                   f"input {name!r}: expected {{\"b64\": \"…\"}}, got keys "
-                                   f"{sorted(item)}")
+                raise ServingError(
+                    "INVALID_ARGUMENT", f'input {name!r}: expected {{"b64": "…"}}, got keys {sorted(item)}'
+                )
             try:
                 return base64.b64decode(item["b64"], validate=True)
             except (binascii.Error, ValueError) as error:
-                raise ServingError("INVALID_ARGUMENT",
-                                   f"input {name!r}: invalid base64 ({error})") from None
+                raise ServingError("INVALID_ARGUMENT", f"input {name!r}: invalid base64 ({error})") from None
         if isinstance(item, str):
             return item.encode("utf-8")
         if isinstance(item, list):
             return [leaf(i) for i in item]
-        raise ServingError("INVALID_ARGUMENT",
-                           f"input {name!r}: expected strings or {{\"b64\": …}}, got "
-                           f"{type(item).__name__}")
+        raise ServingError(
+            "INVALID_ARGUMENT", f'input {name!r}: expected strings or {{"b64": …}}, got {type(item).__name__}'
+        )
 
     converted = leaf(value)
     array = np.array(converted, dtype=object)
@@ -380,17 +416,18 @@ def _json_value(array: np.ndarray, name: str):
     return array.tolist()
 
 
-def rest_predict(predictor: Predictor, name: str, version: Optional[int], body: dict) -> dict:
+def rest_predict(predictor: Predictor, name: str, version: int | None, body: dict) -> dict:
     """TF Serving's REST `:predict`: row (`instances`) or columnar (`inputs`) format."""
     if not isinstance(body, dict):
         raise ServingError("INVALID_ARGUMENT", "request body must be a JSON object")
     if ("instances" in body) == ("inputs" in body):
-        raise ServingError("INVALID_ARGUMENT",
-                           "request body must have exactly one of \"instances\" (row format) "
-                           "or \"inputs\" (columnar format)")
+        raise ServingError(
+            "INVALID_ARGUMENT",
+            'request body must have exactly one of "instances" (row format) or "inputs" (columnar format)',
+        )
     signature_name = body.get("signature_name")
     if signature_name is not None and not isinstance(signature_name, str):
-        raise ServingError("INVALID_ARGUMENT", "\"signature_name\" must be a string")
+        raise ServingError("INVALID_ARGUMENT", '"signature_name" must be a string')
     loaded = predictor.resolve(name, version)
     signature_name = predictor.signature(loaded, signature_name)
     input_names = sorted(loaded.input_specs[signature_name])
@@ -400,72 +437,88 @@ def rest_predict(predictor: Predictor, name: str, version: Optional[int], body: 
         inputs = body["inputs"]
         if not isinstance(inputs, dict):
             if len(input_names) != 1:
-                raise ServingError("INVALID_ARGUMENT",
-                                   f"\"inputs\" must name the inputs {input_names}")
+                raise ServingError("INVALID_ARGUMENT", f'"inputs" must name the inputs {input_names}')
             inputs = {input_names[0]: inputs}
     _, _, outputs = predictor.predict(name, version, signature_name, inputs)
     if "instances" in body:
         if len(outputs) == 1:
-            (out_name, array), = outputs.items()
+            ((out_name, array),) = outputs.items()
             return {"predictions": _json_value(array, out_name)}
         columns = {k: _json_value(v, k) for k, v in outputs.items()}
         size = len(next(iter(columns.values())))
         return {"predictions": [{k: v[i] for k, v in columns.items()} for i in range(size)]}
     if len(outputs) == 1:
-        (out_name, array), = outputs.items()
+        ((out_name, array),) = outputs.items()
         return {"outputs": _json_value(array, out_name)}
     return {"outputs": {k: _json_value(v, k) for k, v in outputs.items()}}
 
 
 def _rows_to_columns(instances, input_names: list) -> dict:
     if not isinstance(instances, list) or not instances:
-        raise ServingError("INVALID_ARGUMENT", "\"instances\" must be a non-empty list")
+        raise ServingError("INVALID_ARGUMENT", '"instances" must be a non-empty list')
     named = [isinstance(i, dict) and "b64" not in i for i in instances]
     if all(named):
         keys = {tuple(sorted(i)) for i in instances}
         if len(keys) != 1:
-            raise ServingError("INVALID_ARGUMENT",
-                               "every instance must name the same inputs; found "
-                               f"{sorted(list(k) for k in keys)}")
+            raise ServingError(
+                "INVALID_ARGUMENT",
+                f"every instance must name the same inputs; found {sorted(list(k) for k in keys)}",
+            )
         return {k: [i[k] for i in instances] for k in next(iter(keys))}
     if any(named):
         raise ServingError("INVALID_ARGUMENT", "mixed named and unnamed instances")
     if len(input_names) != 1:
-        raise ServingError("INVALID_ARGUMENT",
-                           f"this signature takes {input_names}: each instance must be an "
-                           "object naming them")
+        raise ServingError(
+            "INVALID_ARGUMENT",
+            f"this signature takes {input_names}: each instance must be an object naming them",
+        )
     return {input_names[0]: instances}
 
 
-def version_status(predictor: Predictor, name: str, version: Optional[int]) -> dict:
+def version_status(predictor: Predictor, name: str, version: int | None) -> dict:
     loaded = predictor.resolve(name, version)
-    return {"model_version_status": [{
-        "version": str(loaded.version), "state": "AVAILABLE",
-        "status": {"error_code": "OK", "error_message": ""}}]}
+    return {
+        "model_version_status": [
+            {
+                "version": str(loaded.version),
+                "state": "AVAILABLE",
+                "status": {"error_code": "OK", "error_message": ""},
+            }
+        ]
+    }
 
 
 def signature_def_map(loaded: LoadedVersion):
     from tensorflow_serving.apis import get_model_metadata_pb2
+
     signature_map = get_model_metadata_pb2.SignatureDefMap()
     for key, value in loaded.signature_defs.items():
         signature_map.signature_def[key].CopyFrom(value)
     return signature_map
 
 
-def rest_metadata(predictor: Predictor, name: str, version: Optional[int]) -> dict:
+def rest_metadata(predictor: Predictor, name: str, version: int | None) -> dict:
     from google.protobuf import json_format
+
     loaded = predictor.resolve(name, version)
-    return {"model_spec": {"name": name, "signature_name": "", "version": str(loaded.version)},
-            "metadata": {"signature_def": json_format.MessageToDict(
-                signature_def_map(loaded), preserving_proto_field_name=True)}}
+    return {
+        "model_spec": {"name": name, "signature_name": "", "version": str(loaded.version)},
+        "metadata": {
+            "signature_def": json_format.MessageToDict(
+                signature_def_map(loaded), preserving_proto_field_name=True
+            )
+        },
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # REST transport.
 # ---------------------------------------------------------------------------------------------
 
-_URL = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"
-                  r"(?:/labels/(?P<label>[^/:]+))?(?P<verb>:[a-z]+|/metadata)?/?$")
+_URL = re.compile(
+    r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"
+    r"(?:/labels/(?P<label>[^/:]+))?(?P<verb>:[a-z]+|/metadata)?/?$"
+)
 
 
 class RestHandler(BaseHTTPRequestHandler):
@@ -494,8 +547,7 @@ class RestHandler(BaseHTTPRequestHandler):
         if not match:
             raise ServingError("NOT_FOUND", f"Malformed request: {self.command} {self.path}")
         if match["label"]:
-            raise ServingError("INVALID_ARGUMENT",
-                               "version labels are not supported; use /versions/<number>")
+            raise ServingError("INVALID_ARGUMENT", "version labels are not supported; use /versions/<number>")
         version = match["version"]
         if version is not None and not version.isdigit():
             raise ServingError("INVALID_ARGUMENT", f"version {version!r} must be an integer")
@@ -518,6 +570,7 @@ class RestHandler(BaseHTTPRequestHandler):
             if verb == "/metadata":
                 return rest_metadata(self.server.predictor, name, version)
             raise ServingError("NOT_FOUND", f"Malformed request: GET {self.path}")
+
         self._handle(answer)
 
     def do_POST(self):  # noqa: N802
@@ -533,13 +586,17 @@ class RestHandler(BaseHTTPRequestHandler):
             except (ValueError, RecursionError) as error:  # RecursionError: absurd nesting
                 raise ServingError("INVALID_ARGUMENT", f"JSON Parse error: {error}") from None
             return rest_predict(self.server.predictor, name, version, request)
+
         self._handle(answer)
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             self.close_connection = True
-            raise ServingError("INVALID_ARGUMENT", "chunked bodies are not accepted; "
-                               "send Content-Length", http_status=HTTPStatus.LENGTH_REQUIRED)
+            raise ServingError(
+                "INVALID_ARGUMENT",
+                "chunked bodies are not accepted; send Content-Length",
+                http_status=HTTPStatus.LENGTH_REQUIRED,
+            )
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:
@@ -554,10 +611,12 @@ class RestHandler(BaseHTTPRequestHandler):
 
     def _too_large(self, length: int) -> ServingError:
         self.close_connection = True
-        return ServingError("RESOURCE_EXHAUSTED",
-                            f"request body of {length} bytes exceeds this server's limit of "
-                            f"{self.server.max_request_bytes} bytes (--max-request-bytes)",
-                            http_status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        return ServingError(
+            "RESOURCE_EXHAUSTED",
+            f"request body of {length} bytes exceeds this server's limit of "
+            f"{self.server.max_request_bytes} bytes (--max-request-bytes)",
+            http_status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        )
 
     def _discard(self, length: int) -> None:
         # Clients that send the whole body before reading (urllib, requests) see a broken
@@ -568,7 +627,7 @@ class RestHandler(BaseHTTPRequestHandler):
         buffer = bytearray(1 << 16)
         view = memoryview(buffer)
         while length > 0:
-            read = self.rfile.readinto(view[:min(length, len(buffer))])
+            read = self.rfile.readinto(view[: min(length, len(buffer))])
             if not read:
                 return
             length -= read
@@ -596,32 +655,35 @@ class _RestServer(ThreadingHTTPServer):
 # gRPC transport.
 # ---------------------------------------------------------------------------------------------
 
+
 def _grpc_servicer(predictor: Predictor):
     import grpc
-    from tensorflow_serving.apis import (get_model_metadata_pb2, predict_pb2,
-                                         prediction_service_pb2_grpc)
+    from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
     def abort(context, error: ServingError):
-        context.abort(getattr(grpc.StatusCode, error.code, grpc.StatusCode.UNKNOWN),
-                      error.message)
+        context.abort(getattr(grpc.StatusCode, error.code, grpc.StatusCode.UNKNOWN), error.message)
 
     class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         """tensorflow.serving.PredictionService: Predict and GetModelMetadata."""
 
         def Predict(self, request, context):  # noqa: N802 - the proto's method name
             try:
-                version = request.model_spec.version.value if request.model_spec.HasField(
-                    "version") else None
+                version = request.model_spec.version.value if request.model_spec.HasField("version") else None
                 inputs = {}
                 for key, proto in request.inputs.items():
                     try:
                         inputs[key] = tf.make_ndarray(proto)
                     except (TypeError, ValueError) as error:
-                        raise ServingError("INVALID_ARGUMENT",
-                                           f"input {key!r}: bad TensorProto ({error})") from None
+                        raise ServingError(
+                            "INVALID_ARGUMENT", f"input {key!r}: bad TensorProto ({error})"
+                        ) from None
                 loaded, signature_name, outputs = predictor.predict(
-                    request.model_spec.name, version, request.model_spec.signature_name,
-                    inputs, tuple(request.output_filter))
+                    request.model_spec.name,
+                    version,
+                    request.model_spec.signature_name,
+                    inputs,
+                    tuple(request.output_filter),
+                )
             except ServingError as error:
                 abort(context, error)
             response = predict_pb2.PredictResponse()
@@ -636,11 +698,10 @@ def _grpc_servicer(predictor: Predictor):
             try:
                 fields = set(request.metadata_field)
                 if fields != {"signature_def"}:
-                    raise ServingError("INVALID_ARGUMENT",
-                                       f"metadata_field must be ['signature_def'], got "
-                                       f"{sorted(fields)}")
-                version = request.model_spec.version.value if request.model_spec.HasField(
-                    "version") else None
+                    raise ServingError(
+                        "INVALID_ARGUMENT", f"metadata_field must be ['signature_def'], got {sorted(fields)}"
+                    )
+                version = request.model_spec.version.value if request.model_spec.HasField("version") else None
                 loaded = predictor.resolve(request.model_spec.name, version)
             except ServingError as error:
                 abort(context, error)
@@ -656,6 +717,7 @@ def _grpc_servicer(predictor: Predictor):
 # ---------------------------------------------------------------------------------------------
 # The server.
 # ---------------------------------------------------------------------------------------------
+
 
 class InpaintServer:
     """TF Serving's REST and gRPC APIs for the newest export under `base_path`.
@@ -676,11 +738,18 @@ class InpaintServer:
         ...     print(server.rest_url)
     """
 
-    def __init__(self, base_path: str, model_name: Optional[str] = None, host: str = "127.0.0.1",
-                 port: Optional[int] = 8501, grpc_port: Optional[int] = 8500,
-                 max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, max_concurrent: int = 2,
-                 poll_seconds: float = DEFAULT_POLL_SECONDS):
+    def __init__(
+        self,
+        base_path: str,
+        model_name: str | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = 8501,
+        grpc_port: int | None = 8500,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_concurrent: int = 2,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+    ):
         self.base_path = base_path
         self.host = host
         self.port = port
@@ -701,24 +770,30 @@ class InpaintServer:
     def rest_url(self) -> str:
         return f"http://{self.host}:{self.rest_port}/v1/models/{self.model_name}"
 
-    def start(self) -> "InpaintServer":
+    def start(self) -> InpaintServer:
         if self.port is not None:
             self._http = _RestServer((self.host, self.port), RestHandler)
             self._http.predictor = self.predictor
             self._http.max_request_bytes = self.max_request_bytes
             self.rest_port = self._http.server_address[1]
-            self._http_thread = threading.Thread(target=self._http.serve_forever,
-                                                 name="tfinpaint-rest", daemon=True)
+            self._http_thread = threading.Thread(
+                target=self._http.serve_forever, name="tfinpaint-rest", daemon=True
+            )
             self._http_thread.start()
         if self.grpc_port is not None:
             import grpc
             from tensorflow_serving.apis import prediction_service_pb2_grpc
+
             self._grpc = grpc.server(
                 futures.ThreadPoolExecutor(max_workers=max(4, self.max_concurrent * 2)),
-                options=[("grpc.max_receive_message_length", self.max_request_bytes),
-                         ("grpc.max_send_message_length", -1)])
+                options=[
+                    ("grpc.max_receive_message_length", self.max_request_bytes),
+                    ("grpc.max_send_message_length", -1),
+                ],
+            )
             prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-                _grpc_servicer(self.predictor), self._grpc)
+                _grpc_servicer(self.predictor), self._grpc
+            )
             bound = self._grpc.add_insecure_port(f"{self.host}:{self.grpc_port}")
             if bound == 0:
                 raise OSError(f"cannot bind gRPC to {self.host}:{self.grpc_port}")

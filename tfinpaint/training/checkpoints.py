@@ -7,6 +7,7 @@ the schedule's phase, and the host-side `tf.data` iterator — so a resumed run 
 mid-epoch on the very next batch. All randomness in the pipeline and the train steps is
 stateless (keyed by seed, example index and step), so there is no RNG state beyond that.
 """
+
 from __future__ import annotations
 
 import glob

@@ -4,6 +4,7 @@ The data iterator stays on the host (a plain `tf.data` iterator, which `tf.train
 can save mid-epoch; the strategy's distributed iterators cannot be checkpointed in TF 2.21).
 Each global batch is split evenly across the local replicas inside the compiled step.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,10 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
         # Checked first: listing devices initialises the runtime, after which collective ops
         # can no longer be configured.
         if "TF_CONFIG" not in os.environ:
-            raise ConfigError("--strategy multiworker needs TF_CONFIG (the cluster and this worker's "
-                              "task); see the README's multi-worker section")
+            raise ConfigError(
+                "--strategy multiworker needs TF_CONFIG (the cluster and this worker's "
+                "task); see the README's multi-worker section"
+            )
         json.loads(os.environ["TF_CONFIG"])
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
@@ -80,7 +83,6 @@ def make_step_function(strategy: tf.distribute.Strategy, step_fn, jit_compile: b
 
     def run(iterator):
         per_replica = strategy.run(step, args=(split_batch(strategy, next(iterator)),))
-        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-                for k, v in per_replica.items()}
+        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
 
     return tf.function(run, reduce_retracing=True)

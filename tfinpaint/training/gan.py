@@ -1,4 +1,5 @@
 """The GAN wrapper both papers share: generator + critics, step counter, trackers, `test_step`."""
+
 from __future__ import annotations
 
 import keras
@@ -36,8 +37,9 @@ class InpaintingGAN(keras.Model):
         self.generator = generator
         self.critics = dict(critics)
         self.global_batch_size = int(global_batch_size)
-        self.step = keras.Variable(0, dtype="int64", trainable=False,
-                                   aggregation="only_first_replica", name="step")
+        self.step = keras.Variable(
+            0, dtype="int64", trainable=False, aggregation="only_first_replica", name="step"
+        )
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked_names}
         self.eval_trackers = {name: keras.metrics.Mean(name=name) for name in ("psnr", "ssim")}
 
@@ -88,6 +90,7 @@ class InpaintingGAN(keras.Model):
     def from_config(cls, config):
         config = dict(config)
         config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
-        config["critics"] = {k: keras.saving.deserialize_keras_object(v)
-                             for k, v in config["critics"].items()}
+        config["critics"] = {
+            k: keras.saving.deserialize_keras_object(v) for k, v in config["critics"].items()
+        }
         return cls(**config)

@@ -6,6 +6,7 @@ lives in `runs/paper{N}-{preset}/` (or `run_dir`): `config.json`, `run.json` (st
 `report.md` and the example grid. Rerunning the same command resumes an unfinished run and
 refuses a finished one; nothing is overwritten without `overwrite=True`.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,16 @@ class RunError(RuntimeError):
     """A run that cannot start or go on (finished already, config mismatch, non-finite loss)."""
 
 
-def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bool = False,
-          strategy: str = "auto", export_root: str = "saved_models", progress: bool | None = None,
-          log=print) -> dict:
+def train(
+    config: ExperimentConfig,
+    *,
+    run_dir: str | None = None,
+    overwrite: bool = False,
+    strategy: str = "auto",
+    export_root: str = "saved_models",
+    progress: bool | None = None,
+    log=print,
+) -> dict:
     """Train (or resume) `config`; returns a summary dict (run_dir, steps, seconds, export, report).
 
     Raises:
@@ -63,28 +71,57 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
     keras.mixed_precision.set_global_policy(policy)
     global_batch = train_cfg.batch_size * dist.num_replicas_in_sync
     steps = total_steps(config)
-    log(f"{config.name}: {steps} steps, {dist.num_replicas_in_sync} replica(s) x batch "
+    log(
+        f"{config.name}: {steps} steps, {dist.num_replicas_in_sync} replica(s) x batch "
         f"{train_cfg.batch_size} = global batch {global_batch}, {data_cfg.image_size}px, "
         f"policy {policy}, {len(data_report['files'])} images"
-        + (f" ({len(data_report['bad'])} unreadable, skipped)" if data_report["bad"] else ""))
+        + (f" ({len(data_report['bad'])} unreadable, skipped)" if data_report["bad"] else "")
+    )
 
-    dataset_args = dict(image_size=data_cfg.image_size, masks=data_cfg.masks, root=data_cfg.root,
-                        hole_fraction=data_cfg.hole_fraction, split_ratio=data_cfg.split_ratio,
-                        seed=train_cfg.seed)
-    train_ds = build_dataset(data_cfg.source, batch_size=global_batch // workers, split="train",
-                             training=True, num_shards=workers, shard_index=worker_index,
-                             **dataset_args)
+    if data_report.upscaled:
+        log(
+            f"{data_report.upscaled} image(s) smaller than {data_cfg.image_size}px are upscaled to it "
+            "(data.upscale_small)"
+        )
+    dataset_args = dict(
+        image_size=data_cfg.image_size,
+        masks=data_cfg.masks,
+        root=data_cfg.root,
+        hole_fraction=data_cfg.hole_fraction,
+        split_ratio=data_cfg.split_ratio,
+        seed=train_cfg.seed,
+        upscale_small=data_cfg.upscale_small,
+    )
+    train_ds = build_dataset(
+        data_cfg.source,
+        batch_size=global_batch // workers,
+        split="train",
+        training=True,
+        num_shards=workers,
+        shard_index=worker_index,
+        **dataset_args,
+    )
     val_source, val_split = (data_cfg.val_source, "all") if data_cfg.val_source else (data_cfg.source, "test")
-    val_ds = (build_dataset(val_source, batch_size=1, split=val_split, training=False, **dataset_args)
-              .unbatch().batch(global_batch // workers, drop_remainder=True)
-              .take(train_cfg.val_batches).cache())
+    val_ds = (
+        build_dataset(val_source, batch_size=1, split=val_split, training=False, **dataset_args)
+        .unbatch()
+        .batch(global_batch // workers, drop_remainder=True)
+        .take(train_cfg.val_batches)
+        .cache()
+    )
 
     with dist.scope():
         gan = build_gan(config, global_batch)
         gan.build_optimizers()
     iterator = iter(train_ds)
-    checkpoint = RunCheckpoint(os.path.join(run_dir, "checkpoints"), gan, iterator,
-                               keep=train_cfg.keep_checkpoints, chief=chief, worker_index=worker_index)
+    checkpoint = RunCheckpoint(
+        os.path.join(run_dir, "checkpoints"),
+        gan,
+        iterator,
+        keep=train_cfg.keep_checkpoints,
+        chief=chief,
+        worker_index=worker_index,
+    )
     start = checkpoint.restore() or 0
     if start:
         log(f"resumed from step {start} (phase {gan.phase(start)})")
@@ -110,14 +147,16 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
                 raise RunError(
                     f"step {step + 1}: non-finite {', '.join(f'{k}={logs[k]}' for k in bad)}; stopped "
                     f"before saving. The last finite checkpoint in {checkpoint.directory} stays; "
-                    "lower the learning rate or check the data, then rerun the same command.")
+                    "lower the learning rate or check the data, then rerun the same command."
+                )
             step += 1
             images_since += global_batch
             bar.update(step, gan.phase(step - 1), logs)
             if step % train_cfg.log_every == 0 or step == steps:
                 rate = images_since / max(time.time() - since, 1e-9)
-                rates = {f"learning_rate/{name}": _learning_rate(opt)
-                         for name, opt in gan.optimizers().items()}
+                rates = {
+                    f"learning_rate/{name}": _learning_rate(opt) for name, opt in gan.optimizers().items()
+                }
                 board.scalars(step, {**logs, **rates, "images_per_sec": rate})
                 board.scalars(step, _validate(gan, eval_fn, val_ds, val_count), split="validation")
                 for tracker in gan.trackers.values():
@@ -125,6 +164,10 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
                 images_since, since = 0, time.time()
             if fixed_batch is not None and (step % train_cfg.image_every == 0 or step == steps):
                 board.examples(step, fixed_batch, gan.generator(fixed_batch, training=False))
+            if chief and step < steps and gan.phase(step) != gan.phase(step - 1):
+                # The generator at the end of each phase, scored beside the final one: the
+                # reconstruction phase gives the best PSNR, the adversarial ones the texture.
+                _save_keras(gan.generator, os.path.join(run_dir, f"generator-{gan.phase(step - 1)}.keras"))
             if step % train_cfg.checkpoint_every == 0 or step == steps or stop.requested:
                 checkpoint.save(step)
             if stop.requested:
@@ -132,16 +175,23 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
     except KeyboardInterrupt:
         bar.close()
         board.close()
-        log(f"interrupted at step {step}: checkpoint saved in {checkpoint.directory}; "
-            "rerun the same command to resume")
+        log(
+            f"interrupted at step {step}: checkpoint saved in {checkpoint.directory}; "
+            "rerun the same command to resume"
+        )
         raise
     finally:
         stop.restore()
     bar.close()
     board.close()
 
-    summary = {"run_dir": run_dir, "steps": step, "global_batch": global_batch,
-               "replicas": dist.num_replicas_in_sync, "train_seconds": round(time.time() - started, 1)}
+    summary = {
+        "run_dir": run_dir,
+        "steps": step,
+        "global_batch": global_batch,
+        "replicas": dist.num_replicas_in_sync,
+        "train_seconds": round(time.time() - started, 1),
+    }
     if not chief:
         generator_path = os.path.join(run_dir, f".worker-{worker_index}", "generator.keras")
         _save_keras(gan.generator, generator_path)
@@ -151,9 +201,11 @@ def train(config: ExperimentConfig, *, run_dir: str | None = None, overwrite: bo
     summary["generator"] = generator_path
     if train_cfg.export:
         from tfinpaint.export import export
+
         tflite = tuple(v for v in train_cfg.tflite.split(",") if v)
-        summary["export"] = export(generator_path, name=config.export_name, out_root=export_root,
-                                   tflite=tflite)
+        summary["export"] = export(
+            generator_path, name=config.export_name, out_root=export_root, tflite=tflite
+        )
         log(f"exported {summary['export']}")
     if train_cfg.evaluate:
         summary["report"] = _evaluate(gan, config, run_dir, log)
@@ -172,11 +224,19 @@ def _check_data(config: ExperimentConfig) -> dict:
         if name == "val_source" and source is None:
             continue
         # Headers only: a full decode of Places2's 1.8 M files took half an hour at every start.
-        report = check_source(source, config.data.image_size, root=config.data.root, quick=True)
+        report = check_source(
+            source,
+            config.data.image_size,
+            root=config.data.root,
+            quick=True,
+            upscale_small=config.data.upscale_small,
+        )
         files, bad = report["files"], report["bad"]
         if bad and len(bad) > config.data.bad_file_limit * (len(files) + len(bad)):
-            raise RunError(f"data.{name}: more than data.bad_file_limit={config.data.bad_file_limit} "
-                           f"of the image files cannot be used:\n{report.format(20)}")
+            raise RunError(
+                f"data.{name}: more than data.bad_file_limit={config.data.bad_file_limit} "
+                f"of the image files cannot be used:\n{report.format(20)}"
+            )
         reports[name] = report
     return reports["source"]
 
@@ -190,15 +250,19 @@ def _prepare_run_dir(run_dir: str, config: ExperimentConfig, overwrite: bool) ->
         with open(state_path) as f:
             state = json.load(f)
         if state.get("state") == "finished":
-            raise RunError(f"{run_dir} holds a finished run; pass --overwrite to train it again "
-                           "from scratch, or --run-dir for a new run")
+            raise RunError(
+                f"{run_dir} holds a finished run; pass --overwrite to train it again "
+                "from scratch, or --run-dir for a new run"
+            )
     if os.path.exists(config_path):
         with open(config_path) as f:
             saved = json.load(f)
         if saved != json.loads(config.to_json()):
             diff = _diff(saved, json.loads(config.to_json()))
-            raise RunError(f"{run_dir} holds an unfinished run with another config ({diff}); rerun "
-                           "with the same settings to resume, or pass --overwrite or --run-dir")
+            raise RunError(
+                f"{run_dir} holds an unfinished run with another config ({diff}); rerun "
+                "with the same settings to resume, or pass --overwrite or --run-dir"
+            )
     elif os.path.isdir(run_dir) and os.listdir(run_dir):
         raise RunError(f"{run_dir} exists and is not a tfinpaint run; pass --overwrite or --run-dir")
     os.makedirs(run_dir, exist_ok=True)
@@ -227,7 +291,7 @@ def _write_json(path: str, value) -> None:
 
 def _save_keras(model, path: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path[:-len(".keras")] + ".tmp.keras"
+    tmp = path[: -len(".keras")] + ".tmp.keras"
     model.save(tmp)
     os.replace(tmp, path)
 
@@ -258,13 +322,28 @@ def _evaluate(gan, config: ExperimentConfig, run_dir: str, log) -> dict:
     inpainters = [KerasInpainter(gan.generator, name=config.name), *BASELINES]
     limit = config.train.eval_images or None
     source, split = (data.val_source, "all") if data.val_source else (data.source, "test")
-    report = evaluate(inpainters, source, root=data.root, split=split, split_ratio=data.split_ratio, masks=data.masks,
-                      hole_fraction=data.hole_fraction, image_size=data.image_size, limit=limit,
-                      seed=config.train.seed, out_dir=run_dir, overwrite=True, progress=False)
+    report = evaluate(
+        inpainters,
+        source,
+        root=data.root,
+        split=split,
+        split_ratio=data.split_ratio,
+        masks=data.masks,
+        hole_fraction=data.hole_fraction,
+        image_size=data.image_size,
+        limit=limit,
+        upscale_small=data.upscale_small,
+        seed=config.train.seed,
+        out_dir=run_dir,
+        overwrite=True,
+        progress=False,
+    )
     whole = [r for r in report["rows"] if r["bucket"] is None]
     for row in whole:
-        log(f"  {row['model']:>16}: PSNR {row['psnr']:.2f} dB  SSIM {row['ssim']:.4f}  "
-            f"L1 {row['l1']:.4f}  ({row['n']} images)")
+        log(
+            f"  {row['model']:>16}: PSNR {row['psnr']:.2f} dB  SSIM {row['ssim']:.4f}  "
+            f"L1 {row['l1']:.4f}  ({row['n']} images)"
+        )
     return report
 
 
@@ -301,6 +380,7 @@ class _Progress:
         self.bar = None
         if enabled:
             from tqdm import tqdm
+
             self.bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
         self.last_line = time.time()
 
@@ -313,9 +393,11 @@ class _Progress:
             self.bar.set_postfix(phase=phase, img_s=images_per_sec, **short, refresh=False)
         elif time.time() - self.last_line > 10 or step == self.total:
             eta = (self.total - step) / max(rate, 1e-9)
-            self.log(f"step {step}/{self.total} [{phase}] " +
-                     " ".join(f"{k}={v}" for k, v in short.items()) +
-                     f" {images_per_sec} images/s ETA {eta:.0f}s")
+            self.log(
+                f"step {step}/{self.total} [{phase}] "
+                + " ".join(f"{k}={v}" for k, v in short.items())
+                + f" {images_per_sec} images/s ETA {eta:.0f}s"
+            )
             self.last_line = time.time()
 
     def close(self):

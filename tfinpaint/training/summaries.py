@@ -1,4 +1,5 @@
 """TensorBoard: scalars for train and validation, image grids, the resolved config."""
+
 from __future__ import annotations
 
 import os

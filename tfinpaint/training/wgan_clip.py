@@ -1,4 +1,5 @@
 """Paper 2's training model: three phases, four weight-clipped WGAN critics, one G forward a step."""
+
 from __future__ import annotations
 
 import keras
@@ -37,10 +38,18 @@ class FusedAdam(keras.optimizers.Adam):
         step = tf.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
         tf.raw_ops.ResourceApplyAdam(
-            var=_handle(variable), m=_handle(self._momentums[index]), v=_handle(self._velocities[index]),
-            beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
-            lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype),
-            grad=tf.cast(gradient, dtype), use_locking=False)
+            var=_handle(variable),
+            m=_handle(self._momentums[index]),
+            v=_handle(self._velocities[index]),
+            beta1_power=tf.pow(beta_1, step),
+            beta2_power=tf.pow(beta_2, step),
+            lr=tf.cast(learning_rate, dtype),
+            beta1=beta_1,
+            beta2=beta_2,
+            epsilon=tf.cast(self.epsilon, dtype),
+            grad=tf.cast(gradient, dtype),
+            use_locking=False,
+        )
 
 
 def _handle(variable):
@@ -95,8 +104,21 @@ class Paper2GAN(InpaintingGAN):
 
     tracked_names = ("rec_loss", *(f"wasserstein_{k}" for k in CRITICS), "g_adv", "psnr")
 
-    def __init__(self, generator, critics, global_batch_size, t1=20_000, t2=10_000, adv_weight=0.001,
-                 optimizer="adam", lr=2e-4, beta_1=0.5, beta_2=0.999, rmsprop_lr=5e-5, **kwargs):
+    def __init__(
+        self,
+        generator,
+        critics,
+        global_batch_size,
+        t1=20_000,
+        t2=10_000,
+        adv_weight=0.001,
+        optimizer="adam",
+        lr=2e-4,
+        beta_1=0.5,
+        beta_2=0.999,
+        rmsprop_lr=5e-5,
+        **kwargs,
+    ):
         if sorted(critics) != sorted(CRITICS):
             raise ValueError(f"critics: expected the roles {list(CRITICS)}, got {sorted(critics)}")
         super().__init__(generator, critics, global_batch_size, **kwargs)
@@ -107,7 +129,12 @@ class Paper2GAN(InpaintingGAN):
         self.t1, self.t2 = int(t1), int(t2)
         self.adv_weight = float(adv_weight)
         self.optimizer_name = optimizer
-        self.lr, self.beta_1, self.beta_2, self.rmsprop_lr = float(lr), float(beta_1), float(beta_2), float(rmsprop_lr)
+        self.lr, self.beta_1, self.beta_2, self.rmsprop_lr = (
+            float(lr),
+            float(beta_1),
+            float(beta_2),
+            float(rmsprop_lr),
+        )
         self.generator_optimizer = None
         self.critic_optimizer = None
 
@@ -126,13 +153,16 @@ class Paper2GAN(InpaintingGAN):
                 configured Adam / RMSprop, e.g. plain SGD for replica-equivalence tests.
         """
         factory = factory or self.make_optimizer
-        variables = {"generator": self.generator.trainable_variables,
-                     "critics": [v for c in self.critics.values() for v in c.trainable_variables]}
+        variables = {
+            "generator": self.generator.trainable_variables,
+            "critics": [v for c in self.critics.values() for v in c.trainable_variables],
+        }
         built = {}
         for role, trainable in variables.items():
             opt = factory(role)
             if keras.mixed_precision.global_policy().name == "mixed_float16" and not isinstance(
-                    opt, keras.optimizers.LossScaleOptimizer):
+                opt, keras.optimizers.LossScaleOptimizer
+            ):
                 opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{role}_loss_scale")
             opt.build(trainable)
             built[role] = opt
@@ -158,8 +188,10 @@ class Paper2GAN(InpaintingGAN):
         self.optimizers()
         replica = tf.distribute.get_replica_context()
         if replica is None:
-            raise RuntimeError("Paper2GAN.train_step must run in a replica context: drive it with "
-                               "tfinpaint.training.distribute.make_step_function (strategy.run)")
+            raise RuntimeError(
+                "Paper2GAN.train_step must run in a replica context: drive it with "
+                "tfinpaint.training.distribute.make_step_function (strategy.run)"
+            )
         batch = {"image": tf.cast(batch["image"], "float32"), "mask": tf.cast(batch["mask"], "float32")}
         # A branch whose body all-reduces gradients (merge_call) cannot sit in a replica-context
         # cond under MirroredStrategy, so the phase is switched in cross-replica context and each
@@ -173,6 +205,7 @@ class Paper2GAN(InpaintingGAN):
             def branch():
                 strategy.extended.call_for_each_replica(step_fn, args=(batch,))
                 return tf.constant(0)
+
             return branch
 
         steps = (self._reconstruction_step, self._critic_step, self._joint_step)
@@ -186,17 +219,20 @@ class Paper2GAN(InpaintingGAN):
             # z * (x - G(.)), so this is eq. 1 on the raw prediction, with the same gradient.
             rec = losses.masked_l2(image, completed, mask)
             loss = self.generator_optimizer.scale_loss(self.average(rec))
-        self.generator_optimizer.apply(tape.gradient(loss, self.generator.trainable_variables),
-                                       self.generator.trainable_variables)
+        self.generator_optimizer.apply(
+            tape.gradient(loss, self.generator.trainable_variables), self.generator.trainable_variables
+        )
         self.track(rec_loss=rec, psnr=metrics.psnr(image, completed, max_val=1.0))
 
     def _critic_step(self, batch):
         image, mask = batch["image"], batch["mask"]
         completed = self.generator(batch, training=False)
         fake_scores = self._update_critics(image, mask, completed)
-        self.track(rec_loss=losses.masked_l2(image, completed, mask),
-                   g_adv=tf.add_n([losses.wasserstein_generator_loss(s) for s in fake_scores.values()]),
-                   psnr=metrics.psnr(image, completed, max_val=1.0))
+        self.track(
+            rec_loss=losses.masked_l2(image, completed, mask),
+            g_adv=tf.add_n([losses.wasserstein_generator_loss(s) for s in fake_scores.values()]),
+            psnr=metrics.psnr(image, completed, max_val=1.0),
+        )
 
     def _joint_step(self, batch):
         image, mask = batch["image"], batch["mask"]
@@ -206,20 +242,24 @@ class Paper2GAN(InpaintingGAN):
             with tape.stop_recording():
                 self._update_critics(image, mask, completed)
             fake = {"image": completed, "mask": mask}
-            adv = tf.add_n([losses.wasserstein_generator_loss(c(fake, training=True))
-                            for c in self.critics.values()])
+            adv = tf.add_n(
+                [losses.wasserstein_generator_loss(c(fake, training=True)) for c in self.critics.values()]
+            )
             loss = self.average(rec) + self.adv_weight * self.average(adv)
             loss = self.generator_optimizer.scale_loss(loss)
-        self.generator_optimizer.apply(tape.gradient(loss, self.generator.trainable_variables),
-                                       self.generator.trainable_variables)
+        self.generator_optimizer.apply(
+            tape.gradient(loss, self.generator.trainable_variables), self.generator.trainable_variables
+        )
         self.track(rec_loss=rec, g_adv=adv, psnr=metrics.psnr(image, completed, max_val=1.0))
 
     def _update_critics(self, image, mask, completed):
         """One update of every critic on real vs completed images; returns their fake scores."""
         batch_size = tf.shape(image)[0]
         # Real and completed images go through each critic as one batch of 2B: one conv call each.
-        both = {"image": tf.concat([image, tf.stop_gradient(completed)], axis=0),
-                "mask": tf.concat([mask, mask], axis=0)}
+        both = {
+            "image": tf.concat([image, tf.stop_gradient(completed)], axis=0),
+            "mask": tf.concat([mask, mask], axis=0),
+        }
         variables = [v for c in self.critics.values() for v in c.trainable_variables]
         fake_scores, estimates = {}, {}
         with tf.GradientTape() as tape:
@@ -235,6 +275,14 @@ class Paper2GAN(InpaintingGAN):
         return fake_scores
 
     def get_config(self):
-        return {**super().get_config(), "t1": self.t1, "t2": self.t2, "adv_weight": self.adv_weight,
-                "optimizer": self.optimizer_name, "lr": self.lr, "beta_1": self.beta_1,
-                "beta_2": self.beta_2, "rmsprop_lr": self.rmsprop_lr}
+        return {
+            **super().get_config(),
+            "t1": self.t1,
+            "t2": self.t2,
+            "adv_weight": self.adv_weight,
+            "optimizer": self.optimizer_name,
+            "lr": self.lr,
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "rmsprop_lr": self.rmsprop_lr,
+        }

@@ -17,6 +17,7 @@ RNGs keyed by (`batch["index"][i]`, training seed, step, critic iteration, purpo
 example draws the same numbers whatever replica it lands on (stateful ops would make replicas
 draw identical numbers and break 1-vs-N equivalence).
 """
+
 from __future__ import annotations
 
 import keras
@@ -37,22 +38,23 @@ def noise_seeds(index, seed, step, iteration, purpose):
     The second word packs (seed, step, iteration < 64, purpose < 8); int64 arithmetic wraps
     silently, which only matters for seeds above 2**20 and is harmless for noise.
     """
-    word = ((tf.cast(seed, "int64") * (1 << 34) + tf.cast(step, "int64")) * 64
-            + tf.cast(iteration, "int64")) * 8 + purpose
+    word = (
+        (tf.cast(seed, "int64") * (1 << 34) + tf.cast(step, "int64")) * 64 + tf.cast(iteration, "int64")
+    ) * 8 + purpose
     index = tf.cast(index, "int64")
     return tf.stack([index, tf.broadcast_to(word, tf.shape(index))], axis=1)
 
 
 def per_example_normal(seeds, shape):
     """Standard normal noise [B, *shape], example b drawn from `seeds[b]` (float32)."""
-    return tf.map_fn(lambda s: tf.random.stateless_normal(shape, seed=s), seeds,
-                     fn_output_signature=tf.float32)
+    return tf.map_fn(
+        lambda s: tf.random.stateless_normal(shape, seed=s), seeds, fn_output_signature=tf.float32
+    )
 
 
 def per_example_uniform(seeds):
     """U(0, 1) values [B], example b drawn from `seeds[b]` (float32)."""
-    return tf.map_fn(lambda s: tf.random.stateless_uniform([], seed=s), seeds,
-                     fn_output_signature=tf.float32)
+    return tf.map_fn(lambda s: tf.random.stateless_uniform([], seed=s), seeds, fn_output_signature=tf.float32)
 
 
 def visible_fraction_std(mask):
@@ -105,23 +107,52 @@ class Paper1GAN(InpaintingGAN):
         "Improved Training of Wasserstein GANs", NeurIPS 2017.
     """
 
-    tracked_names = ("d1_wasserstein", "d2_wasserstein", "d1_gp", "d2_gp", "adv_rec", "adv_gen",
-                     "l1_rec", "l1_gen", "kl_rec", "kl_gen", "generator_loss", "psnr")
+    tracked_names = (
+        "d1_wasserstein",
+        "d2_wasserstein",
+        "d1_gp",
+        "d2_gp",
+        "adv_rec",
+        "adv_gen",
+        "l1_rec",
+        "l1_gen",
+        "kl_rec",
+        "kl_gen",
+        "generator_loss",
+        "psnr",
+    )
 
-    def __init__(self, generator, critics, global_batch_size, n_critic=5, gp_weight=10.0,
-                 l1_weight=20.0, kl_weight=80.0, adv_weight=1.0, penalty_score="mean",
-                 kl_reduction="sum", lr=1e-4, beta_1=0.0, beta_2=0.9, seed=0, **kwargs):
+    def __init__(
+        self,
+        generator,
+        critics,
+        global_batch_size,
+        n_critic=5,
+        gp_weight=10.0,
+        l1_weight=20.0,
+        kl_weight=80.0,
+        adv_weight=1.0,
+        penalty_score="mean",
+        kl_reduction="sum",
+        lr=1e-4,
+        beta_1=0.0,
+        beta_2=0.9,
+        seed=0,
+        **kwargs,
+    ):
         if sorted(critics) != sorted(CRITICS):
-            raise ValueError(f"Paper1GAN: critics has keys {sorted(critics)}; expected "
-                             f"{list(CRITICS)} (d1 = reconstruction path, d2 = generation path)")
+            raise ValueError(
+                f"Paper1GAN: critics has keys {sorted(critics)}; expected "
+                f"{list(CRITICS)} (d1 = reconstruction path, d2 = generation path)"
+            )
         if int(n_critic) < 1:
             raise ValueError(f"Paper1GAN: n_critic={n_critic}; expected a positive integer")
         if penalty_score not in ("mean", "sum"):
-            raise ValueError(f"Paper1GAN: penalty_score={penalty_score!r}; "
-                             "expected 'mean' or 'sum'")
+            raise ValueError(f"Paper1GAN: penalty_score={penalty_score!r}; expected 'mean' or 'sum'")
         if kl_reduction not in ("mean", "sum"):
-            raise ValueError(f"Paper1GAN: kl_reduction={kl_reduction!r} (model.kl_reduction); "
-                             "expected 'sum' or 'mean'")
+            raise ValueError(
+                f"Paper1GAN: kl_reduction={kl_reduction!r} (model.kl_reduction); expected 'sum' or 'mean'"
+            )
         super().__init__(generator, critics, global_batch_size, **kwargs)
         self.n_critic = int(n_critic)
         self.gp_weight = float(gp_weight)
@@ -163,8 +194,9 @@ class Paper1GAN(InpaintingGAN):
 
     def optimizers(self) -> dict:
         if not self._optimizers:
-            raise RuntimeError("Paper1GAN: call build_optimizers() (inside the strategy scope) "
-                               "before training")
+            raise RuntimeError(
+                "Paper1GAN: call build_optimizers() (inside the strategy scope) before training"
+            )
         return dict(self._optimizers)
 
     def _apply(self, name, tape, loss):
@@ -194,14 +226,25 @@ class Paper1GAN(InpaintingGAN):
         def both(t):
             return tf.concat([t, t], axis=0)
 
-        outputs = decoder([tf.concat([z_rec, z_gen], axis=0), both(fused), both(feature),
-                           both(downsample(visible, ATTENTION_STRIDE))], training=training)
+        outputs = decoder(
+            [
+                tf.concat([z_rec, z_gen], axis=0),
+                both(fused),
+                both(feature),
+                both(downsample(visible, ATTENTION_STRIDE)),
+            ],
+            training=training,
+        )
         pairs = [tf.split(tf.cast(o, "float32"), 2, axis=0) for o in outputs]
         return {
-            "real": real, "mask": mask, "visible": visible,
-            "rec": [p[0] for p in pairs], "gen": [p[1] for p in pairs],
+            "real": real,
+            "mask": mask,
+            "visible": visible,
+            "rec": [p[0] for p in pairs],
+            "gen": [p[1] for p in pairs],
             "completed": losses.complete(real, mask, pairs[-1][1]),
-            "prior": (prior_mean, prior_std), "posterior": (post_mean, post_std),
+            "prior": (prior_mean, prior_std),
+            "posterior": (post_mean, post_std),
         }
 
     def _critic_step(self, batch, step, iteration):
@@ -210,13 +253,12 @@ class Paper1GAN(InpaintingGAN):
         fakes = {"d1": tf.stop_gradient(out["rec"][-1]), "d2": tf.stop_gradient(out["completed"])}
         for purpose, name in enumerate(CRITICS, start=_EPSILON):
             critic = self.critics[name]
-            epsilon = per_example_uniform(noise_seeds(batch["index"], self.seed, step, iteration,
-                                                      purpose))
+            epsilon = per_example_uniform(noise_seeds(batch["index"], self.seed, step, iteration, purpose))
             with tf.GradientTape() as tape:
                 real_scores, fake_scores = tf.split(
-                    critic(tf.concat([real, fakes[name]], axis=0), training=True), 2, axis=0)
-                gp = losses.gradient_penalty(critic, real, fakes[name], epsilon,
-                                             score=self.penalty_score)
+                    critic(tf.concat([real, fakes[name]], axis=0), training=True), 2, axis=0
+                )
+                gp = losses.gradient_penalty(critic, real, fakes[name], epsilon, score=self.penalty_score)
                 critic_loss = losses.wasserstein_critic_loss(real_scores, fake_scores)
                 loss = self.average(critic_loss + self.gp_weight * gp)
                 scaled = self._optimizers[name].scale_loss(loss)
@@ -226,27 +268,33 @@ class Paper1GAN(InpaintingGAN):
     def _generator_losses(self, out):
         rec_scores = self.critics["d1"](out["rec"][-1], training=False)
         gen_scores = self.critics["d2"](out["completed"], training=False)
-        terms = {"adv_rec": losses.wasserstein_generator_loss(rec_scores),
-                 "adv_gen": losses.wasserstein_generator_loss(gen_scores),
-                 "l1_rec": 0.0, "l1_gen": 0.0}
+        terms = {
+            "adv_rec": losses.wasserstein_generator_loss(rec_scores),
+            "adv_gen": losses.wasserstein_generator_loss(gen_scores),
+            "l1_rec": 0.0,
+            "l1_gen": 0.0,
+        }
         for stride, rec, gen in zip(OUTPUT_STRIDES, out["rec"], out["gen"]):
             target = downsample(out["real"], stride)
             terms["l1_rec"] += losses.masked_l1(target, rec)
             terms["l1_gen"] += losses.masked_l1(target, gen, downsample(out["visible"], stride))
         post_mean, post_std = out["posterior"]
         prior_mean, prior_std = out["prior"]
-        terms["kl_rec"] = losses.gaussian_kl(tf.zeros_like(post_mean),
-                                             visible_fraction_std(out["mask"]),
-                                             post_mean, post_std)
-        terms["kl_gen"] = losses.gaussian_kl(tf.stop_gradient(post_mean),
-                                             tf.stop_gradient(post_std), prior_mean, prior_std)
+        terms["kl_rec"] = losses.gaussian_kl(
+            tf.zeros_like(post_mean), visible_fraction_std(out["mask"]), post_mean, post_std
+        )
+        terms["kl_gen"] = losses.gaussian_kl(
+            tf.stop_gradient(post_mean), tf.stop_gradient(post_std), prior_mean, prior_std
+        )
         if self.kl_reduction == "mean":
             latent_size = tf.cast(tf.reduce_prod(tf.shape(post_mean)[1:]), "float32")
             terms["kl_rec"] /= latent_size
             terms["kl_gen"] /= latent_size
-        total = (self.adv_weight * (terms["adv_rec"] + terms["adv_gen"])
-                 + self.l1_weight * (terms["l1_rec"] + terms["l1_gen"])
-                 + self.kl_weight * (terms["kl_rec"] + terms["kl_gen"]))
+        total = (
+            self.adv_weight * (terms["adv_rec"] + terms["adv_gen"])
+            + self.l1_weight * (terms["l1_rec"] + terms["l1_gen"])
+            + self.kl_weight * (terms["kl_rec"] + terms["kl_gen"])
+        )
         return total, terms
 
     def _generator_step(self, batch, step):
@@ -256,15 +304,18 @@ class Paper1GAN(InpaintingGAN):
             scaled = self._optimizers["generator"].scale_loss(self.average(total))
         self._apply("generator", tape, scaled)
         completed = (out["completed"] + 1.0) / 2.0
-        self.track(generator_loss=total,
-                   psnr=metrics.psnr(tf.cast(batch["image"], "float32"), completed), **terms)
+        self.track(
+            generator_loss=total, psnr=metrics.psnr(tf.cast(batch["image"], "float32"), completed), **terms
+        )
 
     def train_step(self, batch):
         missing = {"image", "mask", "index"} - set(batch)
         if missing:
-            raise ValueError(f"Paper1GAN.train_step: the batch has keys {sorted(batch)}, missing "
-                             f"{sorted(missing)}; expected image, mask and index (the global "
-                             "example index keys the noise, see tfinpaint.data.build_dataset)")
+            raise ValueError(
+                f"Paper1GAN.train_step: the batch has keys {sorted(batch)}, missing "
+                f"{sorted(missing)}; expected image, mask and index (the global "
+                "example index keys the noise, see tfinpaint.data.build_dataset)"
+            )
         step = tf.identity(self.step)
 
         def critic_updates(strategy, batch, step):
@@ -281,8 +332,17 @@ class Paper1GAN(InpaintingGAN):
         return self.results()
 
     def get_config(self):
-        return {**super().get_config(), "n_critic": self.n_critic, "gp_weight": self.gp_weight,
-                "l1_weight": self.l1_weight, "kl_weight": self.kl_weight,
-                "adv_weight": self.adv_weight, "penalty_score": self.penalty_score,
-                "kl_reduction": self.kl_reduction,
-                "lr": self.lr, "beta_1": self.beta_1, "beta_2": self.beta_2, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "n_critic": self.n_critic,
+            "gp_weight": self.gp_weight,
+            "l1_weight": self.l1_weight,
+            "kl_weight": self.kl_weight,
+            "adv_weight": self.adv_weight,
+            "penalty_score": self.penalty_score,
+            "kl_reduction": self.kl_reduction,
+            "lr": self.lr,
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "seed": self.seed,
+        }
