@@ -260,7 +260,7 @@ PRESETS: dict[int, dict[str, ExperimentConfig]] = {
                 split_ratio=0.95,
                 upscale_small=True,
             ),
-            model=Paper2Config(generator_width=32, critic_width=32, t1=6000, t2=500, t3=1500),
+            model=Paper2Config(generator_width=32, critic_width=32, t1=4000, t2=400, t3=1200),
             train=TrainConfig(
                 batch_size=16,
                 precision="mixed_bfloat16",

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Score models beside the classical fills on the default model's three held-out sets
+# (docs/MODEL_CARD.md): BSDS500 test with centre holes, BSDS500 test with the held-out fifth of
+# the NVIDIA irregular masks (per hole-ratio bucket), and the last 200 CelebA faces (upscaled
+# from 89x109 to 128, centre holes). None of these images or masks is in the training list.
+#
+#   scripts/evaluate_default_model.sh OUT_DIR [MODEL ...]      (default MODEL: default)
+#
+# DATASETS (default ../shared/datasets) is the folder holding research-train/.
+set -euo pipefail
+out=${1:?usage: scripts/evaluate_default_model.sh OUT_DIR [MODEL ...]}
+shift
+models=("${@:-default}")
+datasets=${DATASETS:-../shared/datasets}
+research=$datasets/research-train
+args=()
+for m in "${models[@]}"; do args+=(--model "$m"); done
+args+=(--model telea --model ns --model biharmonic)
+
+tfinpaint evaluate "${args[@]}" --data "$research/scenes_bsds500_test" --masks center \
+  --image-size 256 --out "$out/bsds500-center"
+tfinpaint evaluate "${args[@]}" --data "$research/scenes_bsds500_test" \
+  --masks "files:$research/masks_nvidia_subset_white_hole@test" --image-size 256 --out "$out/bsds500-nvidia"
+tfinpaint evaluate "${args[@]}" --data tfinpaint/data/default_test_faces.txt --data-root "$datasets" \
+  --upscale-small --masks center --image-size 128 --out "$out/celeba-center"
