@@ -66,3 +66,14 @@ def from_tf_error(error: tf.errors.OpError) -> ServingError:
     """The `ServingError` a signature's runtime error (a failed assert, a kernel) becomes."""
     code = next((c for cls, c in _TF_ERROR_CODES.items() if isinstance(error, cls)), "INTERNAL")
     return ServingError(code, _readable_tf_message(error))
+
+
+def load_status(error: Exception) -> tuple[str, str]:
+    """(canonical code, message) of a failed version load, as TF Serving's status reports it."""
+    if isinstance(error, tf.errors.OpError):
+        from tensorflow.core.protobuf import error_codes_pb2
+
+        return error_codes_pb2.Code.Name(error.error_code), _readable_tf_message(error)
+    if isinstance(error, FileNotFoundError):
+        return "NOT_FOUND", str(error)
+    return "UNKNOWN", f"{type(error).__name__}: {error}"

@@ -4,9 +4,12 @@
 - `GET  /v1/models/<name>[/versions/<v>]/metadata` -> signature defs
 - `POST /v1/models/<name>[/versions/<v>]:predict` -> predictions
 
-Errors are `{"error": "…"}` with TF Serving's HTTP codes. Request bodies above
-`max_request_bytes` get 413 before they are read (curl's `Expect: 100-continue` is refused
-unsent), so a huge body never reaches memory.
+The browser page's handler, when there is one, is asked first and answers its own routes
+(`/`, `/app/…`, `/v1/app/…`). Errors are `{"error": "…"}` with TF Serving's HTTP codes, also
+for other methods (405), over-long URLs (414) and broken request lines (400). Request bodies
+above `max_request_bytes` get 413 before they are read, on every route (curl's
+`Expect: 100-continue` is refused unsent), so a huge body never reaches memory. A client that
+disconnects is let go quietly.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,9 +26,11 @@ from tfinpaint.serving.rest import rest_metadata, rest_predict, version_status
 
 log = logging.getLogger("tfinpaint.serve")
 
-DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 # Bodies above the cap are read and dropped (so the client sees the 413) up to this size.
 _DISCARD_LIMIT = 1 << 30
+
+# What a socket raises when the client has gone: not the server's failure, nothing to log.
+_GONE = (ConnectionError, TimeoutError)
 
 _URL = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"
@@ -43,15 +49,32 @@ class RestHandler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the base class' signature
         log.debug("%s %s", self.address_string(), format % args)
 
-    def _send(self, status: int, payload: dict) -> None:
-        body = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
+    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        self._write(status, {"Content-Type": "application/json", **(headers or {})}, _json_bytes(payload))
+
+    def _write(self, status: int, headers: dict, body: bytes) -> None:
+        """Send one answer; a client that has gone away is let go without a word."""
+        try:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except _GONE:
+            self.close_connection = True
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own refusals (unknown method, over-long URL or headers) as JSON."""
+        status = HTTPStatus(code)
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # set before the version is parsed: no status line
+            self.request_version = self.protocol_version
+        request = (getattr(self, "requestline", "") or "no request line")[:200]
+        self._send(status, {"error": f"{message or status.phrase} ({request})"})
 
     def _route(self):
         match = _URL.match(self.path.split("?", 1)[0])
@@ -64,41 +87,58 @@ class RestHandler(BaseHTTPRequestHandler):
             raise ServingError("INVALID_ARGUMENT", f"version {version!r} must be an integer")
         return match["name"], (int(version) if version is not None else None), match["verb"]
 
-    def _handle(self, method) -> None:
+    def _dispatch(self) -> None:
         try:
-            self._send(200, method())
+            status, headers, body = self._answer()
         except ServingError as error:
-            self._send(error.http_status, {"error": error.message})
+            allow = {"Allow": "GET, POST"} if error.http_status == HTTPStatus.METHOD_NOT_ALLOWED else {}
+            self._send(error.http_status, {"error": error.message}, allow)
+        except _GONE:  # the client closed the connection mid-request: nobody to answer
+            self.close_connection = True
         except Exception as error:  # the server answers and keeps serving, whatever happened
             log.exception("internal error on %s %s", self.command, self.path)
             self._send(500, {"error": f"internal error: {type(error).__name__}: {error}"})
+        else:
+            self._write(status, headers, body)
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        def answer():
-            name, version, verb = self._route()
+    def _answer(self) -> tuple[int, dict, bytes]:
+        if self.command not in ("GET", "POST"):
+            self.close_connection = True  # its body, if any, stays unread
+            raise ServingError(
+                "UNIMPLEMENTED",
+                f"{self.command} is not served; TF Serving's API and the page take GET and POST",
+                http_status=HTTPStatus.METHOD_NOT_ALLOWED,
+            )
+        body = self._read_body()  # the body cap holds for every route, the page's too
+        if self.server.app is not None:
+            answer = self.server.app.handle(
+                self.command, self.path, dict(self.headers.items()), body, self.server.app_context
+            )
+            if answer is not None:
+                status, headers, content = answer
+                return status, {k: v for k, v in headers.items() if k.lower() != "content-length"}, content
+        return 200, {"Content-Type": "application/json"}, _json_bytes(self._tf_serving(body))
+
+    def _tf_serving(self, body: bytes) -> dict:
+        name, version, verb = self._route()
+        predictor = self.server.predictor
+        if self.command == "GET":
             if verb is None:
-                return version_status(self.server.predictor, name, version)
+                return version_status(predictor, name, version)
             if verb == "/metadata":
-                return rest_metadata(self.server.predictor, name, version)
+                return rest_metadata(predictor, name, version)
             raise ServingError("NOT_FOUND", f"Malformed request: GET {self.path}")
+        if verb in (":classify", ":regress"):
+            raise ServingError("UNIMPLEMENTED", f"{verb[1:]} is not served; use :predict")
+        if verb != ":predict":
+            raise ServingError("NOT_FOUND", f"Malformed request: POST {self.path}")
+        try:
+            request = json.loads(body)
+        except (ValueError, RecursionError) as error:  # RecursionError: absurd nesting
+            raise ServingError("INVALID_ARGUMENT", f"JSON Parse error: {error}") from None
+        return rest_predict(predictor, name, version, request)
 
-        self._handle(answer)
-
-    def do_POST(self):  # noqa: N802
-        def answer():
-            body = self._read_body()
-            name, version, verb = self._route()
-            if verb in (":classify", ":regress"):
-                raise ServingError("UNIMPLEMENTED", f"{verb[1:]} is not served; use :predict")
-            if verb != ":predict":
-                raise ServingError("NOT_FOUND", f"Malformed request: POST {self.path}")
-            try:
-                request = json.loads(body)
-            except (ValueError, RecursionError) as error:  # RecursionError: absurd nesting
-                raise ServingError("INVALID_ARGUMENT", f"JSON Parse error: {error}") from None
-            return rest_predict(self.server.predictor, name, version, request)
-
-        self._handle(answer)
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -118,7 +158,10 @@ class RestHandler(BaseHTTPRequestHandler):
         if length > self.server.max_request_bytes:
             self._discard(length)
             raise self._too_large(length)
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise ConnectionResetError(f"the client sent {len(body)} of {length} bytes and closed")
+        return body
 
     def _too_large(self, length: int) -> ServingError:
         self.close_connection = True
@@ -156,6 +199,10 @@ class RestHandler(BaseHTTPRequestHandler):
         return super().handle_expect_100()
 
 
+def _json_bytes(payload: dict) -> bytes:
+    return json.dumps(payload).encode("utf-8")
+
+
 class RestServer(ThreadingHTTPServer):
     """The REST routes bound to `address`, answering from `predictor`.
 
@@ -163,13 +210,28 @@ class RestServer(ThreadingHTTPServer):
         address: (host, port); port 0 picks a free one (see `server_address`).
         predictor: the `Predictor` that checks and runs requests.
         max_request_bytes: larger bodies get HTTP 413 unread.
+        app: a module with the browser page's `handle(method, path, headers, body, context)`
+            (None = no page), asked first for every request. app_context: its `context`.
     """
 
     daemon_threads = True
     # Many clients reconnect at once after a restart; the default backlog of 5 drops them.
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], predictor, max_request_bytes: int):
+    def __init__(
+        self, address: tuple[str, int], predictor, max_request_bytes: int, app=None, app_context=None
+    ):
         self.predictor = predictor
         self.max_request_bytes = max_request_bytes
+        self.app = app
+        self.app_context = app_context
         super().__init__(address, RestHandler)
+
+    def handle_error(self, request, client_address):
+        # socketserver prints a traceback for any exception a connection raises: a client
+        # that disconnects is ordinary, anything else is logged once, without the noise.
+        error = sys.exc_info()[1]
+        if isinstance(error, _GONE):
+            log.debug("%s disconnected: %s", client_address[0], error)
+        else:
+            log.error("connection from %s failed", client_address[0], exc_info=error)

@@ -9,42 +9,50 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
+import math
 import threading
 
 import numpy as np
 import tensorflow as tf
 
 from tfinpaint.serving.errors import ServingError, from_tf_error
+from tfinpaint.serving.image_size import FORMATS, declared_pixels
 from tfinpaint.serving.versions import LoadedVersion, ModelSource
 
 # Paper 2's widest activations at 2048x2048 take ~270 MB each; paper 1 shrinks to max_side.
 DEFAULT_MAX_PIXELS = 2048 * 2048
+DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 
 def _shape_text(shape) -> str:
     return "[" + ", ".join("-1" if d is None else str(d) for d in shape) + "]"
 
 
-def _image_pixels(encoded: bytes) -> int | None:
-    """Width x height from an encoded image's header, without decoding it (None: unknown)."""
-    from PIL import Image
+def _encoded_pixels(array: np.ndarray, name: str) -> int:
+    """Pixels the encoded images of a string input declare in their headers, summed."""
+    total = 0
+    for index, item in enumerate(array.reshape(-1)):
+        pixels = declared_pixels(item) if isinstance(item, bytes) else None
+        if pixels is None:
+            # Unknown is refused: only a decoder could tell, and it may be a decompression bomb.
+            raise ServingError(
+                "INVALID_ARGUMENT",
+                f"input {name!r}[{index}]: the image size cannot be read from its header "
+                f"(expected a {FORMATS} file); refused without decoding it",
+            )
+        total += pixels
+    return total
 
-    try:
-        with Image.open(io.BytesIO(encoded)) as image:
-            width, height = image.size
-    except Exception:  # not for us to judge: the graph's decoder gives the real error
-        return None
-    return width * height
 
-
-def _pixels(array: np.ndarray) -> int:
-    """Pixels in an input: N*H*W of a [N,H,W,C] array, header sizes summed for encoded images."""
-    if array.dtype == object:
-        return sum(_image_pixels(item) or 0 for item in array.reshape(-1) if isinstance(item, bytes))
-    if array.ndim == 4:
-        return int(array.shape[0] * array.shape[1] * array.shape[2])
-    return 0
+def _check_names(signature_name: str, specs: dict, names) -> None:
+    missing = sorted(set(specs) - set(names))
+    extra = sorted(set(names) - set(specs))
+    if missing or extra:
+        raise ServingError(
+            "INVALID_ARGUMENT",
+            f"signature {signature_name!r} takes inputs {sorted(specs)}; "
+            f"missing {missing}, unexpected {extra}",
+        )
 
 
 class Predictor:
@@ -52,15 +60,27 @@ class Predictor:
 
     Args:
         source: the `ModelSource` served.
-        max_pixels: cap on image pixels a request may carry (all images summed).
+        max_pixels: cap on image pixels a request may carry (the largest input: an image and
+            its mask cover the same pixels; encoded images measured from their headers).
         max_concurrent: predictions allowed to run at once; others wait their turn.
+        max_input_bytes: cap on the memory one input takes once materialised as an array,
+            checked from its declared shape before it exists (a gRPC tensor can declare a
+            shape far larger than its message).
     """
 
-    def __init__(self, source: ModelSource, max_pixels: int = DEFAULT_MAX_PIXELS, max_concurrent: int = 2):
+    def __init__(
+        self,
+        source: ModelSource,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_concurrent: int = 2,
+        max_input_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    ):
         self.source = source
         self.max_pixels = max_pixels
         self.max_concurrent = max_concurrent
-        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self.max_input_bytes = max_input_bytes
+        # Shared with the browser page's handler (`AppContext.slots`).
+        self.slots = threading.BoundedSemaphore(max_concurrent)
 
     def resolve(self, name: str, version: int | None) -> LoadedVersion:
         loaded = self.source.current()
@@ -79,37 +99,52 @@ class Predictor:
             )
         return signature_name
 
-    def check_inputs(self, loaded: LoadedVersion, signature_name: str, inputs: dict) -> dict:
-        """Name, dtype, shape and size checks; returns name -> tensor."""
-        specs = loaded.input_specs[signature_name]
-        missing = sorted(set(specs) - set(inputs))
-        extra = sorted(set(inputs) - set(specs))
-        if missing or extra:
-            raise ServingError(
-                "INVALID_ARGUMENT",
-                f"signature {signature_name!r} takes inputs {sorted(specs)}; "
-                f"missing {missing}, unexpected {extra}",
-            )
-        pixels = 0
-        tensors = {}
-        for name, spec in specs.items():
-            array = _as_dtype(inputs[name], spec.dtype, name)
-            if not spec.shape.is_compatible_with(array.shape):
-                raise ServingError(
-                    "INVALID_ARGUMENT",
-                    f"input {name!r}: expected shape {_shape_text(spec.shape)}, "
-                    f"got {_shape_text(array.shape)}",
-                )
-            # Image and mask cover the same pixels: the largest input is the request's size.
-            pixels = max(pixels, _pixels(array))
-            tensors[name] = array
+    def _check_pixels(self, pixels: int) -> None:
         if pixels > self.max_pixels:
             raise ServingError(
                 "INVALID_ARGUMENT",
                 f"request carries {pixels} image pixels; this server's limit is "
                 f"{self.max_pixels} (--max-pixels)",
             )
-        return tensors
+
+    def check_declared(self, loaded: LoadedVersion, signature_name: str, declared: dict) -> None:
+        """Names, shapes and both size caps from declared shapes, before any array exists.
+
+        Args:
+            declared: input name -> (shape as a tuple of ints, numpy dtype its values arrive in).
+        """
+        specs = loaded.input_specs[signature_name]
+        _check_names(signature_name, specs, declared)
+        for name, spec in specs.items():
+            if not spec.shape.is_compatible_with(declared[name][0]):
+                raise ServingError(
+                    "INVALID_ARGUMENT",
+                    f"input {name!r}: expected shape {_shape_text(spec.shape)}, "
+                    f"got {_shape_text(declared[name][0])}",
+                )
+        # Image and mask cover the same pixels: the largest input is the request's size.
+        self._check_pixels(max((s[0] * s[1] * s[2] for s, _ in declared.values() if len(s) == 4), default=0))
+        for name, spec in specs.items():
+            shape, dtype = declared[name]
+            itemsize = max(np.dtype(dtype).itemsize, np.dtype(spec.dtype.as_numpy_dtype).itemsize)
+            size = math.prod(shape) * itemsize
+            if size > self.max_input_bytes:
+                raise ServingError(
+                    "RESOURCE_EXHAUSTED",
+                    f"input {name!r}: shape {_shape_text(shape)} of {np.dtype(dtype).name} takes "
+                    f"{size} bytes; this server's limit is {self.max_input_bytes} (--max-request-bytes)",
+                )
+
+    def check_inputs(self, loaded: LoadedVersion, signature_name: str, inputs: dict) -> dict:
+        """Name, dtype, shape and size checks of decoded values; returns name -> array."""
+        specs = loaded.input_specs[signature_name]
+        _check_names(signature_name, specs, inputs)
+        arrays = {name: _as_dtype(inputs[name], spec.dtype, name) for name, spec in specs.items()}
+        self.check_declared(loaded, signature_name, {k: (a.shape, a.dtype) for k, a in arrays.items()})
+        self._check_pixels(
+            max((_encoded_pixels(a, k) for k, a in arrays.items() if a.dtype == object), default=0)
+        )
+        return arrays
 
     def predict(
         self, name: str, version: int | None, signature_name: str | None, inputs: dict, output_filter=()
@@ -125,7 +160,7 @@ class Predictor:
                 f"output_filter names unknown outputs {unknown}; signature "
                 f"{signature_name!r} has {loaded.output_names[signature_name]}",
             )
-        with self._slots:
+        with self.slots:
             try:
                 outputs = loaded.signatures[signature_name](**{k: tf.constant(v) for k, v in tensors.items()})
             except tf.errors.OpError as error:

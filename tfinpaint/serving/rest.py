@@ -91,16 +91,31 @@ def _rows_to_columns(instances, input_names: list) -> dict:
 
 
 def version_status(predictor: Predictor, name: str, version: int | None) -> dict:
-    loaded = predictor.resolve(name, version)
-    return {
-        "model_version_status": [
+    """TF Serving's model status: the version served and, while it is retried, a newer one
+    that failed to load (state LOADING, with the load error in its status)."""
+    loaded = predictor.resolve(name, None)
+    entries = []
+    failure = predictor.source.failure()
+    if failure is not None:
+        entries.append(
             {
-                "version": str(loaded.version),
-                "state": "AVAILABLE",
-                "status": {"error_code": "OK", "error_message": ""},
+                "version": str(failure.version),
+                "state": "LOADING",
+                "status": {"error_code": failure.code, "error_message": failure.message},
             }
-        ]
-    }
+        )
+    entries.append(
+        {
+            "version": str(loaded.version),
+            "state": "AVAILABLE",
+            "status": {"error_code": "OK", "error_message": ""},
+        }
+    )
+    if version is not None:
+        entries = [entry for entry in entries if entry["version"] == str(version)]
+        if not entries:
+            raise ServingError("NOT_FOUND", f"Servable not found for request: Specific({name}, {version})")
+    return {"model_version_status": entries}
 
 
 def rest_metadata(predictor: Predictor, name: str, version: int | None) -> dict:

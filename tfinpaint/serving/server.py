@@ -7,6 +7,7 @@ client works against both. The parts, by job:
 - `predictor`: checks a request against the signature and the server's caps, runs it.
 - `rest` + `http_server`: TF Serving's REST API (JSON documents; the HTTP transport).
 - `grpc_service`: `tensorflow.serving.PredictionService` over gRPC.
+- `app` (when installed): the browser page, asked first on the REST port (`app_context`).
 - this module: starting and stopping all of it (`InpaintServer`, `tfinpaint serve`).
 
 Request bodies above `max_request_bytes` get 413 (gRPC: RESOURCE_EXHAUSTED) before they are
@@ -19,14 +20,26 @@ Loading a SavedModel runs its graph: serve only models you trust.
 
 from __future__ import annotations
 
+import importlib
 import signal
 import threading
 
-from tfinpaint.serving.http_server import DEFAULT_MAX_REQUEST_BYTES, RestServer
-from tfinpaint.serving.predictor import DEFAULT_MAX_PIXELS, Predictor
+from tfinpaint.serving.app_context import AppContext
+from tfinpaint.serving.http_server import RestServer
+from tfinpaint.serving.predictor import DEFAULT_MAX_PIXELS, DEFAULT_MAX_REQUEST_BYTES, Predictor
 from tfinpaint.serving.versions import DEFAULT_POLL_SECONDS, ModelSource
 
 __all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_REQUEST_BYTES", "DEFAULT_POLL_SECONDS", "InpaintServer"]
+
+
+def browser_page():
+    """The browser page's module (`tfinpaint.serving.app`), or None when this install has none."""
+    try:
+        return importlib.import_module("tfinpaint.serving.app")
+    except ModuleNotFoundError as error:
+        if error.name != "tfinpaint.serving.app":
+            raise  # the page exists but something it needs is missing: say so
+        return None
 
 
 class InpaintServer:
@@ -42,6 +55,8 @@ class InpaintServer:
         max_pixels: requests carrying more image pixels get 400 / INVALID_ARGUMENT.
         max_concurrent: predictions run at once (more wait).
         poll_seconds: how often the base path is rescanned for a newer version.
+        page: mount the browser page (`tfinpaint.serving.app`) on the REST port, when the
+            install has it.
 
     Example:
         >>> with InpaintServer("saved_models/paper2_demo", port=0, grpc_port=0) as server:
@@ -59,6 +74,7 @@ class InpaintServer:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_concurrent: int = 2,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
+        page: bool = True,
     ):
         self.base_path = base_path
         self.host = host
@@ -68,9 +84,10 @@ class InpaintServer:
         self.max_pixels = max_pixels
         self.max_concurrent = max_concurrent
         self.poll_seconds = poll_seconds
+        self.page = page
         self.source = ModelSource(base_path, model_name, poll_seconds)
         self.model_name = self.source.name
-        self.predictor = Predictor(self.source, max_pixels, max_concurrent)
+        self.predictor = Predictor(self.source, max_pixels, max_concurrent, max_request_bytes)
         self._http = None
         self._http_thread = None
         self._grpc = None
@@ -80,9 +97,34 @@ class InpaintServer:
     def rest_url(self) -> str:
         return f"http://{self.host}:{self.rest_port}/v1/models/{self.model_name}"
 
+    @property
+    def page_url(self) -> str | None:
+        """The browser page's address (a wildcard host as loopback), or None without a page."""
+        if self._http is None or self._http.app is None:
+            return None
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"http://{host}:{self.rest_port}/"
+
+    def app_context(self) -> AppContext:
+        """The `context` the page's handler gets: caps, the served model, shared slots."""
+        source = self.source
+        return AppContext(
+            max_request_bytes=self.max_request_bytes,
+            max_pixels=self.max_pixels,
+            served={source.name: lambda: source.current().inpainter(source.name)},
+            slots=self.predictor.slots,
+        )
+
     def start(self) -> InpaintServer:
         if self.port is not None:
-            self._http = RestServer((self.host, self.port), self.predictor, self.max_request_bytes)
+            app = browser_page() if self.page else None
+            self._http = RestServer(
+                (self.host, self.port),
+                self.predictor,
+                self.max_request_bytes,
+                app=app,
+                app_context=self.app_context() if app else None,
+            )
             self.rest_port = self._http.server_address[1]
             self._http_thread = threading.Thread(
                 target=self._http.serve_forever, name="tfinpaint-rest", daemon=True

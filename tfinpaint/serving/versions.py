@@ -9,18 +9,23 @@ Loading a SavedModel runs its graph: serve only models you trust.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import os
 import threading
+import time
 
 import tensorflow as tf
 
 from tfinpaint.inference import newest_version
+from tfinpaint.serving.errors import load_status
 
 log = logging.getLogger("tfinpaint.serve")
 
 DEFAULT_POLL_SECONDS = 1.0
+# Longest wait between two tries of a version that fails to load and whose files do not change.
+MAX_RETRY_SECONDS = 30.0
 
 
 def _settle_garbage_collector() -> None:
@@ -56,6 +61,17 @@ class LoadedVersion:
         self.signature_defs = proto.meta_graphs[0].signature_def
         self.input_specs = {name: fn.structured_input_signature[1] for name, fn in self.signatures.items()}
         self.output_names = {name: sorted(fn.structured_outputs) for name, fn in self.signatures.items()}
+        self._inpainter = None
+        self._inpainter_lock = threading.Lock()
+
+    def inpainter(self, name: str):
+        """This version as a `SavedModelInpainter` (the browser page's path), built on first use."""
+        with self._inpainter_lock:
+            if self._inpainter is None:
+                from tfinpaint.inference import SavedModelInpainter
+
+                self._inpainter = SavedModelInpainter(self.path, name=name)
+            return self._inpainter
 
     def signature_def_map(self):
         """The SignatureDefs as TF Serving's `SignatureDefMap` proto (metadata answers)."""
@@ -67,6 +83,38 @@ class LoadedVersion:
         return signature_map
 
 
+@dataclasses.dataclass(frozen=True)
+class LoadFailure:
+    """The newest version, which did not load (yet): what went wrong and when to try again.
+
+    Attributes:
+        version: its integer version. code, message: the error, as a status reports it.
+        fingerprint: the folder's files when it failed (a change means a retry right away).
+        attempts: loads tried so far. retry_at: `time.monotonic()` of the next try.
+    """
+
+    version: int
+    code: str
+    message: str
+    fingerprint: tuple
+    attempts: int
+    retry_at: float
+
+
+def _fingerprint(path: str) -> tuple:
+    """Every file under a version folder with its size and modification time."""
+    files = []
+    for root, _, names in os.walk(path):
+        for name in names:
+            full = os.path.join(root, name)
+            try:
+                stat = os.stat(full)
+            except OSError:  # removed while we looked: the next scan sees the change
+                continue
+            files.append((os.path.relpath(full, path), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(files))
+
+
 class ModelSource:
     """The newest version under a TF Serving base path, reloaded when a newer one appears.
 
@@ -74,6 +122,10 @@ class ModelSource:
         base_path: folder of integer version folders (`saved_models/<name>`).
         name: the model name clients use (default: the folder name).
         poll_seconds: how often `start_polling` rescans the folder.
+
+    Raises:
+        FileNotFoundError: no folder, or no version folder holding a `saved_model.pb`.
+        RuntimeError: the newest version does not load.
     """
 
     def __init__(self, base_path: str, name: str | None = None, poll_seconds: float = DEFAULT_POLL_SECONDS):
@@ -81,15 +133,20 @@ class ModelSource:
         self.name = name or os.path.basename(self.base_path.rstrip(os.sep))
         self.poll_seconds = poll_seconds
         self._current: LoadedVersion | None = None
-        self._failed: dict = {}
+        self._failure: LoadFailure | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if not os.path.isdir(self.base_path):
             raise FileNotFoundError(f"--model-base-path {base_path}: no such folder")
         if not self.refresh():
+            if self._failure is not None:
+                raise RuntimeError(
+                    f"--model-base-path {base_path}: version {self._failure.version} cannot be loaded: "
+                    f"{self._failure.message}"
+                )
             raise FileNotFoundError(
-                f"--model-base-path {base_path}: no integer version folder holding a loadable "
+                f"--model-base-path {base_path}: no integer version folder holding a "
                 "saved_model.pb; create one with `tfinpaint export`"
             )
 
@@ -97,38 +154,64 @@ class ModelSource:
         with self._lock:
             return self._current
 
+    def failure(self) -> LoadFailure | None:
+        """The newest version's load failure while it is retried, else None."""
+        with self._lock:
+            return self._failure
+
     def refresh(self) -> bool:
         """Serve the newest version if it is not the one served; True when one is served.
 
         As TF Serving does, the newest folder on disk wins, also when it is older than the
-        one served (the newer folder was removed). A version that fails to load is not
-        retried until its `saved_model.pb` changes; the one being served stays.
+        one served (the newer folder was removed). A version that fails to load — typically
+        one still being copied in, `saved_model.pb` first and its variables after — is
+        retried as soon as its files change, and otherwise after a wait that doubles up to
+        `MAX_RETRY_SECONDS`, until it loads or is removed; the one being served stays.
         """
         newest = newest_version(self.base_path)
         current = self.current()
         if newest is None or (current is not None and newest[0] == current.version):
+            with self._lock:
+                self._failure = None
             return current is not None
         version, path = newest
-        stamp = os.path.getmtime(os.path.join(path, "saved_model.pb"))
-        if self._failed.get(version) == stamp:
+        fingerprint = _fingerprint(path)
+        failure = self.failure()
+        if failure is not None and failure.version != version:
+            failure = None
+        if failure and failure.fingerprint == fingerprint and time.monotonic() < failure.retry_at:
             return current is not None
         try:
             loaded = LoadedVersion(path, version)
         except Exception as error:  # a broken export must not stop the one being served
-            self._failed[version] = stamp
-            log.error(
-                "could not load %s (still serving %s): %s",
-                path,
-                current.version if current else "nothing",
-                error,
-            )
+            self._record_failure(version, path, error, fingerprint, failure, current)
             return current is not None
         with self._lock:
             self._current = loaded
+            self._failure = None
         del current
         _settle_garbage_collector()
         log.info("serving %s version %d from %s", self.name, version, path)
         return True
+
+    def _record_failure(self, version, path, error, fingerprint, previous, current) -> None:
+        code, message = load_status(error)
+        attempts = previous.attempts + 1 if previous else 1
+        delay = min(MAX_RETRY_SECONDS, self.poll_seconds * 2 ** min(attempts - 1, 16))
+        with self._lock:
+            self._failure = LoadFailure(
+                version, code, message, fingerprint, attempts, time.monotonic() + delay
+            )
+        # Said once per version and again when the error changes; the retries are quiet.
+        level = logging.DEBUG if previous and previous.message == message else logging.ERROR
+        log.log(
+            level,
+            "could not load %s (still serving %s; retrying when its files change or in %.0f s): %s",
+            path,
+            current.version if current else "nothing",
+            delay,
+            message,
+        )
 
     def start_polling(self) -> None:
         def loop():
