@@ -1,7 +1,9 @@
-"""`tfinpaint serve --model-base-path saved_models/<name>`: TF Serving's REST and gRPC APIs."""
+"""`tfinpaint serve [--model-base-path saved_models/<name>]`: TF Serving's REST and gRPC APIs
+and the browser page; with no model given, the shipped default model as `default`."""
 
 import argparse
 import logging
+import sys
 
 from tfinpaint.serving.server import DEFAULT_MAX_PIXELS, DEFAULT_MAX_REQUEST_BYTES
 
@@ -9,18 +11,22 @@ from tfinpaint.serving.server import DEFAULT_MAX_PIXELS, DEFAULT_MAX_REQUEST_BYT
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-base-path",
-        required=True,
-        help="folder of integer version folders, e.g. saved_models/paper2_demo",
+        help="folder of integer version folders, e.g. saved_models/paper2_demo "
+        "(default: the shipped default model, served as `default`)",
     )
-    parser.add_argument("--model-name", help="name in the URLs (default: the folder's name)")
-    parser.add_argument("--port", type=int, default=8501, help="REST port (default: 8501)")
+    parser.add_argument("--model-name", help="name in the URLs (default: the folder's name, or `default`)")
+    parser.add_argument("--port", type=int, default=8501, help="REST port and the page (default: 8501)")
     parser.add_argument(
         "--grpc-port",
         type=int,
         default=8500,
         help="gRPC port (default: 8500; 0 picks a free one, -1 disables gRPC)",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default: 127.0.0.1, this machine only; 0.0.0.0 opens it to the network)",
+    )
     parser.add_argument(
         "--max-request-bytes",
         type=int,
@@ -39,16 +45,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--poll-seconds", type=float, default=1.0, help="how often to look for a new version (default: 1)"
     )
+    parser.add_argument(
+        "--cache-dir",
+        help="where the default model's export is kept (default: $TFINPAINT_CACHE, "
+        "else $XDG_CACHE_HOME/tfinpaint, else ~/.cache/tfinpaint)",
+    )
 
 
 def run(args) -> int:
+    from tfinpaint.export import ExportError
+    from tfinpaint.serving.default_model import DEFAULT_MODEL_NAME, default_base_path
     from tfinpaint.serving.server import InpaintServer
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(name)s %(message)s",
+    )
     try:
+        if args.model_base_path is None:
+            base_path = default_base_path(args.cache_dir)
+            name = args.model_name or DEFAULT_MODEL_NAME
+        else:
+            base_path, name = args.model_base_path, args.model_name
         server = InpaintServer(
-            args.model_base_path,
-            args.model_name,
+            base_path,
+            name,
             host=args.host,
             port=args.port,
             grpc_port=None if args.grpc_port < 0 else args.grpc_port,
@@ -57,15 +78,17 @@ def run(args) -> int:
             max_concurrent=args.max_concurrent,
             poll_seconds=args.poll_seconds,
         ).start()
-    except (FileNotFoundError, OSError) as error:
-        print(f"tfinpaint serve: {error}")
+    except (OSError, RuntimeError, ExportError) as error:
+        print(f"tfinpaint serve: {error}", file=sys.stderr)
         return 2
-    print(
-        f"serving {server.model_name} version {server.source.current().version}: "
-        f"REST {server.rest_url}"
-        + (f", gRPC {server.host}:{server.grpc_port}" if server.grpc_port is not None else "")
-        + " (Ctrl-C stops)",
-        flush=True,
-    )
+    lines = [f"serving {server.model_name} version {server.source.current().version}"]
+    if server.rest_port is not None:
+        lines.append(f"  REST  {server.rest_url}")
+    if server.grpc_port is not None:
+        lines.append(f"  gRPC  {server.host}:{server.grpc_port}")
+    if server.page_url:
+        lines.append(f"  page  {server.page_url}  <- open it in a browser")
+    lines.append("Ctrl-C stops.")
+    print("\n".join(lines), flush=True)
     server.wait()
     return 0

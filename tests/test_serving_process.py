@@ -1,0 +1,257 @@
+"""`tfinpaint serve` and friends as a user runs them: separate processes, real sockets, their
+memory and their terminal output."""
+
+import base64
+import http.client
+import json
+import os
+import queue
+import re
+import resource
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
+from test_serving_limits import BOMBS, OVERSIZED, SMALL_IMAGE, SMALL_MASK, bytes_body
+
+from tfinpaint import export as ex
+from tfinpaint.config import get_config
+from tfinpaint.models import build_generator
+
+# A hard cap on the server's heap: a bomb that slipped through would need gigabytes, and must
+# fail the test, not the machine. A healthy server stays near 0.6 GB.
+DATA_LIMIT = 2 << 30
+# TensorFlow's native log lines: "I0000 00:00:1796041219.686270   11475 port.cc:153] …".
+NATIVE_LOG_LINE = re.compile(
+    r"^(?:[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]|WARNING: All log messages before absl)", re.M
+)
+
+
+@pytest.fixture(scope="module")
+def keras_file(tmp_path_factory):
+    generator = build_generator(get_config(2, "demo", ["model.generator_width=8"]))
+    path = str(tmp_path_factory.mktemp("process") / "tiny.keras")
+    generator.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def base_path(keras_file, tmp_path_factory):
+    from tfinpaint.models import load_generator
+
+    base = str(tmp_path_factory.mktemp("process") / "paper2_tiny")
+    ex.export_saved_model(load_generator(keras_file), base)
+    return base
+
+
+def quiet_env() -> dict:
+    """This environment minus the test session's own TensorFlow log level."""
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return env
+
+
+class ServerProcess:
+    """`python -m tfinpaint.cli serve ARGS` (or `-c CODE`) until its banner names its ports."""
+
+    def __init__(self, args, stderr_path, data_limit=None, code=None):
+        def limits():
+            if data_limit:
+                resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
+
+        command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "tfinpaint.cli"]
+        self.stderr_path = stderr_path
+        with open(stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(
+                command + ["serve", *args],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env=quiet_env(),
+                preexec_fn=limits,
+            )
+        lines = queue.Queue()
+        threading.Thread(
+            target=lambda: [lines.put(line) for line in self.process.stdout], daemon=True
+        ).start()
+        self.banner = ""
+        deadline = time.monotonic() + 300
+        while "Ctrl-C stops" not in self.banner:
+            try:
+                self.banner += lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop()
+                raise AssertionError(f"no banner; stdout {self.banner!r}; stderr {self.stderr()!r}") from None
+            if self.process.poll() is not None and lines.empty():
+                raise AssertionError(f"server exited; stdout {self.banner!r}; stderr {self.stderr()!r}")
+        self.rest_port = int(re.search(r"http://127\.0\.0\.1:(\d+)/v1/models", self.banner)[1])
+        self.grpc_port = int(re.search(r"gRPC +127\.0\.0\.1:(\d+)", self.banner)[1])
+
+    def stderr(self) -> str:
+        with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def status(self, field: str) -> int:
+        """A /proc/<pid>/status figure in MB (VmRSS, VmHWM)."""
+        with open(f"/proc/{self.process.pid}/status") as f:
+            return int(next(line.split()[1] for line in f if line.startswith(field + ":"))) / 1024
+
+    def reset_peak(self) -> None:
+        with open(f"/proc/{self.process.pid}/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current resident size
+
+    def request(self, method, path, body=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.rest_port, timeout=120)
+        try:
+            connection.request(method, path, body)
+            response = connection.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            connection.close()
+
+    def stop(self) -> int:
+        self.process.terminate()
+        return self.process.wait(timeout=60)
+
+
+def stub_for(server):
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+    return channel, prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+
+def good_grpc_request(name, signature="serving_default"):
+    rng = np.random.default_rng(0)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    request.model_spec.signature_name = signature
+    request.inputs["image"].CopyFrom(tf.make_tensor_proto(rng.integers(0, 256, (1, 20, 28, 3), np.uint8)))
+    request.inputs["mask"].CopyFrom(tf.make_tensor_proto(np.full((1, 20, 28, 1), 255, np.uint8)))
+    return request
+
+
+def test_server_survives_20_bombs_and_20_oversized_grpc_shapes(base_path, tmp_path):
+    server = ServerProcess(
+        ["--model-base-path", base_path, "--port", "0", "--grpc-port", "0", "--max-pixels", "65536",
+         "--max-request-bytes", "8000000", "--poll-seconds", "3600"],
+        str(tmp_path / "stderr.txt"),
+        data_limit=DATA_LIMIT,
+    )  # fmt: skip
+    channel, stub = stub_for(server)
+    predict = "/v1/models/paper2_tiny:predict"
+    try:
+        for _ in range(3):  # warm up both paths before measuring
+            assert server.request("POST", predict, bytes_body(SMALL_IMAGE, SMALL_MASK))[0] == 200
+            stub.Predict(good_grpc_request("paper2_tiny"), timeout=120)
+        time.sleep(1)
+        start = server.status("VmRSS")
+        server.reset_peak()
+        bombs = [make() for make, _ in BOMBS.values()]
+        for index in range(20):
+            status, answer = server.request(
+                "POST", predict, bytes_body(bombs[index % len(bombs)], SMALL_MASK)
+            )
+            assert status == 400 and "image pixels; this server's limit is 65536" in answer["error"], answer
+        cases = sorted(OVERSIZED)
+        for index in range(20):
+            oversized = predict_pb2.PredictRequest()
+            oversized.CopyFrom(OVERSIZED[cases[index % len(cases)]])
+            oversized.model_spec.name = "paper2_tiny"
+            with pytest.raises(grpc.RpcError) as error:
+                stub.Predict(oversized, timeout=120)
+            assert error.value.code() in (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+            )
+        peak = server.status("VmHWM")
+        assert server.request("POST", predict, bytes_body(SMALL_IMAGE, SMALL_MASK))[0] == 200
+        stub.Predict(good_grpc_request("paper2_tiny"), timeout=120)
+        time.sleep(1)
+        end = server.status("VmRSS")
+        assert peak - start < 150, f"memory peaked at {peak:.0f} MB from {start:.0f} MB"
+        assert end <= 1.10 * start, f"memory went from {start:.0f} MB to {end:.0f} MB"
+    finally:
+        channel.close()
+        server.stop()
+
+
+def run_cli(args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "tfinpaint.cli", *args],
+        capture_output=True,
+        text=True,
+        env=quiet_env(),
+        cwd=cwd,
+    )
+
+
+def test_tensorflow_native_lines_are_hidden_unless_verbose(keras_file, tmp_path):
+    quiet = run_cli(["export", keras_file, "--out", str(tmp_path / "a"), "--tflite", "fp32"], tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
+    assert not NATIVE_LOG_LINE.search(quiet.stderr), quiet.stderr
+    assert "cuInit" not in quiet.stderr and "tf_tfl_flatbuffer_helpers" not in quiet.stderr
+    assert "SavedModel:" in quiet.stdout
+    # --verbose shows them: here the lines TensorFlow prints as it loads, before any command work.
+    verbose = run_cli(["serve", "--model-base-path", str(tmp_path / "none"), "--verbose"], tmp_path)
+    assert verbose.returncode == 2 and "no such folder" in verbose.stderr
+    assert NATIVE_LOG_LINE.search(verbose.stderr), verbose.stderr
+
+
+# `tfinpaint serve` with no model, with the shipped model's path pointed at a tiny generator.
+SERVE_DEFAULT = (
+    "import sys; import tfinpaint.serving.default_model as d; d.DEFAULT_MODEL_PATH = {path!r}; "
+    "from tfinpaint.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def signature_summary(signature_defs) -> dict:
+    return {
+        key: {
+            "inputs": {k: (v.dtype, [d.size for d in v.tensor_shape.dim]) for k, v in value.inputs.items()},
+            "outputs": {k: (v.dtype, [d.size for d in v.tensor_shape.dim]) for k, v in value.outputs.items()},
+        }
+        for key, value in signature_defs.items()
+    }
+
+
+def test_serve_without_arguments_serves_the_default_model(keras_file, base_path, tmp_path):
+    cache = str(tmp_path / "cache")
+    code = SERVE_DEFAULT.format(path=keras_file)
+    args = ["--port", "0", "--grpc-port", "0", "--cache-dir", cache]
+    server = ServerProcess(args, str(tmp_path / "stderr.txt"), code=code)
+    channel, stub = stub_for(server)
+    try:
+        assert "exporting the default model" in server.banner
+        assert "serving default version 1" in server.banner
+        assert f"REST  http://127.0.0.1:{server.rest_port}/v1/models/default" in server.banner
+        status, body = server.request("GET", "/v1/models/default")
+        assert status == 200 and body["model_version_status"][0]["state"] == "AVAILABLE"
+        status, body = server.request(
+            "POST", "/v1/models/default:predict", bytes_body(SMALL_IMAGE, SMALL_MASK)
+        )
+        assert status == 200
+        out = tf.io.decode_png(base64.b64decode(body["predictions"][0]["b64"])).numpy()
+        assert out.shape == (20, 28, 3)
+        assert stub.Predict(good_grpc_request("default"), timeout=120).model_spec.name == "default"
+        metadata_request = get_model_metadata_pb2.GetModelMetadataRequest()
+        metadata_request.model_spec.name = "default"
+        metadata_request.metadata_field.append("signature_def")
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        stub.GetModelMetadata(metadata_request, timeout=60).metadata["signature_def"].Unpack(signature_map)
+        from tensorflow.core.protobuf import saved_model_pb2
+
+        proto = saved_model_pb2.SavedModel()
+        with open(os.path.join(base_path, "1", "saved_model.pb"), "rb") as f:
+            proto.ParseFromString(f.read())
+        served = signature_summary(signature_map.signature_def)
+        assert {"serving_default", "bytes"} <= set(served)
+        assert served == signature_summary(proto.meta_graphs[0].signature_def)
+    finally:
+        channel.close()
+        assert server.stop() == 0
+    assert not NATIVE_LOG_LINE.search(server.stderr()), server.stderr()
