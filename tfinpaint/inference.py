@@ -23,8 +23,9 @@ import warnings
 import cv2
 import numpy as np
 
+from tfinpaint.convention import InputWarning, hole_from_values
 from tfinpaint.inpainters import Inpainter, check_batch, composite
-from tfinpaint.io import InputWarning, mask_from_values, read_image, read_mask
+from tfinpaint.io import read_image, read_mask
 from tfinpaint.postprocess import poisson_blend
 
 DEFAULT_MAX_SIDE = 1024
@@ -586,7 +587,7 @@ def _hole_array(mask, size: tuple[int, int], resize_mask: bool) -> np.ndarray:
         return mask
     if np.issubdtype(mask.dtype, np.floating):
         return mask >= 0.5
-    return mask_from_values(mask).astype(bool)
+    return hole_from_values(mask).astype(bool)
 
 
 def inpaint(
