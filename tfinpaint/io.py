@@ -251,17 +251,34 @@ def read_mask(
     """
     loaded = read_image(source, max_pixels=max_pixels, name=name)
     hole = hole_from_values(_mask_values(loaded), loaded.path)
-    if size is not None and hole.shape != tuple(size):
-        h, w = hole.shape
-        if not resize:
-            raise ImageError(
-                f"{loaded.path}: mask is {w}x{h} but {image_name} is {size[1]}x{size[0]} "
-                "(width x height, after EXIF rotation); expected the same size. Pass "
-                "--resize-mask (resize=True) to resize the mask nearest-neighbour."
-            )
-        _warn(f"{loaded.path}: mask resized from {w}x{h} to {size[1]}x{size[0]} (nearest neighbour).")
-        hole = cv2.resize(hole, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-    return hole
+    if size is None:
+        return hole
+    return fit_mask(hole, size, resize=resize, mask_name=loaded.path, image_name=image_name)
+
+
+class MaskSizeError(ImageError):
+    """A mask whose size differs from its image's (and resizing was not asked for)."""
+
+
+def fit_mask(
+    hole: np.ndarray, size: tuple[int, int], *, resize: bool, mask_name: str, image_name: str
+) -> np.ndarray:
+    """`hole` (uint8 [h, w]) at the image's `size` (height, width): as is, resized or refused.
+
+    Raises:
+        MaskSizeError: the sizes differ and `resize` is False; the message names both sizes.
+    """
+    if hole.shape == tuple(size):
+        return hole
+    h, w = hole.shape
+    if not resize:
+        raise MaskSizeError(
+            f"{mask_name}: mask is {w}x{h} but {image_name} is {size[1]}x{size[0]} "
+            "(width x height, after EXIF rotation); expected the same size. Pass "
+            "--resize-mask (resize=True) to resize the mask nearest-neighbour."
+        )
+    _warn(f"{mask_name}: mask resized from {w}x{h} to {size[1]}x{size[0]} (nearest neighbour).")
+    return cv2.resize(hole, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
 
 
 def output_format(path: str | os.PathLike) -> str:
