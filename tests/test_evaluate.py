@@ -46,7 +46,7 @@ def report_dir(tmp_path_factory, photo_dir):
 def test_report_schema(report_dir, photo_dir):
     with open(os.path.join(report_dir, REPORT_JSON)) as f:
         report = json.load(f)
-    assert set(report) == {"dataset", "masks", "image_size", "blend", "rows"}
+    assert set(report) == {"dataset", "masks", "image_size", "split", "blend", "rows"}
     assert (report["dataset"], report["masks"], report["image_size"], report["blend"]) == (
         photo_dir,
         "center",

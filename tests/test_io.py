@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfinpaint.io import ImageError, InputWarning, mask_from_values, read_image, read_mask, write_image
+from tfinpaint.convention import InputWarning, hole_from_values
+from tfinpaint.io import ImageError, read_image, read_mask, write_image
 
 
 def _gradient(h=24, w=32):
@@ -278,9 +279,9 @@ def test_mask_size_mismatch_names_both_sizes_or_resizes_on_request(tmp_path):
 
 
 def test_mask_from_values_rules():
-    assert mask_from_values(np.array([[0, 1]])).tolist() == [[0, 1]]
+    assert hole_from_values(np.array([[0, 1]])).tolist() == [[0, 1]]
     with pytest.warns(InputWarning, match="2 of 3 marked pixels are grey"):
-        soft = mask_from_values(np.array([[0, 127, 128, 255]], np.uint8))
+        soft = hole_from_values(np.array([[0, 127, 128, 255]], np.uint8))
     assert soft.tolist() == [[0, 0, 1, 1]]
 
 
@@ -315,3 +316,75 @@ def test_jpeg_cannot_keep_alpha_and_says_so(tmp_path):
     with pytest.warns(InputWarning, match="alpha channel is dropped"):
         write_image(tmp_path / "a.jpg", _gradient(), np.full((24, 32), 128, np.uint8))
     assert Image.open(tmp_path / "a.jpg").mode == "RGB"
+
+
+# -- metadata kept ----------------------------------------------------------------------------
+
+_MAKE, _ORIENTATION = 0x010F, 0x0112
+
+
+def _srgb_icc() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _photo_with_metadata(path, fmt):
+    """A 32x24 photo stored sideways (EXIF orientation 6) with an ICC profile, EXIF and DPI."""
+    exif = Image.Exif()
+    exif[_MAKE] = "tfinpaint-test-camera"
+    exif[_ORIENTATION] = 6
+    options = {"icc_profile": _srgb_icc(), "exif": exif.tobytes(), "dpi": (300, 150)}
+    if fmt == "PNG":
+        from PIL import PngImagePlugin
+
+        text = PngImagePlugin.PngInfo()
+        text.add_text("Comment", "made for a round trip")
+        text.add_text("Title", "Überschrift 写真")  # not Latin-1: an iTXt chunk
+        options["pnginfo"] = text
+    else:
+        options.update(quality=95, subsampling=0)  # 4:4:4, not Pillow's default 4:2:0
+    Image.fromarray(_gradient(24, 32)).save(path, format=fmt, **options)
+
+
+@pytest.mark.parametrize("in_fmt", ["PNG", "JPEG"])
+@pytest.mark.parametrize("out_ext", [".png", ".jpg"])
+def test_icc_exif_dpi_and_text_survive_a_round_trip(tmp_path, in_fmt, out_ext):
+    source = tmp_path / f"in.{in_fmt.lower()}"
+    _photo_with_metadata(source, in_fmt)
+    loaded = _no_warnings(read_image, source)
+    assert loaded.size == (32, 24)  # the rotation is applied to the pixels
+    out = write_image(tmp_path / f"out{out_ext}", loaded.rgb, meta=loaded.meta)
+
+    back = Image.open(out)
+    assert back.size == (24, 32)
+    assert back.info["icc_profile"] == _srgb_icc()
+    exif = back.getexif()
+    assert exif[_MAKE] == "tfinpaint-test-camera"
+    assert exif.get(_ORIENTATION, 1) == 1  # rotated once: viewers must not rotate it again
+    assert back.info["dpi"] == pytest.approx((150, 300), abs=0.1)  # swapped with the rotation
+    if in_fmt == "PNG" and out_ext == ".png":
+        assert back.text == {"Comment": "made for a round trip", "Title": "Überschrift 写真"}
+    if out_ext == ".jpg":
+        from PIL import JpegImagePlugin
+
+        # A JPEG input's 4:4:4 is kept; a PNG input gets Pillow's 4:2:0.
+        assert JpegImagePlugin.get_sampling(back) == (0 if in_fmt == "JPEG" else 2)
+
+
+def test_without_meta_nothing_is_added(tmp_path):
+    _photo_with_metadata(tmp_path / "in.png", "PNG")
+    out = write_image(tmp_path / "out.png", read_image(tmp_path / "in.png").rgb)
+    back = Image.open(out)
+    assert "icc_profile" not in back.info and not len(back.getexif()) and not back.text
+
+
+def test_a_cmyk_profile_is_not_put_on_the_rgb_output(tmp_path):
+    cmyk_icc = bytearray(_srgb_icc())
+    cmyk_icc[16:20] = b"CMYK"  # the header's colour space: what the check reads
+    Image.fromarray(_gradient()).convert("CMYK").save(tmp_path / "cmyk.jpg", icc_profile=bytes(cmyk_icc))
+    loaded = read_image(tmp_path / "cmyk.jpg")
+    assert loaded.meta.icc_profile is None
+    with pytest.warns(InputWarning, match="CMYK ICC profile"):
+        out = write_image(tmp_path / "out.jpg", loaded.rgb, meta=loaded.meta)
+    assert "icc_profile" not in Image.open(out).info

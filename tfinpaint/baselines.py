@@ -1,8 +1,9 @@
 """Classical (non-learned) inpainting baselines behind the `Inpainter` interface.
 
-`BASELINES` maps the names `load_inpainter` and `tfinpaint evaluate --model` accept to
-constructors: "telea" and "ns" (OpenCV, radius 3, on 8-bit images) and "biharmonic"
-(scikit-image, on the float image).
+`BASELINES` maps the names `load_inpainter`, `tfinpaint evaluate --model` and
+`tfinpaint inpaint --model` accept to constructors: "telea" and "ns" (OpenCV, radius 3, on 8-bit
+images), "biharmonic" (scikit-image, on the float image) and "patchmatch" (the optional
+`pypatchmatch` package: `pip install tfinpaint[patchmatch]`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,42 @@ import cv2
 import numpy as np
 from skimage.restoration import inpaint_biharmonic
 
+from tfinpaint.convention import to_uint8
 from tfinpaint.inpainters import Inpainter, check_batch, composite
 
 # A hole covering the whole image leaves nothing to propagate from: OpenCV returns arbitrary
 # values and scikit-image raises. Such an image gets this flat grey fill instead.
 _NO_CONTEXT_FILL = 0.5
+
+
+class ClassicalInpainter(Inpainter):
+    """A non-learned baseline: `_fill(image float [H, W, 3], hole bool [H, W])` per image.
+
+    Besides `inpaint_batch` it offers `inpaint_image` on one 8-bit photo, as the model
+    inpainters do, so `tfinpaint.inference.inpaint` and `tfinpaint inpaint` run it alike.
+    Baselines are deterministic: they cannot draw samples.
+    """
+
+    classical = True
+    can_sample = False
+
+    def _fill(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must implement _fill")
+
+    def inpaint_batch(self, images, masks):
+        images, hole = check_batch(images, masks)
+        return _fill_each(images, hole, self._fill)
+
+    def _check_seed(self, seed) -> None:
+        if seed is not None:
+            raise ValueError(f"{self.name} is a classical baseline and cannot draw samples; use samples=1.")
+
+    def inpaint_image(self, image: np.ndarray, hole: np.ndarray, seed: int | None = None) -> np.ndarray:
+        """One uint8 photo [H, W, 3] and bool hole [H, W] -> uint8 [H, W, 3]; outside the hole
+        the input's bytes."""
+        self._check_seed(seed)
+        completed = self.inpaint_batch(image[None].astype(np.float32) / 255.0, hole[None, ..., None])[0]
+        return np.where(hole[..., None], to_uint8(completed), image)
 
 
 def _fill_each(images, hole, fill_one) -> np.ndarray:
@@ -34,7 +66,7 @@ def _fill_each(images, hole, fill_one) -> np.ndarray:
     return composite(images, completed, hole)
 
 
-class OpenCVInpainter(Inpainter):
+class OpenCVInpainter(ClassicalInpainter):
     """OpenCV's `cv2.inpaint` on 8-bit images: Telea's fast marching or Navier-Stokes.
 
     The image is rounded to 8 bits, as the papers' baselines run on saved images; only the
@@ -50,7 +82,6 @@ class OpenCVInpainter(Inpainter):
         inpainting", CVPR 2001.
     """
 
-    classical = True
     METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
     def __init__(self, method: str = "telea", radius: int = 3):
@@ -67,12 +98,8 @@ class OpenCVInpainter(Inpainter):
         mask8 = hole.astype(np.uint8) * 255
         return cv2.inpaint(image8, mask8, self.radius, self.METHODS[self.method]) / 255.0
 
-    def inpaint_batch(self, images, masks):
-        images, hole = check_batch(images, masks)
-        return _fill_each(images, hole, self._fill)
 
-
-class BiharmonicInpainter(Inpainter):
+class BiharmonicInpainter(ClassicalInpainter):
     """scikit-image's biharmonic inpainting (`skimage.restoration.inpaint_biharmonic`).
 
     Solves the biharmonic equation in the hole with the known pixels as boundary values, per
@@ -85,19 +112,66 @@ class BiharmonicInpainter(Inpainter):
     """
 
     name = "biharmonic"
-    classical = True
 
     @staticmethod
     def _fill(image, hole):
         return inpaint_biharmonic(image, hole, channel_axis=-1)
 
-    def inpaint_batch(self, images, masks):
-        images, hole = check_batch(images, masks)
-        return _fill_each(images, hole, self._fill)
+
+class PatchMatchInpainter(ClassicalInpainter):
+    """PatchMatch inpainting (`pypatchmatch`): the hole is filled with patches copied from the
+    known region, coarse to fine. Sharp texture, no understanding of what belongs there.
+
+    The search is randomised; the native library's seed is set before every image, so a
+    score is the same on every run.
+
+    Args:
+        patch_size: patch radius (patches span 2 * patch_size + 1 pixels); 3, as the library's
+            examples (about 1 s for a 128x128 hole on this project's CPU).
+        seed: seed of the randomised search.
+
+    Raises:
+        ValueError: `pypatchmatch` is not installed or its native library did not load.
+
+    Reference:
+        Barnes, Shechtman, Finkelstein, Goldman, "PatchMatch: a randomized correspondence
+        algorithm for structural image editing", SIGGRAPH 2009.
+    """
+
+    name = "patchmatch"
+
+    def __init__(self, patch_size: int = 3, seed: int = 0):
+        self._patchmatch = _import_patchmatch()
+        self.patch_size = int(patch_size)
+        self.seed = int(seed)
+
+    def _fill(self, image, hole):
+        self._patchmatch.set_random_seed(self.seed)
+        image8 = np.round(image * 255.0).astype(np.uint8)
+        return self._patchmatch.inpaint(image8, hole.astype(np.uint8), patch_size=self.patch_size) / 255.0
+
+
+def _import_patchmatch():
+    try:
+        import patchmatch
+    except ImportError as e:
+        raise ValueError(
+            "--model patchmatch: the optional package pypatchmatch is not installed "
+            f"({e}); install it with `pip install 'tfinpaint[patchmatch]'` (a prebuilt wheel, "
+            "nothing is compiled or downloaded at run time)."
+        ) from e
+    if not patchmatch.patchmatch_available:
+        raise ValueError(
+            "--model patchmatch: pypatchmatch is installed but its native library did not "
+            "load (no prebuilt wheel for this platform?); reinstall it with "
+            "`pip install --force-reinstall --no-cache-dir pypatchmatch`."
+        )
+    return patchmatch
 
 
 BASELINES = {
     "telea": lambda: OpenCVInpainter("telea", radius=3),
     "ns": lambda: OpenCVInpainter("ns", radius=3),
     "biharmonic": BiharmonicInpainter,
+    "patchmatch": PatchMatchInpainter,
 }

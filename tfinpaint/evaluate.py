@@ -136,6 +136,10 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _split_text(split: str) -> str:
+    return "all images" if split == "all" else f"`{split}` (hash split of the files)"
+
+
 def format_markdown(report: dict) -> str:
     scored = (
         "Poisson-blended composite for learned models (classical baselines raw)"
@@ -146,9 +150,13 @@ def format_markdown(report: dict) -> str:
         [
             "# Inpainting evaluation",
             "",
-            f"- data: `{report['dataset']}`",
-            f"- masks: `{report['masks']}`, image size {report['image_size']}",
-            f"- scored: {scored}",
+            "| protocol | |",
+            "|---|---|",
+            f"| data | `{report['dataset']}`, split: {_split_text(report.get('split', 'all'))} |",
+            f"| mask source | `{report['masks']}` |",
+            f"| image size | {report['image_size']}x{report['image_size']} (centre crops) |",
+            f"| blending | {scored} |",
+            "",
             "- PSNR (MAX 255) and SSIM (Gaussian 11, sigma 1.5) on 8-bit images, per-image values "
             "averaged over images; L1 = mean |error| / 255; hole = hole pixels only; "
             f"PSNR capped at {metrics.PSNR_CAP_DB:g} dB.",
@@ -323,6 +331,7 @@ def evaluate(
         "dataset": "demo" if source is None else str(source),
         "masks": masks,
         "image_size": int(image_size),
+        "split": split,
         "blend": blend,
         "rows": _rows(names, scores, ratios, ms_per_image),
     }

@@ -23,8 +23,10 @@ import warnings
 import cv2
 import numpy as np
 
+from tfinpaint import maskops
+from tfinpaint.convention import InputWarning, hole_from_values
 from tfinpaint.inpainters import Inpainter, check_batch, composite
-from tfinpaint.io import InputWarning, mask_from_values, read_image, read_mask
+from tfinpaint.io import read_image, read_mask
 from tfinpaint.postprocess import poisson_blend
 
 DEFAULT_MAX_SIDE = 1024
@@ -546,8 +548,13 @@ def load_model_inpainter(
 
 
 def _as_inpainter(model) -> ModelInpainter:
-    if isinstance(model, ModelInpainter):
-        return model
+    if isinstance(model, Inpainter) and callable(getattr(model, "inpaint_image", None)):
+        return model  # a ModelInpainter, or a classical baseline (tfinpaint.baselines)
+    if isinstance(model, str):
+        from tfinpaint.baselines import BASELINES
+
+        if model.strip().lower() in BASELINES:
+            return BASELINES[model.strip().lower()]()
     if model is None or isinstance(model, (str, os.PathLike)):
         return load_model_inpainter(model)
     if callable(model) and hasattr(model, "size_multiple"):
@@ -586,7 +593,7 @@ def _hole_array(mask, size: tuple[int, int], resize_mask: bool) -> np.ndarray:
         return mask
     if np.issubdtype(mask.dtype, np.floating):
         return mask >= 0.5
-    return mask_from_values(mask).astype(bool)
+    return hole_from_values(mask).astype(bool)
 
 
 def inpaint(
@@ -598,6 +605,9 @@ def inpaint(
     seed: int = 0,
     *,
     resize_mask: bool = False,
+    dilate: int = 0,
+    feather: int = 0,
+    invert_mask: bool = False,
 ) -> np.ndarray | list[np.ndarray]:
     """Complete the hole of one photo.
 
@@ -605,7 +615,8 @@ def inpaint(
         image: uint8 [H, W, 3] RGB, or a path (read with `tfinpaint.io.read_image`).
         mask: a path (white >= 128 = hole, see `tfinpaint.io.read_mask`), or an array [H, W] /
             [H, W, 1]: bool, integers (the file rule: >= 128, or {0, 1}) or floats (>= 0.5).
-        model: a `ModelInpainter`, a generator, or a path `resolve_model_path` accepts;
+        model: a `ModelInpainter`, a generator, a classical baseline (an instance or a name:
+            telea, ns, biharmonic, patchmatch), or a path `resolve_model_path` accepts;
             None = the newest export under ./saved_models.
         blend: "poisson" (default; `tfinpaint.postprocess.poisson_blend`) or "none" (the raw
             composite: every pixel outside the hole is the input's).
@@ -613,6 +624,9 @@ def inpaint(
             1 = the model's deterministic completion.
         seed: first sample's seed.
         resize_mask: resize a mask file of another size (nearest neighbour) instead of failing.
+        dilate, feather, invert_mask: grow the hole by `dilate` pixels; blend the fill into the
+            photo over `feather` pixels around the hole; flip the mask (see `tfinpaint.maskops`,
+            which also warns when a mask looks inverted).
 
     Returns:
         uint8 [H, W, 3], or a list of K of them when `samples > 1`. With blend="poisson" only
@@ -627,6 +641,9 @@ def inpaint(
         raise ValueError(f"samples {samples!r}: expected an integer >= 1.")
     image = _image_array(image)
     hole = _hole_array(mask, image.shape[:2], resize_mask)
+    name = os.fspath(mask) if isinstance(mask, (str, os.PathLike)) else "the mask"
+    hole = maskops.prepare_hole(hole, invert=invert_mask, dilate_by=dilate, name=name)
+    fill = maskops.fill_region(hole, feather)
     inpainter = _as_inpainter(model)
     if samples > 1:
         inpainter._check_seed(seed)
@@ -636,8 +653,10 @@ def inpaint(
     seeds = [None] if samples == 1 else [seed + k for k in range(samples)]
     results = []
     for sample_seed in seeds:
-        completed = inpainter.inpaint_image(image, hole, sample_seed)
+        completed = inpainter.inpaint_image(image, fill, sample_seed)
         if blend == "poisson":
-            completed = poisson_blend(image, completed, hole)
+            completed = poisson_blend(image, completed, fill)
+        if feather:
+            completed = maskops.feather(image, completed, hole, feather)
         results.append(completed)
     return results[0] if samples == 1 else results

@@ -20,15 +20,12 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+from tfinpaint.convention import MASK_THRESHOLD, SOFT_HIGH, SOFT_LOW, InputWarning, hole_from_values
+from tfinpaint.imagemeta import ImageMeta, read_meta, save_options
+
 # 100 megapixels: a 48 MP phone photo passes; a tiny file that declares a 20,000 x 20,000
 # canvas (1.2 GB as RGB) does not. Pillow's own bomb check only errors at twice its 89 MP limit.
 MAX_PIXELS = 100_000_000
-
-# A mask value in (SOFT_LOW, SOFT_HIGH) is "in between": neither clearly kept nor clearly hole.
-SOFT_LOW, SOFT_HIGH = 32, 224
-# Warn when this share of the marked (>= SOFT_LOW) mask pixels is in between.
-SOFT_WARN_SHARE = 0.05
-MASK_THRESHOLD = 128
 
 # Output formats by extension; anything else is refused rather than guessed.
 WRITE_FORMATS = {
@@ -49,10 +46,6 @@ class ImageError(ValueError):
     """An image or mask file that cannot be used as given; the message names the file."""
 
 
-class InputWarning(UserWarning):
-    """Something in an input file was converted or looks unintended; the message says what."""
-
-
 @dataclasses.dataclass
 class LoadedImage:
     """An image file decoded to 8-bit RGB.
@@ -62,12 +55,14 @@ class LoadedImage:
         alpha: uint8 [H, W] when the file has transparency, else None.
         path: the file it came from (for messages).
         mode: Pillow's mode of the decoded file ("RGB", "I;16", "P", …).
+        meta: ICC profile, EXIF, DPI, PNG text and JPEG subsampling, for `write_image`.
     """
 
     rgb: np.ndarray
     alpha: np.ndarray | None
     path: str
     mode: str
+    meta: ImageMeta = dataclasses.field(default_factory=ImageMeta)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -191,7 +186,8 @@ def read_image(source: PathOrFile, *, max_pixels: int = MAX_PIXELS, name: str | 
         decoded = _decode(img, label)
         mode = decoded.mode
         rgb, alpha = _to_rgb(decoded, label)
-    return LoadedImage(rgb=rgb, alpha=alpha, path=label, mode=mode)
+        meta = read_meta(img, decoded)
+    return LoadedImage(rgb=rgb, alpha=alpha, path=label, mode=mode, meta=meta)
 
 
 def _mask_values(loaded: LoadedImage) -> np.ndarray:
@@ -226,29 +222,6 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return np.rint(rgb @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
 
 
-def mask_from_values(values: np.ndarray, name: str = "mask") -> np.ndarray:
-    """Threshold 0..255 mask values (or {0, 1}) to a hole map: uint8 [H, W], 1 = hole.
-
-    White (>= 128) is a hole — never `> 0`, so JPEG noise around a black background is not.
-    A mask whose largest value is 1 is read as {0, 1}. Warns when many marked pixels are
-    in between (a soft brush or JPEG compression), since the threshold then decides the edge.
-    """
-    values = np.asarray(values)
-    if values.size and values.max() == 1:
-        return (values == 1).astype(np.uint8)
-    marked = int(np.count_nonzero(values >= SOFT_LOW))
-    soft = int(np.count_nonzero((values > SOFT_LOW) & (values < SOFT_HIGH)))
-    if marked and soft / marked >= SOFT_WARN_SHARE:
-        warnings.warn(
-            f"{name}: {soft:,} of {marked:,} marked pixels are grey ({SOFT_LOW}-{SOFT_HIGH}), as "
-            f"from a soft brush or JPEG compression; thresholded at {MASK_THRESHOLD} "
-            "(>= 128 = hole). Save masks as black and white PNG for exact edges.",
-            InputWarning,
-            stacklevel=2,
-        )
-    return (values >= MASK_THRESHOLD).astype(np.uint8)
-
-
 def read_mask(
     source: PathOrFile,
     *,
@@ -277,18 +250,35 @@ def read_mask(
         ImageError: unreadable file, or a size other than `size` without `resize`.
     """
     loaded = read_image(source, max_pixels=max_pixels, name=name)
-    hole = mask_from_values(_mask_values(loaded), loaded.path)
-    if size is not None and hole.shape != tuple(size):
-        h, w = hole.shape
-        if not resize:
-            raise ImageError(
-                f"{loaded.path}: mask is {w}x{h} but {image_name} is {size[1]}x{size[0]} "
-                "(width x height, after EXIF rotation); expected the same size. Pass "
-                "--resize-mask (resize=True) to resize the mask nearest-neighbour."
-            )
-        _warn(f"{loaded.path}: mask resized from {w}x{h} to {size[1]}x{size[0]} (nearest neighbour).")
-        hole = cv2.resize(hole, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-    return hole
+    hole = hole_from_values(_mask_values(loaded), loaded.path)
+    if size is None:
+        return hole
+    return fit_mask(hole, size, resize=resize, mask_name=loaded.path, image_name=image_name)
+
+
+class MaskSizeError(ImageError):
+    """A mask whose size differs from its image's (and resizing was not asked for)."""
+
+
+def fit_mask(
+    hole: np.ndarray, size: tuple[int, int], *, resize: bool, mask_name: str, image_name: str
+) -> np.ndarray:
+    """`hole` (uint8 [h, w]) at the image's `size` (height, width): as is, resized or refused.
+
+    Raises:
+        MaskSizeError: the sizes differ and `resize` is False; the message names both sizes.
+    """
+    if hole.shape == tuple(size):
+        return hole
+    h, w = hole.shape
+    if not resize:
+        raise MaskSizeError(
+            f"{mask_name}: mask is {w}x{h} but {image_name} is {size[1]}x{size[0]} "
+            "(width x height, after EXIF rotation); expected the same size. Pass "
+            "--resize-mask (resize=True) to resize the mask nearest-neighbour."
+        )
+    _warn(f"{mask_name}: mask resized from {w}x{h} to {size[1]}x{size[0]} (nearest neighbour).")
+    return cv2.resize(hole, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
 
 
 def output_format(path: str | os.PathLike) -> str:
@@ -309,6 +299,7 @@ def write_image(
     *,
     overwrite: bool = False,
     quality: int = 95,
+    meta: ImageMeta | None = None,
 ) -> str:
     """Write uint8 RGB (+ optional alpha) atomically; the format comes from the extension.
 
@@ -321,7 +312,9 @@ def write_image(
         rgb: uint8 [H, W, 3].
         alpha: uint8 [H, W] or None. Formats without alpha (JPEG, BMP) drop it with a warning.
         overwrite: replace an existing file.
-        quality: JPEG / WebP quality.
+        quality: JPEG / WebP quality (1-95; Pillow advises against more).
+        meta: the input's metadata (`LoadedImage.meta`): its ICC profile, EXIF, DPI, PNG text
+            and JPEG subsampling are written as far as the format stores them.
 
     Returns:
         The path written.
@@ -355,6 +348,9 @@ def write_image(
     if alpha is not None:
         img.putalpha(Image.fromarray(np.asarray(alpha, np.uint8), "L"))
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    options.update(save_options(meta, fmt))
+    for what in meta.dropped if meta is not None else ():
+        _warn(f"{path}: not written: {what}.")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -1,26 +1,33 @@
-"""`tfinpaint inpaint IMAGE… --mask MASK…`: inpaint photos with a trained or exported model.
+"""`tfinpaint inpaint IMAGE… --mask MASK…`: inpaint photos with a trained model or a baseline.
 
-Pairs: one image and one mask; several images with as many masks (or one mask for all); or a
-folder of images with a folder of masks matched by file stem (`a.jpg` <- `a.png` or
-`a_mask.png`). Outputs go next to each input as `<stem>_inpainted.<ext>`, or into `-o`
-(a file for a single image, else a folder). Nothing is overwritten without `--overwrite`, and an
+Pairs: one image and one mask; several images with as many masks; one mask for several images
+or for a whole folder (a watermark: images of another size are listed and skipped, or the mask
+is resized with `--resize-mask`); or a folder of images with a folder of masks matched by file
+stem (`a.jpg` <- `a.png` or `a_mask.png`). Outputs go next to each input as
+`<stem>_inpainted.<ext>`, or into `-o` (a file for a single image, else a folder), with the
+input's ICC profile, EXIF, DPI and text. Nothing is overwritten without `--overwrite`, and an
 input is never overwritten at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import sys
 import warnings
 
+import numpy as np
 from PIL import Image
 
+from tfinpaint.baselines import BASELINES
+from tfinpaint.convention import InputWarning
 from tfinpaint.inference import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, inpaint, load_model_inpainter
 from tfinpaint.io import (
     MAX_PIXELS,
     WRITE_FORMATS,
-    InputWarning,
+    MaskSizeError,
+    fit_mask,
     output_format,
     read_image,
     read_mask,
@@ -42,15 +49,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         required=True,
         metavar="MASK",
-        help="one mask per image, one mask for all, or a folder of masks "
-        "named like the images; white (>= 128) = hole",
+        help="one mask per image, one mask for all (also for a folder of images), or a folder "
+        "of masks named like the images; white (>= 128) = hole",
     )
     parser.add_argument(
         "--model",
         default=None,
-        help="a .keras file, a SavedModel version folder, a base path with "
-        "version folders or a run directory (default: the newest export "
-        "under ./saved_models)",
+        help="default (the bundled model), a classical baseline (telea, ns, biharmonic, "
+        "patchmatch), a .keras file, a SavedModel version folder, a base path with version "
+        "folders or a run directory (default: the newest export under ./saved_models)",
     )
     parser.add_argument(
         "-o",
@@ -72,7 +79,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resize-mask",
         action="store_true",
-        help="resize a mask of another size to its image (nearest neighbour)",
+        help="resize a mask of another size to its image (nearest neighbour); without it a "
+        "shared mask skips images of another size",
+    )
+    parser.add_argument(
+        "--invert-mask",
+        action="store_true",
+        help="flip the mask (for masks drawn black = hole); a mask that looks inverted is "
+        "warned about, never flipped on a guess",
+    )
+    parser.add_argument(
+        "--dilate", type=_pixels, default=0, metavar="N", help="grow the hole by N pixels first (halos)"
+    )
+    parser.add_argument(
+        "--feather",
+        type=_pixels,
+        default=0,
+        metavar="N",
+        help="blend the fill into the photo over N pixels around the hole; pixels further "
+        "out stay byte-identical",
+    )
+    parser.add_argument(
+        "--quality", type=_quality, default=95, help="JPEG / WebP output quality, 1-100 (default: 95)"
     )
     parser.add_argument(
         "--max-side",
@@ -89,6 +117,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=MAX_PIXELS,
         help="refuse images declaring more pixels (decompression bombs)",
     )
+
+
+def _pixels(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: expected pixels >= 0")
+    return value
+
+
+def _quality(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value}: expected 1-100")
+    return value
 
 
 def _readable_extensions() -> set[str]:
@@ -140,13 +182,16 @@ def _match_masks(images: list[str], mask_folder: str) -> list[tuple[str, str]]:
 def pair_inputs(images: list[str], masks: list[str]) -> list[tuple[str, str]]:
     """(image, mask) pairs from the command line's IMAGE… and --mask MASK… values."""
     if len(images) == 1 and os.path.isdir(images[0]):
-        if len(masks) != 1 or not os.path.isdir(masks[0]):
+        if len(masks) != 1:
             raise UsageError(
-                f"{images[0]} is a folder: expected --mask to be one folder of masks named like the images."
+                f"{images[0]} is a folder: expected --mask to be one mask for every image or one "
+                "folder of masks named like the images."
             )
         found = _list_images(images[0])
         if not found:
             raise UsageError(f"{images[0]}: no image files in the folder.")
+        if not os.path.isdir(masks[0]):
+            return [(image, masks[0]) for image in found]
         return _match_masks(found, masks[0])
     folders = [p for p in images if os.path.isdir(p)]
     if folders:
@@ -223,21 +268,63 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
-def _inpaint_pair(args, model, image_path: str, mask_path: str, outputs: list[str]) -> None:
+class Skipped(Exception):
+    """An image left out on purpose (a shared mask of another size); the message says why."""
+
+
+def load_inpainter_for(args):
+    """The inpainter `--model` names: a classical baseline, or a model loaded from a path."""
+    key = (args.model or "").strip().lower()
+    if key in BASELINES:
+        return BASELINES[key]()
+    return load_model_inpainter(args.model, max_side=args.max_side, context=args.context)
+
+
+def _hole_for(args, mask_path: str, loaded, shared: bool, masks: dict) -> np.ndarray:
+    """The image's hole from `mask_path`, read once per mask file (a shared watermark mask
+    is decoded once for a whole folder) and fitted to the image's size."""
+    if mask_path not in masks:
+        masks[mask_path] = read_mask(mask_path, max_pixels=args.max_pixels)
+    try:
+        return fit_mask(
+            masks[mask_path],
+            loaded.size,
+            resize=args.resize_mask,
+            mask_name=mask_path,
+            image_name=loaded.path,
+        )
+    except MaskSizeError as e:
+        if not shared:
+            raise
+        h, w = masks[mask_path].shape
+        raise Skipped(
+            f"{loaded.path}: skipped: {loaded.size[1]}x{loaded.size[0]}, the shared mask {mask_path} "
+            f"is {w}x{h} (--resize-mask resizes it)."
+        ) from e
+
+
+def _inpaint_pair(args, model, image_path: str, mask_path: str, outputs: list[str], state) -> None:
     loaded = read_image(image_path, max_pixels=args.max_pixels)
-    hole = read_mask(
-        mask_path,
-        size=loaded.size,
-        resize=args.resize_mask,
-        image_name=image_path,
-        max_pixels=args.max_pixels,
-    )
-    results = inpaint(
-        loaded.rgb, hole.astype(bool), model=model, blend=args.blend, samples=args.samples, seed=args.seed
-    )
+    hole = _hole_for(args, mask_path, loaded, state["shared"][mask_path] > 1, state["masks"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputWarning)
+        results = inpaint(
+            loaded.rgb,
+            hole.astype(bool),
+            model=model,
+            blend=args.blend,
+            samples=args.samples,
+            seed=args.seed,
+            dilate=args.dilate,
+            feather=args.feather,
+            invert_mask=args.invert_mask,
+        )
+    for warning in caught:
+        # The mask went in as an array: say which image (and mask) the warning is about.
+        print(f"{PROG}: warning: {image_path} with {mask_path}: {warning.message}", file=sys.stderr)
     for path, rgb in zip(outputs, results if args.samples > 1 else [results]):
         # The alpha goes back unchanged: transparency is not the model's to fill.
-        write_image(path, rgb, loaded.alpha, overwrite=args.overwrite)
+        write_image(path, rgb, loaded.alpha, overwrite=args.overwrite, quality=args.quality, meta=loaded.meta)
         print(f"wrote {path}")
 
 
@@ -256,7 +343,7 @@ def run(args) -> int:
             if args.output is not None:
                 is_file = output_is_file(args.output)
                 os.makedirs((os.path.dirname(args.output) if is_file else args.output) or ".", exist_ok=True)
-            model = load_model_inpainter(args.model, max_side=args.max_side, context=args.context)
+            model = load_inpainter_for(args)
             if args.samples > 1 and not model.can_sample:
                 raise UsageError(
                     f"--samples {args.samples}: model {model.name!r} cannot draw "
@@ -265,14 +352,24 @@ def run(args) -> int:
         except (ValueError, OSError) as e:
             print(f"{PROG}: error: {e}", file=sys.stderr)
             return 2
-        failed = 0
+        state = {"shared": collections.Counter(mask for _, mask in pairs), "masks": {}}
+        failed, skipped = 0, []
         for (image_path, mask_path), outputs in zip(pairs, plans):
             try:
-                _inpaint_pair(args, model, image_path, mask_path, outputs)
+                _inpaint_pair(args, model, image_path, mask_path, outputs, state)
+            except Skipped as e:
+                skipped.append(image_path)
+                print(f"{PROG}: {e}", file=sys.stderr)
             except (ValueError, OSError) as e:
                 # One bad file in a folder must not stop the others; the exit code says it.
                 failed += 1
                 print(f"{PROG}: error: {e}", file=sys.stderr)
+    if skipped:
+        names = ", ".join(os.path.basename(p) for p in skipped)
+        print(
+            f"{PROG}: {len(skipped)} of {len(pairs)} images skipped (not the shared mask's size): {names}",
+            file=sys.stderr,
+        )
     if failed:
         print(f"{PROG}: {failed} of {len(pairs)} images failed.", file=sys.stderr)
         return 2
