@@ -598,6 +598,7 @@ def inpaint(
     seed: int = 0,
     *,
     resize_mask: bool = False,
+    sample: bool = False,
 ) -> np.ndarray | list[np.ndarray]:
     """Complete the hole of one photo.
 
@@ -610,9 +611,11 @@ def inpaint(
         blend: "poisson" (default; `tfinpaint.postprocess.poisson_blend`) or "none" (the raw
             composite: every pixel outside the hole is the input's).
         samples: K > 1 draws K random completions with seeds `seed`, `seed + 1`, … (paper 1);
-            1 = the model's deterministic completion.
+            1 = the model's deterministic completion (unless `sample`).
         seed: first sample's seed.
         resize_mask: resize a mask file of another size (nearest neighbour) instead of failing.
+        sample: with samples=1, draw the random completion for `seed` instead of the
+            deterministic one (the browser page's "another sample").
 
     Returns:
         uint8 [H, W, 3], or a list of K of them when `samples > 1`. With blend="poisson" only
@@ -628,12 +631,13 @@ def inpaint(
     image = _image_array(image)
     hole = _hole_array(mask, image.shape[:2], resize_mask)
     inpainter = _as_inpainter(model)
-    if samples > 1:
+    sampling = samples > 1 or sample
+    if sampling:
         inpainter._check_seed(seed)
     if not hole.any():
         _warn("the mask is empty: the image is returned unchanged; the network was not run.")
         return image.copy() if samples == 1 else [image.copy() for _ in range(samples)]
-    seeds = [None] if samples == 1 else [seed + k for k in range(samples)]
+    seeds = [seed + k for k in range(samples)] if sampling else [None]
     results = []
     for sample_seed in seeds:
         completed = inpainter.inpaint_image(image, hole, sample_seed)

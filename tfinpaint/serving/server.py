@@ -42,7 +42,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import tensorflow as tf
 
-from tfinpaint.inference import newest_version
+from tfinpaint.inference import SavedModelInpainter, newest_version
+from tfinpaint.serving import app
 
 log = logging.getLogger("tfinpaint.serve")
 
@@ -562,7 +563,34 @@ class RestHandler(BaseHTTPRequestHandler):
             log.exception("internal error on %s %s", self.command, self.path)
             self._send(500, {"error": f"internal error: {type(error).__name__}: {error}"})
 
+    def _send_raw(self, status: int, headers: dict, body: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _page(self) -> bool:
+        """Answer the browser page's routes (`tfinpaint.serving.app`); False for other paths."""
+        if not app.is_page_path(self.path):
+            return False
+        try:
+            body = self._read_body() if self.command == "POST" else b""
+        except ServingError as error:
+            self._send(error.http_status, {"error": error.message})
+            return True
+        self._send_raw(
+            *app.handle(self.command, self.path, dict(self.headers), body, self.server.app_context)
+        )
+        return True
+
     def do_GET(self):  # noqa: N802 - http.server's naming
+        if self._page():
+            return
+
         def answer():
             name, version, verb = self._route()
             if verb is None:
@@ -574,6 +602,9 @@ class RestHandler(BaseHTTPRequestHandler):
         self._handle(answer)
 
     def do_POST(self):  # noqa: N802
+        if self._page():
+            return
+
         def answer():
             body = self._read_body()
             name, version, verb = self._route()
@@ -766,6 +797,13 @@ class InpaintServer:
         self._grpc = None
         self.rest_port = None
 
+    def _served_inpainter(self) -> SavedModelInpainter:
+        """The served version as an inpainter for the page (loaded once per version)."""
+        loaded = self.source.current()
+        if getattr(self, "_page_inpainter", (None, None))[0] != loaded.version:
+            self._page_inpainter = (loaded.version, SavedModelInpainter(loaded.path, name=self.model_name))
+        return self._page_inpainter[1]
+
     @property
     def rest_url(self) -> str:
         return f"http://{self.host}:{self.rest_port}/v1/models/{self.model_name}"
@@ -774,6 +812,12 @@ class InpaintServer:
         if self.port is not None:
             self._http = _RestServer((self.host, self.port), RestHandler)
             self._http.predictor = self.predictor
+            self._http.app_context = app.AppContext(
+                max_request_bytes=self.max_request_bytes,
+                max_pixels=self.max_pixels,
+                served={self.model_name: self._served_inpainter},
+                slots=self.predictor._slots,
+            )
             self._http.max_request_bytes = self.max_request_bytes
             self.rest_port = self._http.server_address[1]
             self._http_thread = threading.Thread(
