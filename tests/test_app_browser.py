@@ -84,7 +84,7 @@ def page(browser, server, tmp_path):
     failures = []
     opened.on("pageerror", lambda error: failures.append(str(error)))
     opened.goto(f"http://127.0.0.1:{server.rest_port}/")
-    opened.wait_for_function("document.querySelector('[data-testid=model-select]').options.length > 0")
+    opened.wait_for_function("document.querySelector('[data-testid=model-select]').value !== ''")
     yield opened
     opened.screenshot(path=str(tmp_path / "last.png"))
     context.close()
@@ -100,7 +100,11 @@ def by_id(page, name):
 
 def open_photo(page, path):
     by_id(page, "image-input").set_input_files(path)
-    page.wait_for_function("!document.getElementById('stage').hidden")
+    # The status line names the photo once it is open.
+    page.wait_for_function(
+        "(name) => document.getElementById('status-text').innerText.startsWith(name + ':')",
+        arg=os.path.basename(path),
+    )
 
 
 def canvas_origin(page):
@@ -421,7 +425,7 @@ def test_default_model_is_picked_and_blends(page, photo_paths):
     np.testing.assert_array_equal(result[~near], rgb[~near])
 
 
-def test_drop_and_paste_open_a_photo(page, photo_paths):
+def test_drop_paste_and_a_format_the_browser_cannot_show(page, photo_paths, tmp_path):
     with open(photo_paths[6], "rb") as f:
         encoded = base64.b64encode(f.read()).decode()
     for how in ("drop", "paste"):
@@ -441,3 +445,17 @@ def test_drop_and_paste_open_a_photo(page, photo_paths):
         page.wait_for_function(f"document.getElementById('status-text').innerText.startsWith('{how}.jpg')")
         assert page.locator("#photo").is_visible()
         assert page.evaluate("document.getElementById('mask-canvas').width") == 256
+
+    # TIFF: the browser cannot show it, the server reads it (EXIF rotation included).
+    rgb = read_image(photo_paths[6]).rgb[:, :200]
+    tiff = tmp_path / "scan.tif"
+    Image.fromarray(rgb).save(tiff, format="TIFF")
+    open_photo(page, str(tiff))
+    assert page.evaluate(
+        "[document.getElementById('mask-canvas').width, document.getElementById('mask-canvas').height]"
+    ) == [200, 256]
+    paint(page, [(50, 50), (120, 60)], 12)
+    hole = stroke_pixels(rgb.shape, [(50, 50), (120, 60)], 12)
+    run(page, "telea", blend=False)
+    result = result_image(page)
+    np.testing.assert_array_equal(result[~hole], rgb[~hole])
