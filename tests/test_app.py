@@ -252,3 +252,18 @@ def test_form_parser_keeps_binary_parts_and_names():
     form = parse_form(headers["Content-Type"], body)
     assert form["image"].data == data and form["image"].filename == "café.png"
     assert form["model"].text == "telea" and form["model"].filename is None
+
+
+def test_a_model_that_cannot_load_is_listed_with_the_reason(no_default):
+    def broken():
+        raise OSError("saved_model.pb is truncated")
+
+    context = app.AppContext(max_request_bytes=1000, max_pixels=1000, served={"broken": broken})
+    listed = json.loads(app.handle("GET", "/v1/app/models", {}, b"", context)[2])
+    assert listed["models"][0] == {
+        "name": "broken",
+        "kind": "served",
+        "can_sample": False,
+        "error": "OSError: saved_model.pb is truncated",
+    }
+    assert [m["name"] for m in listed["models"][1:]] == ["telea", "ns", "biharmonic"]

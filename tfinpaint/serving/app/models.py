@@ -8,6 +8,7 @@ Every one of them is a `ModelInpainter`, so the endpoint runs each through
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -16,6 +17,8 @@ import numpy as np
 
 from tfinpaint.baselines import BASELINES
 from tfinpaint.inference import ModelInpainter, load_model_inpainter
+
+log = logging.getLogger("tfinpaint.serve.app")
 
 DEFAULT_NAME = "default"
 CLASSICAL_NAMES = ("telea", "ns", "biharmonic")
@@ -85,11 +88,20 @@ class ModelCatalog:
         return getters
 
     def names(self) -> list[dict]:
-        """[{"name", "kind" (served|default|classical), "can_sample"}, …], served models first."""
+        """[{"name", "kind" (served|default|classical), "can_sample"}, …], served models first.
+
+        A model that fails to load is listed with `"error"` (the reason) instead of hiding it.
+        """
         entries = []
         for name, get in self._getters().items():
             kind = "classical" if name in CLASSICAL_NAMES else "served" if name in self.served else "default"
-            entries.append({"name": name, "kind": kind, "can_sample": bool(get().can_sample)})
+            entry = {"name": name, "kind": kind, "can_sample": False}
+            try:
+                entry["can_sample"] = bool(get().can_sample)
+            except Exception as error:  # one broken model must not hide the others
+                log.exception("model %r cannot be loaded", name)
+                entry["error"] = f"{type(error).__name__}: {error}"
+            entries.append(entry)
         return entries
 
     def preferred(self) -> str:

@@ -134,10 +134,19 @@ async function loadModels() {
   ui.model.replaceChildren(
     ...data.models.map((model) => {
       state.models.set(model.name, model);
-      return new Option(`${model.name}${labels[model.kind] || ""}`, model.name);
+      const option = new Option(`${model.name}${labels[model.kind] || ""}`, model.name);
+      if (model.error) {
+        option.disabled = true;
+        option.textContent += " — cannot be loaded";
+        option.title = model.error;
+      }
+      return option;
     }),
   );
-  ui.model.value = data.selected;
+  const usable = data.models.filter((model) => !model.error).map((model) => model.name);
+  ui.model.value = usable.includes(data.selected) ? data.selected : usable[0] || "";
+  const broken = data.models.filter((model) => model.error);
+  if (broken.length) showError(broken.map((model) => `model ${model.name}: ${model.error}`).join("\n"));
   const megabytes = (data.limits.max_request_bytes / 2 ** 20).toFixed(0);
   const megapixels = (data.limits.max_pixels / 1e6).toFixed(1);
   ui.limits.textContent = `This server takes photos up to ${megapixels} megapixels and ${megabytes} MB.`;
