@@ -459,3 +459,22 @@ def test_drop_paste_and_a_format_the_browser_cannot_show(page, photo_paths, tmp_
     run(page, "telea", blend=False)
     result = result_image(page)
     np.testing.assert_array_equal(result[~hole], rgb[~hole])
+
+
+def test_an_exif_rotated_photo_is_painted_as_shown(page, photo_paths, tmp_path):
+    stored = read_image(photo_paths[7]).rgb[:120, :200]
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: shown rotated 90° clockwise
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(stored).save(path, format="JPEG", quality=95, exif=exif)
+    rgb = read_image(str(path)).rgb  # upright, as the server reads it
+    assert rgb.shape == (200, 120, 3)
+    open_photo(page, str(path))
+    points = [(30, 40), (90, 150)]
+    paint(page, points, 14)
+    hole = stroke_pixels(rgb.shape, points, 14)
+    np.testing.assert_array_equal(downloaded_mask(page), hole)
+    run(page, "telea", blend=False)
+    result = result_image(page)
+    assert result.shape == rgb.shape
+    np.testing.assert_array_equal(result[~hole], rgb[~hole])
