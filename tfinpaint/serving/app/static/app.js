@@ -440,8 +440,9 @@ async function run(anotherSample = false) {
 ui.imageInput.addEventListener(
   "change",
   guarded(async () => {
-    await openPhoto(ui.imageInput.files[0]);
-    ui.imageInput.value = "";
+    const file = ui.imageInput.files[0];
+    ui.imageInput.value = ""; // choosing the same file again opens it again
+    await openPhoto(file);
   }),
 );
 ui.maskInput.addEventListener(
