@@ -62,17 +62,13 @@ def composite(image, mask, prediction):
     Works on NumPy arrays and TensorFlow tensors alike (float images, mask [..., 1] in {0, 1});
     the prediction is cast to the image's dtype so mixed-precision outputs paste into float32.
     """
-    if hasattr(image, "dtype") and hasattr(prediction, "dtype") and prediction.dtype != image.dtype:
-        prediction = (
-            prediction.astype(image.dtype) if isinstance(prediction, np.ndarray) else _tf_cast(prediction, image)
-        )
+    if isinstance(prediction, np.ndarray):
+        prediction = prediction.astype(np.asarray(image).dtype, copy=False)
+    elif hasattr(prediction, "dtype") and prediction.dtype != image.dtype:
+        import tensorflow as tf
+
+        prediction = tf.cast(prediction, image.dtype)
     return image * (1.0 - mask) + prediction * mask
-
-
-def _tf_cast(tensor, like):
-    import tensorflow as tf
-
-    return tf.cast(tensor, like.dtype)
 
 
 def to_uint8(values) -> np.ndarray:

@@ -608,6 +608,7 @@ def inpaint(
     dilate: int = 0,
     feather: int = 0,
     invert_mask: bool = False,
+    sample: bool = False,
 ) -> np.ndarray | list[np.ndarray]:
     """Complete the hole of one photo.
 
@@ -621,12 +622,14 @@ def inpaint(
         blend: "poisson" (default; `tfinpaint.postprocess.poisson_blend`) or "none" (the raw
             composite: every pixel outside the hole is the input's).
         samples: K > 1 draws K random completions with seeds `seed`, `seed + 1`, … (paper 1);
-            1 = the model's deterministic completion.
+            1 = the model's deterministic completion (unless `sample`).
         seed: first sample's seed.
         resize_mask: resize a mask file of another size (nearest neighbour) instead of failing.
         dilate, feather, invert_mask: grow the hole by `dilate` pixels; blend the fill into the
             photo over `feather` pixels around the hole; flip the mask (see `tfinpaint.maskops`,
             which also warns when a mask looks inverted).
+        sample: with samples=1, draw the random completion for `seed` instead of the
+            deterministic one (the browser page's "another sample").
 
     Returns:
         uint8 [H, W, 3], or a list of K of them when `samples > 1`. With blend="poisson" only
@@ -645,12 +648,13 @@ def inpaint(
     hole = maskops.prepare_hole(hole, invert=invert_mask, dilate_by=dilate, name=name)
     fill = maskops.fill_region(hole, feather)
     inpainter = _as_inpainter(model)
-    if samples > 1:
+    sampling = samples > 1 or sample
+    if sampling:
         inpainter._check_seed(seed)
     if not hole.any():
         _warn("the mask is empty: the image is returned unchanged; the network was not run.")
         return image.copy() if samples == 1 else [image.copy() for _ in range(samples)]
-    seeds = [None] if samples == 1 else [seed + k for k in range(samples)]
+    seeds = [seed + k for k in range(samples)] if sampling else [None]
     results = []
     for sample_seed in seeds:
         completed = inpainter.inpaint_image(image, fill, sample_seed)

@@ -29,5 +29,5 @@ class AppContext:
 
     max_request_bytes: int
     max_pixels: int
-    served: Mapping[str, Callable[[], object]]
-    slots: threading.Semaphore
+    served: Mapping[str, Callable[[], object]] = dataclasses.field(default_factory=dict)
+    slots: threading.Semaphore = dataclasses.field(default_factory=lambda: threading.BoundedSemaphore(2))

@@ -1,0 +1,269 @@
+"""The browser page's endpoint (`tfinpaint.serving.app.handle`), called directly."""
+
+import io
+import json
+import uuid
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfinpaint import artifacts
+from tfinpaint.config import get_config
+from tfinpaint.inference import KerasInpainter, inpaint
+from tfinpaint.io import read_image
+from tfinpaint.models import build_generator
+from tfinpaint.serving import app
+from tfinpaint.serving.app.form import parse_form
+
+
+def multipart(fields: dict) -> tuple[dict, bytes]:
+    """(headers, body) of a multipart/form-data request; a bytes value is sent as a file."""
+    boundary = uuid.uuid4().hex
+    body = b""
+    for name, value in fields.items():
+        if isinstance(value, tuple):
+            filename, data = value
+            head = f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            head += "Content-Type: application/octet-stream\r\n"
+        else:
+            data = str(value).encode()
+            head = f'Content-Disposition: form-data; name="{name}"\r\n'
+        body += f"--{boundary}\r\n{head}\r\n".encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return {"Content-Type": f"multipart/form-data; boundary={boundary}"}, body
+
+
+def png(array) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(array, np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def decoded(body: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(body)))
+
+
+@pytest.fixture(scope="module")
+def paper1():
+    return KerasInpainter(
+        build_generator(
+            get_config(1, "demo", ["model.width=4", "model.latent_channels=8", "model.max_attention_side=64"])
+        ),
+        name="paper1_tiny",
+    )
+
+
+@pytest.fixture
+def context(paper1):
+    return app.AppContext(
+        max_request_bytes=10_000_000, max_pixels=200_000, served={"paper1_tiny": lambda: paper1}
+    )
+
+
+@pytest.fixture
+def no_default(monkeypatch, tmp_path):
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", str(tmp_path / "missing.keras"))
+
+
+@pytest.fixture
+def photo(photo_paths):
+    with open(photo_paths[0], "rb") as f:
+        return photo_paths[0], f.read()
+
+
+def hole_mask(shape, box=(100, 140, 60, 120)) -> np.ndarray:
+    hole = np.zeros(shape[:2], np.uint8)
+    y0, y1, x0, x1 = box
+    hole[y0:y1, x0:x1] = 255
+    return hole
+
+
+def post(context, fields, path="/v1/app/inpaint"):
+    headers, body = multipart(fields)
+    return app.handle("POST", path, headers, body, context)
+
+
+def error_of(answer) -> tuple[int, str]:
+    status, headers, body = answer
+    assert headers["Content-Type"] == "application/json"
+    return status, json.loads(body)["error"]
+
+
+def test_other_paths_are_not_the_pages(context):
+    assert app.handle("GET", "/v1/models/paper1_tiny", {}, b"", context) is None
+    assert app.handle("POST", "/v1/models/paper1_tiny:predict", {}, b"{}", context) is None
+
+
+def test_page_and_its_files(context):
+    status, headers, body = app.handle("GET", "/", {}, b"", context)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    for testid in (
+        "image-input",
+        "mask-canvas",
+        "brush-size",
+        "undo",
+        "redo",
+        "clear",
+        "model-select",
+        "run",
+    ):
+        assert f'data-testid="{testid}"'.encode() in body
+    for name, kind in (
+        ("app.js", "text/javascript"),
+        ("mask.js", "text/javascript"),
+        ("app.css", "text/css"),
+    ):
+        status, headers, body = app.handle("GET", f"/app/{name}?v=1", {}, b"", context)
+        assert status == 200 and headers["Content-Type"].startswith(kind) and body
+    for bad in ("../__init__.py", "..%2F__init__.py", "form.py", "missing.js", ".hidden.js"):
+        assert error_of(app.handle("GET", f"/app/{bad}", {}, b"", context))[0] == 404
+
+
+def test_models_list_served_default_and_classical(context, monkeypatch, tmp_path, no_default):
+    status, _, body = app.handle("GET", "/v1/app/models", {}, b"", context)
+    listed = json.loads(body)
+    assert status == 200
+    assert [(m["name"], m["kind"], m["can_sample"]) for m in listed["models"]] == [
+        ("paper1_tiny", "served", True),
+        ("telea", "classical", False),
+        ("ns", "classical", False),
+        ("biharmonic", "classical", False),
+    ]
+    assert listed["selected"] == "paper1_tiny"
+    assert listed["limits"] == {"max_request_bytes": 10_000_000, "max_pixels": 200_000}
+    # With the shipped model present, `default` is offered and picked first.
+    path = str(tmp_path / "default.keras")
+    build_generator(get_config(2, "demo", ["model.generator_width=8"])).save(path)
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", path)
+    listed = json.loads(app.handle("GET", "/v1/app/models", {}, b"", context)[2])
+    assert ("default", "default", False) in [
+        (m["name"], m["kind"], m["can_sample"]) for m in listed["models"]
+    ]
+    assert listed["selected"] == "default"
+
+
+@pytest.mark.parametrize("model", ["telea", "ns", "biharmonic", "paper1_tiny"])
+def test_inpaint_is_the_python_api_and_keeps_pixels_outside_the_hole(context, photo, model, paper1):
+    path, data = photo
+    image = read_image(path).rgb
+    hole = hole_mask(image.shape)
+    status, headers, body = post(
+        context,
+        {"image": ("photo.jpg", data), "mask": ("mask.png", png(hole)), "model": model, "blend": "none"},
+    )
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert 'filename="photo_inpainted.png"' in headers["Content-Disposition"]
+    result = decoded(body)
+    assert result.shape == image.shape
+    outside = hole == 0
+    np.testing.assert_array_equal(result[outside], image[outside])
+    assert np.any(result[~outside] != image[~outside])
+    inpainter = paper1 if model == "paper1_tiny" else app.models.ClassicalInpainter(model)
+    np.testing.assert_array_equal(result, inpaint(image, hole, model=inpainter, blend="none"))
+
+
+def test_seeded_samples_blending_and_jpeg(context, photo, paper1):
+    path, data = photo
+    image = read_image(path).rgb
+    hole = hole_mask(image.shape)
+    fields = {
+        "image": ("photo.jpg", data),
+        "mask": ("m.png", png(hole)),
+        "model": "paper1_tiny",
+        "blend": "none",
+    }
+    first = decoded(post(context, {**fields, "seed": "1"})[2])
+    second = decoded(post(context, {**fields, "seed": "2"})[2])
+    np.testing.assert_array_equal(
+        first, inpaint(image, hole, model=paper1, blend="none", seed=1, sample=True)
+    )
+    assert np.any(first != second)
+    blended = decoded(post(context, {**fields, "blend": "poisson"})[2])
+    np.testing.assert_array_equal(blended, inpaint(image, hole, model=paper1, blend="poisson"))
+    status, headers, body = post(context, {**fields, "format": "jpeg"})
+    assert status == 200 and headers["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(body)).format == "JPEG"
+
+
+def test_alpha_is_kept(context):
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (64, 80, 4), np.uint8)
+    hole = hole_mask(rgba.shape, (10, 30, 20, 50))
+    status, _, body = post(
+        context, {"image": ("a.png", png(rgba)), "mask": ("m.png", png(hole)), "model": "telea"}
+    )
+    result = decoded(body)
+    assert status == 200 and result.shape == (64, 80, 4)
+    np.testing.assert_array_equal(result[..., 3], rgba[..., 3])
+
+
+def test_decode_answers_what_the_server_reads(context):
+    rgba = np.zeros((6, 5, 4), np.uint8)
+    rgba[..., 1] = 200
+    rgba[2:, :, 3] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="TIFF")
+    status, headers, body = post(context, {"image": ("scan.tif", buffer.getvalue())}, "/v1/app/decode")
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    np.testing.assert_array_equal(decoded(body), rgba)
+
+
+def test_errors_are_json_with_the_reason(context, photo):
+    _, data = photo
+    hole = png(hole_mask((256, 256)))
+    cases = [
+        ({"image": ("notes.txt", b"hello"), "mask": ("m.png", hole)}, 400, "image 'notes.txt': not an image"),
+        ({"mask": ("m.png", hole)}, 400, "form field 'image': missing or empty"),
+        ({"image": ("p.jpg", data), "mask": ("m.png", png(np.zeros((8, 8))))}, 400, "mask is 8x8 but image"),
+        (
+            {"image": ("p.jpg", data), "mask": ("m.png", hole), "model": "nope"},
+            404,
+            "model 'nope' is not offered",
+        ),
+        ({"image": ("p.jpg", data), "mask": ("m.png", hole), "blend": "soft"}, 400, "blend 'soft'"),
+        ({"image": ("p.jpg", data), "mask": ("m.png", hole), "seed": "x"}, 400, "form field 'seed'"),
+        (
+            {"image": ("p.jpg", data), "mask": ("m.png", hole), "model": "telea", "seed": "3"},
+            400,
+            "cannot draw",
+        ),
+        ({"image": ("p.jpg", data), "mask": ("m.png", hole), "format": "gif"}, 400, "form field 'format'"),
+    ]
+    for fields, status, message in cases:
+        answer = post(context, fields)
+        assert error_of(answer)[0] == status, fields
+        assert message in error_of(answer)[1], error_of(answer)
+    big = png(np.zeros((500, 500, 3)))  # 250,000 pixels, above the context's 200,000
+    status, message = error_of(post(context, {"image": ("big.png", big), "mask": ("m.png", hole)}))
+    assert status == 400 and "500x500" in message and "above the cap of 200,000" in message
+    status, message = error_of(
+        app.handle("POST", "/v1/app/inpaint", {"content-type": "text/plain"}, b"x", context)
+    )
+    assert status == 400 and "expected multipart/form-data" in message
+    status, message = error_of(app.handle("GET", "/v1/app/inpaint", {}, b"", context))
+    assert status == 405 and "expected POST" in message
+    assert error_of(app.handle("GET", "/v1/app/nothing", {}, b"", context))[0] == 404
+
+
+def test_form_parser_keeps_binary_parts_and_names():
+    data = bytes(range(256)) * 40 + b"\r\n--not-the-boundary\r\n"
+    headers, body = multipart({"image": ("café.png", data), "model": " telea "})
+    form = parse_form(headers["Content-Type"], body)
+    assert form["image"].data == data and form["image"].filename == "café.png"
+    assert form["model"].text == "telea" and form["model"].filename is None
+
+
+def test_a_model_that_cannot_load_is_listed_with_the_reason(no_default):
+    def broken():
+        raise OSError("saved_model.pb is truncated")
+
+    context = app.AppContext(max_request_bytes=1000, max_pixels=1000, served={"broken": broken})
+    listed = json.loads(app.handle("GET", "/v1/app/models", {}, b"", context)[2])
+    assert listed["models"][0] == {
+        "name": "broken",
+        "kind": "served",
+        "can_sample": False,
+        "error": "OSError: saved_model.pb is truncated",
+    }
+    assert [m["name"] for m in listed["models"][1:]] == ["telea", "ns", "biharmonic"]
