@@ -304,7 +304,7 @@ def test_bad_tflite_variant_is_refused():
 
 
 def test_paper1_sample_signature_max_side_and_tflite(tmp_path):
-    generator = build_generator(get_config(1, "demo", ["model.width=8", "model.max_attention_side=64"]))
+    generator = build_generator(get_config(1, "demo", ["model.width=8", "model.max_side=64"]))
     signatures = tf.saved_model.load(ex.export_saved_model(generator, str(tmp_path / "p1"))).signatures
     assert sorted(signatures) == ["bytes", "sample", "serving_default"]
     assert signatures["sample"].structured_input_signature[1]["seed"].dtype == tf.int64

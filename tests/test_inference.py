@@ -35,9 +35,9 @@ def paper2():
 
 @pytest.fixture(scope="module")
 def paper1():
-    # max_attention_side 64 stands in for the paper's attention limit at a test-sized scale.
+    # max_side 64 stands in for the paper's attention limit at a test-sized scale.
     return build_generator(
-        get_config(1, "demo", ["model.width=4", "model.latent_channels=8", "model.max_attention_side=64"])
+        get_config(1, "demo", ["model.width=4", "model.latent_channels=8", "model.max_side=64"])
     )
 
 

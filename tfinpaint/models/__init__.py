@@ -1,4 +1,5 @@
-"""Model registry, keyed by paper number."""
+"""The papers' networks, keyed by paper number. Building a training model (`build_gan`) is
+`tfinpaint.training.build`; nothing here imports `tfinpaint.training`."""
 
 import importlib
 
@@ -12,11 +13,6 @@ def _module(paper: int):
 def build_generator(config):
     """The inference generator of `config.paper` (image + mask -> completed image)."""
     return _module(config.paper).build_generator(config)
-
-
-def build_gan(config, global_batch_size: int):
-    """The training model of `config.paper`; call inside the strategy's scope."""
-    return _module(config.paper).build_gan(config, global_batch_size)
 
 
 def load_generator(path):
