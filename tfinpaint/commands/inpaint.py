@@ -272,7 +272,7 @@ class Skipped(Exception):
     """An image left out on purpose (a shared mask of another size); the message says why."""
 
 
-def load_inpainter_for(args):
+def _load_inpainter(args):
     """The inpainter `--model` names: a classical baseline, or a model loaded from a path."""
     key = (args.model or "").strip().lower()
     if key in BASELINES:
@@ -343,7 +343,7 @@ def run(args) -> int:
             if args.output is not None:
                 is_file = output_is_file(args.output)
                 os.makedirs((os.path.dirname(args.output) if is_file else args.output) or ".", exist_ok=True)
-            model = load_inpainter_for(args)
+            model = _load_inpainter(args)
             if args.samples > 1 and not model.can_sample:
                 raise UsageError(
                     f"--samples {args.samples}: model {model.name!r} cannot draw "
