@@ -1,6 +1,6 @@
 """Classical (non-learned) inpainting baselines behind the `Inpainter` interface.
 
-`BASELINES` maps the names `load_inpainter` and `tfinpaint evaluate --model` accept to
+`BASELINES` maps the names `tfinpaint.inference.load_inpainter` and `tfinpaint evaluate --model` accept to
 constructors: "telea" and "ns" (OpenCV, radius 3, on 8-bit images) and "biharmonic"
 (scikit-image, on the float image).
 """
@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 from skimage.restoration import inpaint_biharmonic
 
-from tfinpaint.inpainters import Inpainter, check_batch, composite
+from tfinpaint.convention import composite
+from tfinpaint.inpainters import Inpainter, check_batch
 
 # A hole covering the whole image leaves nothing to propagate from: OpenCV returns arbitrary
 # values and scikit-image raises. Such an image gets this flat grey fill instead.
@@ -31,7 +32,7 @@ def _fill_each(images, hole, fill_one) -> np.ndarray:
             completed[i] = _NO_CONTEXT_FILL
             continue
         completed[i] = fill_one(images[i], hole[i])
-    return composite(images, completed, hole)
+    return composite(images, hole[..., None].astype(np.float32), np.clip(completed, 0.0, 1.0))
 
 
 class OpenCVInpainter(Inpainter):

@@ -16,7 +16,7 @@ import warnings
 
 from PIL import Image
 
-from tfinpaint.inference import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, inpaint, load_model_inpainter
+from tfinpaint.inference import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, inpaint, load_inpainter
 from tfinpaint.io import (
     MAX_PIXELS,
     WRITE_FORMATS,
@@ -48,9 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="a .keras file, a SavedModel version folder, a base path with "
-        "version folders or a run directory (default: the newest export "
-        "under ./saved_models)",
+        help="default (the model shipped with tfinpaint; the default), a .keras file, a SavedModel "
+        "version folder, a base path with version folders, a run directory, or a classical "
+        "baseline: telea, ns, biharmonic",
     )
     parser.add_argument(
         "-o",
@@ -61,8 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--blend",
         choices=("poisson", "none"),
-        default="poisson",
-        help="Poisson-blend the hole into the photo (default) or keep the raw composite",
+        default=None,
+        help="Poisson-blend the hole into the photo or keep the raw composite (default: poisson for "
+        "paper-2 models such as the default model, whose paper blends; none for paper 1 and baselines)",
     )
     parser.add_argument(
         "--samples", type=int, default=1, help="random completions per image (paper 1 models only)"
@@ -77,11 +78,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-side",
         type=int,
-        default=DEFAULT_MAX_SIDE,
-        help="larger images are completed in windows around the holes",
+        default=None,
+        help="larger images are completed in windows around the holes, never larger than the side "
+        f"the model was trained at (default: {DEFAULT_MAX_SIDE}; an export keeps its own)",
     )
     parser.add_argument(
-        "--context", type=int, default=DEFAULT_CONTEXT, help="pixels of context around a hole in a window"
+        "--context",
+        type=int,
+        default=None,
+        help=f"pixels of context around a hole in a window (default: {DEFAULT_CONTEXT}; an export "
+        "keeps its own)",
     )
     parser.add_argument(
         "--max-pixels",
@@ -256,7 +262,7 @@ def run(args) -> int:
             if args.output is not None:
                 is_file = output_is_file(args.output)
                 os.makedirs((os.path.dirname(args.output) if is_file else args.output) or ".", exist_ok=True)
-            model = load_model_inpainter(args.model, max_side=args.max_side, context=args.context)
+            model = load_inpainter(args.model, max_side=args.max_side, context=args.context)
             if args.samples > 1 and not model.can_sample:
                 raise UsageError(
                     f"--samples {args.samples}: model {model.name!r} cannot draw "

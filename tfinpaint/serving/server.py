@@ -42,7 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import tensorflow as tf
 
-from tfinpaint.inference import newest_version
+from tfinpaint.artifacts import newest_version
 
 log = logging.getLogger("tfinpaint.serve")
 
