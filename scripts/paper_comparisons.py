@@ -73,7 +73,7 @@ def sample_spread(run: str, images: int = 32) -> dict:
 
     from tfinpaint.config import ExperimentConfig
     from tfinpaint.data import build_dataset
-    from tfinpaint.models import load_generator
+    from tfinpaint.inference import load_generator
 
     config = ExperimentConfig.from_dict(_json(run, "config.json"))
     data = config.data

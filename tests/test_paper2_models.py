@@ -260,7 +260,7 @@ def test_keras_round_trip_gives_identical_outputs(tmp_path):
 def test_a_generator_saved_before_the_layers_moved_loads_with_the_same_outputs():
     """tests/data/legacy_paper2_generator.keras was saved by the code of main at d240221, when
     the layers lived in tfinpaint/models/paper2.py (as the shipped default weights were)."""
-    from tfinpaint.models import load_generator
+    from tfinpaint.inference import load_generator
 
     expected = np.load(os.path.join(DATA, "legacy_generators.npz"))
     generator = load_generator(os.path.join(DATA, "legacy_paper2_generator.keras"))

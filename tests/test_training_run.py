@@ -302,7 +302,7 @@ def train_command(run_dir, strategy="one"):
 
 
 def final_weights(path):
-    from tfinpaint.models import load_generator
+    from tfinpaint.inference import load_generator
 
     model = load_generator(str(path))
     return [np.asarray(w) for w in model.weights]
