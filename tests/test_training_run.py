@@ -399,3 +399,25 @@ def test_mixed_float16_runs_with_finite_losses(tmp_path):
         keras.mixed_precision.set_global_policy("float32")
     assert summary["steps"] == 3
     assert any("policy mixed_float16" in line for line in lines)
+
+
+def test_a_bfloat16_run_exports_tflite_and_scores_in_float32(tmp_path):
+    # The default preset trains in mixed_bfloat16; TFLite has no kernels for bf16 layers, so the
+    # export must load the saved generator under the float32 policy.
+    import keras
+
+    from tfinpaint.training.run import train
+
+    try:
+        summary = train(
+            tiny_config("train.precision=mixed_bfloat16", "train.eval_images=4"),
+            run_dir=str(tmp_path / "run"),
+            strategy="one",
+            export_root=str(tmp_path / "saved_models"),
+            progress=False,
+            log=lambda line: None,
+        )
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert glob.glob(os.path.join(summary["export"], "tflite", "model_fp32.tflite"))
+    assert summary["report"]["rows"]

@@ -156,6 +156,8 @@ def _import_patchmatch():
     return patchmatch
 
 
+# The baselines every install has (PatchMatch is an optional extra): what a run's report scores.
+CORE_BASELINES = ("telea", "ns", "biharmonic")
 BASELINES = {
     "telea": lambda: OpenCVInpainter("telea", radius=3),
     "ns": lambda: OpenCVInpainter("ns", radius=3),

@@ -211,6 +211,9 @@ def train(
     generator_path = os.path.join(run_dir, "generator.keras")
     save_keras(gan.generator, generator_path)
     summary["generator"] = generator_path
+    # The export and the report run the network as users do, in float32: TFLite has no kernels
+    # for a mixed_bfloat16 generator's layers, which the loaded file would otherwise get.
+    keras.mixed_precision.set_global_policy("float32")
     if train_cfg.export:
         from tfinpaint.export import export
 
@@ -306,12 +309,12 @@ def _validate(gan, eval_fn, val_ds, count: int) -> dict:
 
 
 def _evaluate(gan, config: ExperimentConfig, run_dir: str, log) -> dict:
-    from tfinpaint.baselines import BASELINES
+    from tfinpaint.baselines import CORE_BASELINES
     from tfinpaint.evaluate import evaluate
     from tfinpaint.inference import KerasInpainter
 
     data = config.data
-    inpainters = [KerasInpainter(gan.generator, name=config.name), *BASELINES]
+    inpainters = [KerasInpainter(gan.generator, name=config.name), *CORE_BASELINES]
     limit = config.train.eval_images or None
     source, split = data_splits(data)["test"]
     report = evaluate(
