@@ -279,3 +279,24 @@ def test_a_model_that_cannot_load_is_listed_with_the_reason(no_default):
         "error": "OSError: saved_model.pb is truncated",
     }
     assert [m["name"] for m in listed["models"][1:]] == installed_baselines()
+
+
+def test_dilate_and_feather_change_only_what_they_say(context, photo):
+    from tfinpaint import maskops
+
+    path, data = photo
+    image = read_image(path).rgb
+    hole = hole_mask(image.shape) > 0
+    fields = {"image": ("p.jpg", data), "mask": ("m.png", png(hole * 255)), "model": "telea", "blend": "none"}
+    grown = maskops.dilate(hole, 6)
+    result = decoded(post(context, {**fields, "dilate": "6"})[2])
+    np.testing.assert_array_equal(result[~grown], image[~grown])
+    assert np.any(result[grown & ~hole] != image[grown & ~hole])
+    np.testing.assert_array_equal(result, inpaint(image, hole, model="telea", blend="none", dilate=6))
+    feathered = decoded(post(context, {**fields, "feather": "4"})[2])
+    ring = maskops.dilate(hole, 4)
+    np.testing.assert_array_equal(feathered[~ring], image[~ring])
+    np.testing.assert_array_equal(feathered, inpaint(image, hole, model="telea", blend="none", feather=4))
+    for bad in ("-1", "2.5", "x"):
+        status, message = error_of(post(context, {**fields, "dilate": bad}))
+        assert status == 400 and message.startswith("form field 'dilate'")

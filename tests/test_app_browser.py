@@ -300,8 +300,10 @@ def test_an_uploaded_mask_file_is_used_as_painted(page, photo_paths, tmp_path, k
     open_photo(page, photo)
     by_id(page, "mask-input").set_input_files(str(path))
     np.testing.assert_array_equal(downloaded_mask(page), hole > 0)
+    grow = 3 if kind == "alpha" else 0  # the Grow field is `tfinpaint inpaint --dilate`
+    by_id(page, "dilate").fill(str(grow))
     run(page, "telea", blend=False)
-    expected = inpaint(rgb, hole > 0, model="telea", blend="none")
+    expected = inpaint(rgb, hole > 0, model="telea", blend="none", dilate=grow)
     np.testing.assert_array_equal(result_image(page), expected)
 
 
