@@ -31,14 +31,12 @@ def main() -> int:
     if os.path.exists(args.out) and not args.overwrite:
         sys.exit(f"{args.out} exists; pass --overwrite to replace it")
 
-    import importlib
-
     import keras
     import numpy as np
 
-    importlib.import_module("tfinpaint.models.paper2")  # registers the generator's classes
+    from tfinpaint.inference import load_generator
 
-    trained = keras.saving.load_model(args.generator, safe_mode=True, compile=False)
+    trained = load_generator(args.generator)
     config = trained.get_config()
     if config.get("train_size") is None:
         sys.exit(

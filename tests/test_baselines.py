@@ -2,14 +2,14 @@
 
 import importlib.util
 import sys
-import types
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from tfinpaint import baselines, metrics
-from tfinpaint.inpainters import Inpainter, load_inpainter
+from tfinpaint.inference import load_inpainter
+from tfinpaint.inpainters import Inpainter
 
 
 @pytest.fixture(scope="module")
@@ -84,24 +84,6 @@ def test_bad_batches_are_refused(batch):
         telea.inpaint_batch(images * 255.0, masks)
     with pytest.raises(ValueError, match="method"):
         baselines.OpenCVInpainter("fast")
-
-
-def test_load_inpainter_names_paths_and_errors(tmp_path, monkeypatch):
-    assert load_inpainter("TELEA").name == "telea"
-    assert load_inpainter(" NS ").radius == 3
-    with pytest.raises(ValueError) as error:
-        load_inpainter("telia")
-    message = str(error.value)
-    assert "'telia'" in message and "telea, ns, biharmonic" in message and ".keras" in message
-
-    model_file = tmp_path / "gen.keras"
-    model_file.write_bytes(b"")
-    calls = []
-    fake = types.ModuleType("tfinpaint.inference")
-    fake.load_model_inpainter = lambda path: calls.append(path) or Inpainter()
-    monkeypatch.setitem(sys.modules, "tfinpaint.inference", fake)
-    assert isinstance(load_inpainter(str(model_file)), Inpainter)
-    assert calls == [str(model_file)]
 
 
 @needs_patchmatch

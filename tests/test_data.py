@@ -180,9 +180,11 @@ def test_tfrecord_source_split_and_bad_record(tmp_path):
     # Files in sorted order: a.tfrecord holds indices 0-4, b.tfrecord 5-7 (seeds 0-2).
     expected = tf.io.decode_jpeg(_jpeg_bytes(_photo(36, 32, 0)), channels=3).numpy()[2:34] / 255.0
     np.testing.assert_allclose(out["image"][5], expected, atol=1e-6)
-    train = _eval_all(pattern, split="train", split_ratio=0.5)["index"]
-    test = _eval_all(pattern, split="test", split_ratio=0.5)["index"]
-    assert not set(train) & set(test) and set(train) | set(test) == set(range(8))
+    # Records split by `<file>:<record>` like files by path: train / val / test, disjoint, covering.
+    train, val, test = (
+        set(_eval_all(pattern, split=split, split_ratio=0.5)["index"]) for split in ("train", "val", "test")
+    )
+    assert not (train & val or train & test or val & test) and train | val | test == set(range(8))
     batch = next(iter(build_dataset(pattern, image_size=S, batch_size=3, masks="free_form")))
     assert batch["image"].shape == (3, S, S, 3)
     _assert_resumes(
@@ -245,6 +247,27 @@ def test_bad_files_skipped_and_reported(messy):
         assert next(it)["image"].shape == (4, S, S, 3)
 
 
+def test_small_images_are_upscaled_when_asked(tmp_path):
+    """Aligned CelebA (178x218) at 256: `data.upscale_small` upscales instead of skipping."""
+    d = tmp_path / "small"
+    _save(d / "big.png", _photo(40, 48, 1))
+    _save(d / "small.png", _photo(20, 24, 2))  # shorter side 20 < 32
+    _save(d / "tiny.png", _photo(8, 8, 3))
+    strict = check_source(str(d), S)
+    assert sorted(os.path.basename(p) for p, _ in strict.bad) == ["small.png", "tiny.png"]
+    assert strict.upscaled == 0
+    assert sorted(_eval_all(str(d))["index"]) == [0]  # big.png only
+    lenient = check_source(str(d), S, upscale_small=True)
+    assert not lenient.bad and lenient.upscaled == 2 and len(lenient.files) == 3
+    assert "2 small image(s) upscaled to the crop" in lenient.format()
+    assert check_source(str(d), S, upscale_small=True, quick=True).upscaled == 2
+    out = _eval_all(str(d), upscale_small=True)
+    assert sorted(out["index"]) == [0, 1, 2] and out["image"].shape == (3, S, S, 3)
+    # The 20x24 image fills the crop: upscaled, not padded.
+    small = out["image"][list(out["index"]).index(1)]
+    assert small.std() > 0.01 and small[:, :4].std() > 0.01 and small[-4:].std() > 0.01
+
+
 def test_quick_check_reads_headers_only(messy):
     d, good, _, _ = messy
     report = check_source(d, S, quick=True)
@@ -274,13 +297,15 @@ def test_decoding_modes(messy):
 def test_split_is_deterministic_and_near_ratio():
     keys = tuple(f"class{i % 7}/{i:05d}.jpg" for i in range(1000))
     source = Source("list", "keys", tuple("/x/" + k for k in keys), keys)
-    train_paths, train_idx = split_files(source, "train", 0.8)
-    test_paths, test_idx = split_files(source, "test", 0.8)
-    assert not set(train_idx) & set(test_idx) and len(train_idx) + len(test_idx) == 1000
+    train_idx, val_idx, test_idx = (set(split_files(source, s, 0.8)[1]) for s in ("train", "val", "test"))
+    # Three disjoint splits that cover the source: the run validates on `val` while it trains and
+    # never reads `test` before its end.
+    assert not (train_idx & val_idx or train_idx & test_idx or val_idx & test_idx)
+    assert len(train_idx) + len(val_idx) + len(test_idx) == 1000
     assert 0.76 <= len(train_idx) / 1000 <= 0.84
-    np.testing.assert_array_equal(split_files(source, "train", 0.8)[1], train_idx)
-    np.testing.assert_array_equal(split_files(source, "val", 0.8)[1], test_idx)
-    assert set(split_files(source, "train", 0.9)[1]) >= set(train_idx)  # growing the ratio only adds files
+    assert 0.07 <= len(val_idx) / 1000 <= 0.13 and 0.07 <= len(test_idx) / 1000 <= 0.13
+    assert set(split_files(source, "train", 0.8)[1]) == train_idx
+    assert set(split_files(source, "train", 0.9)[1]) >= train_idx  # growing the ratio only adds files
     # FarmHash fingerprints are fixed: these memberships hold on every machine.
     golden = in_split(tf.constant(["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg", "f.jpg"]), "train", 0.5)
     assert golden.numpy().tolist() == GOLDEN_SPLIT
@@ -292,6 +317,22 @@ def test_split_is_deterministic_and_near_ratio():
 
 # FarmHash Fingerprint64 buckets (of 1e6) of a..f.jpg: 929128 952862 827995 335184 100373 484065.
 GOLDEN_SPLIT = [False, False, False, True, True, True]
+
+
+def test_the_run_validates_on_val_and_scores_test_at_the_end():
+    """Training-time validation never reads an image the end-of-run evaluation scores."""
+    from tfinpaint.config import get_config
+    from tfinpaint.training.run import data_splits
+
+    data = get_config(2, "demo").data
+    uses = data_splits(data)
+    assert uses == {"train": (None, "train"), "val": (None, "val"), "test": (None, "test")}
+    source = resolve_source(None)
+    indices = {use: set(split_files(source, split, data.split_ratio)[1]) for use, (_, split) in uses.items()}
+    assert not indices["val"] & indices["test"] and not indices["train"] & (indices["val"] | indices["test"])
+    assert min(len(v) for v in indices.values()) >= 15
+    given = get_config(2, "demo", ["data.val_source=/v"]).data
+    assert data_splits(given)["val"] == data_splits(given)["test"] == ("/v", "all")
 
 
 def _assert_resumes(make, directory, before=3, after=3):

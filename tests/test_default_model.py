@@ -13,7 +13,7 @@ WEIGHTS = os.path.join(os.path.dirname(tfinpaint.__file__), "weights", "default.
 
 @pytest.fixture(scope="module")
 def default_generator():
-    from tfinpaint.artifacts import load_generator
+    from tfinpaint.inference import load_generator
 
     return load_generator(WEIGHTS)
 

@@ -214,3 +214,35 @@ def test_poisson_blend_applies_to_learned_models_only(tmp_path, photo_dir):
         assert rows["poisson"]["telea"][key] == rows["none"]["telea"][key]
     assert rows["poisson"]["paper2"]["psnr_hole"] != rows["none"]["paper2"]["psnr_hole"]
     assert "Poisson-blended" in open(tmp_path / "poisson" / REPORT_MD).read()
+
+
+def test_cli_default_model_and_a_file_list_under_data_root(tmp_path, photo_dir, monkeypatch, capsys):
+    from tfinpaint import artifacts
+    from tfinpaint.config import get_config
+    from tfinpaint.models import build_generator
+
+    weights = str(tmp_path / "default.keras")
+    build_generator(get_config(2, "demo", ["model.generator_width=8", "data.image_size=32"])).save(weights)
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", weights)
+    names = sorted(os.listdir(photo_dir))[:3]
+    listing = tmp_path / "lists" / "test.txt"
+    listing.parent.mkdir()
+    listing.write_text("".join(f"{name}\n" for name in names))  # relative to --data-root
+    argv = [
+        "evaluate",
+        "--model",
+        "default",
+        "--model",
+        "telea",
+        "--data",
+        str(listing),
+        "--image-size",
+        "32",
+    ]
+    out = str(tmp_path / "report")
+    assert cli.main([*argv, "--data-root", photo_dir, "--out", out]) == 0
+    printed = capsys.readouterr().out
+    assert "| default | all | 3 |" in printed and "| telea | all | 3 |" in printed
+    # Without --data-root the paths are read beside the list, where there are none.
+    assert cli.main([*argv, "--out", str(tmp_path / "missing")]) == 2
+    assert "test.txt" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from PIL import Image
 from tfinpaint import export as ex
 from tfinpaint import metrics
 from tfinpaint.config import get_config
+from tfinpaint.export.signatures import validate_inputs
 from tfinpaint.models import build_generator
 
 SIZE = 64
@@ -202,7 +203,7 @@ def test_bad_requests_are_invalid_argument(signatures, image_shape, mask_shape, 
 def test_channel_checks_inside_the_graph():
     # TF Serving does not check feeds against the signature's shapes: the graph must.
     check = tf.function(
-        lambda image, mask: ex.validate_inputs(image, mask, 4),
+        lambda image, mask: validate_inputs(image, mask, 4),
         input_signature=[tf.TensorSpec(None, tf.uint8), tf.TensorSpec(None, tf.uint8)],
     )
     with pytest.raises(tf.errors.InvalidArgumentError, match="image_must_be_NHW3_RGB"):
@@ -265,7 +266,7 @@ def test_versions_are_atomic_and_never_overwritten(generator, tmp_path, monkeypa
         ex.export_saved_model(generator, base, version=2)
     assert os.path.getmtime(os.path.join(second, "saved_model.pb")) == stamp
 
-    def broken_save(generator, path):
+    def broken_save(generator, path, policy):
         os.makedirs(path)
         open(os.path.join(path, "saved_model.pb"), "wb").close()  # half-written
         raise OSError("disk full")
@@ -304,7 +305,7 @@ def test_bad_tflite_variant_is_refused():
 
 
 def test_paper1_sample_signature_max_side_and_tflite(tmp_path):
-    generator = build_generator(get_config(1, "demo", ["model.width=8", "model.max_attention_side=64"]))
+    generator = build_generator(get_config(1, "demo", ["model.width=8", "model.max_side=64"]))
     signatures = tf.saved_model.load(ex.export_saved_model(generator, str(tmp_path / "p1"))).signatures
     assert sorted(signatures) == ["bytes", "sample", "serving_default"]
     assert signatures["sample"].structured_input_signature[1]["seed"].dtype == tf.int64
@@ -332,7 +333,7 @@ def test_paper1_sample_signature_max_side_and_tflite(tmp_path):
     path = ex.export_tflite(generator, str(tmp_path / "tflite"), ("fp32",), size=64)["fp32"]
     phone = Interpreter(model_path=path).get_signature_runner()(image=small, mask=small_mask)
     assert psnr(phone["inpainted"], keras_uint8(generator, small, small_mask)) >= 40.0
-    with pytest.raises(ex.ExportError, match="max_side"):
+    with pytest.raises(ex.ExportError, match="larger than the side this model runs at"):
         ex.export_tflite(generator, str(tmp_path / "tflite"), ("fp32",), size=128)
 
 
@@ -341,11 +342,149 @@ def test_an_automatic_version_taken_meanwhile_moves_to_the_next(generator, tmp_p
     base = tmp_path / "m"
     real_save = ex.save_serving_model
 
-    def save_while_another_export_lands(model, path):
-        real_save(model, path)
+    def save_while_another_export_lands(model, path, policy):
+        real_save(model, path, policy)
         if not (base / "1").exists():
-            real_save(model, str(base / "1"))
+            real_save(model, str(base / "1"), policy)
 
     monkeypatch.setattr(ex, "save_serving_model", save_while_another_export_lands)
     path = ex.export_saved_model(generator, str(base))
     assert path == str(base / "2") and (base / "1").is_dir()
+
+
+def test_export_default_in_one_command(generator, tmp_path, monkeypatch, capsys):
+    from tfinpaint import artifacts
+    from tfinpaint.cli import main
+
+    weights = str(tmp_path / "weights" / "default.keras")
+    os.makedirs(os.path.dirname(weights))
+    generator.save(weights)
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", weights)
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "default"]) == 0
+    version = os.path.join("saved_models", "default", "1")
+    assert os.path.isfile(os.path.join(version, "saved_model.pb"))
+    assert os.path.isfile(os.path.join(version, "tflite", "model_fp32.tflite"))
+    assert 'name: "default"' in open(os.path.join("saved_models", "models.config")).read()
+    loaded = tf.saved_model.load(version)
+    assert int(loaded.window_side.numpy()) == SIZE and int(loaded.paper.numpy()) == 2
+    capsys.readouterr()
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", weights + ".gone")
+    assert main(["export", "default"]) == 2
+    assert "default model is missing" in capsys.readouterr().out
+
+
+# -- large photos: the exported graph completes them as `tfinpaint inpaint --blend none` does --
+
+
+def large_photo(paths, height, width, seed=0):
+    """A photo of height x width: a mosaic of bundled demo crops, upscaled (bicubic)."""
+    rng = np.random.default_rng(seed)
+    tiles = [
+        np.asarray(Image.open(paths[i]).convert("RGB")) for i in rng.choice(len(paths), 12, replace=False)
+    ]
+    mosaic = np.concatenate([np.concatenate(tiles[r * 4 : r * 4 + 4], axis=1) for r in range(3)], axis=0)
+    return np.asarray(Image.fromarray(mosaic).resize((width, height), Image.BICUBIC))
+
+
+def user_mask(height, width, seed=0):
+    """Holes like users draw: brush strokes, a box, specks, and a stroke off the border."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((height, width), np.uint8)
+    scale = max(height, width) / 1000
+    for _ in range(3):
+        points = (rng.random((4, 2)) * [width, height]).astype(np.int32)
+        cv2.polylines(mask, [points], False, 255, max(2, int(rng.integers(8, 40) * scale)))
+    y, x = int(rng.integers(0, height // 2)), int(rng.integers(0, width // 2))
+    mask[y : y + height // 8, x : x + width // 10] = 255
+    for y, x in (rng.random((20, 2)) * [height - 3, width - 3]).astype(int):
+        mask[y : y + 3, x : x + 3] = 255
+    cv2.line(mask, (0, height // 3), (width // 5, height // 3 + 40), 255, max(2, int(12 * scale)))
+    return mask
+
+
+def hole_psnr(result, photo, hole):
+    error = (result.astype(np.float64) - photo)[hole]
+    return 10 * np.log10(255.0**2 / max(np.mean(error**2), 1e-10))
+
+
+def _check_large_photo_parity(generator, exported, photo, mask, tmp_path, signatures=("bytes",)):
+    from tfinpaint.cli import main
+
+    image_path, mask_path = str(tmp_path / "photo.png"), str(tmp_path / "mask.png")
+    Image.fromarray(photo).save(image_path)
+    Image.fromarray(mask).save(mask_path)
+    model = str(tmp_path / "generator.keras")
+    if not os.path.exists(model):
+        generator.save(model)
+    cli_out = str(tmp_path / "cli.png")
+    argv = ["inpaint", image_path, "--mask", mask_path, "--model", model, "--blend", "none", "-o", cli_out]
+    assert main(argv + ["--overwrite"]) == 0
+    reference = np.asarray(Image.open(cli_out).convert("RGB"))
+    hole = mask >= 128
+    loaded = tf.saved_model.load(exported).signatures
+    for signature in signatures:
+        if signature == "bytes":
+            encoded = loaded["bytes"](
+                image_bytes=[open(image_path, "rb").read()], mask_bytes=[open(mask_path, "rb").read()]
+            )["inpainted_bytes"][0]
+            out = tf.io.decode_png(encoded).numpy()
+        else:
+            out = loaded["serving_default"](image=photo[None], mask=mask[None, ..., None])["inpainted"][
+                0
+            ].numpy()
+        assert out.shape == photo.shape
+        np.testing.assert_array_equal(out[~hole], photo[~hole])
+        gap = abs(hole_psnr(out, photo, hole) - hole_psnr(reference, photo, hole))
+        assert gap <= 0.5, (signature, photo.shape, gap)
+        # Stronger than the PSNR: the same pixels, up to a rounding tie.
+        assert np.mean(np.abs(out.astype(int) - reference)[hole] <= 1) > 0.999, (signature, photo.shape)
+
+
+def test_a_large_photo_through_rest_gives_the_pixels_of_tfinpaint_inpaint(
+    generator, exported, photo_paths, tmp_path
+):
+    # 1280x1024, the README's curl example's size: before the size policy was in the graph,
+    # the export ran the 64-pixel model on the whole photo and filled the hole with noise.
+    import base64
+    import http.client
+    import json
+
+    from tfinpaint.serving.server import InpaintServer
+
+    photo, mask = large_photo(photo_paths, 1024, 1280), user_mask(1024, 1280)
+    _check_large_photo_parity(generator, exported, photo, mask, tmp_path, ("bytes", "serving_default"))
+    png = {
+        name: base64.b64encode(open(tmp_path / f"{name}.png", "rb").read()).decode()
+        for name in ("photo", "mask")
+    }
+    body = json.dumps(
+        {
+            "signature_name": "bytes",
+            "instances": [{"image_bytes": {"b64": png["photo"]}, "mask_bytes": {"b64": png["mask"]}}],
+        }
+    )
+    with InpaintServer(
+        os.path.dirname(exported), port=0, grpc_port=None, max_pixels=4 * 1280 * 1024
+    ) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=300)
+        connection.request(
+            "POST", f"/v1/models/{server.model_name}:predict", body, {"Content-Type": "application/json"}
+        )
+        answer = json.loads(connection.getresponse().read())
+        connection.close()
+    rest = tf.io.decode_png(base64.b64decode(answer["predictions"][0]["b64"])).numpy()
+    reference = np.asarray(Image.open(tmp_path / "cli.png").convert("RGB"))
+    hole = mask >= 128
+    assert abs(hole_psnr(rest, photo, hole) - hole_psnr(reference, photo, hole)) <= 0.5
+    assert np.mean(np.abs(rest.astype(int) - reference)[hole] <= 1) > 0.999
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("height, width", [(1200, 1600), (1944, 2592), (3000, 4000)])
+def test_large_photos_up_to_12_megapixels(generator, exported, photo_paths, tmp_path, height, width):
+    seed = height  # another mosaic and mask for each size
+    photo, mask = large_photo(photo_paths, height, width, seed), user_mask(height, width, seed)
+    _check_large_photo_parity(generator, exported, photo, mask, tmp_path)

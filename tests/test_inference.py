@@ -1,4 +1,4 @@
-"""Model inpainters, the large-image policy, model paths and `tfinpaint inpaint` end to end.
+"""Model inpainters, the size policy, model paths and `tfinpaint inpaint` end to end.
 
 Untrained narrow generators of both papers: these tests are about shapes, windows, padding,
 pixels outside the hole and files, not about the quality of the completion.
@@ -9,35 +9,37 @@ import shutil
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
-from tfinpaint import cli
+from tfinpaint import artifacts, cli
 from tfinpaint.config import get_config
+from tfinpaint.convention import InputWarning
 from tfinpaint.inference import (
-    TRAIN_HINT,
     KerasInpainter,
-    ModelPathError,
     SavedModelInpainter,
     inpaint,
+    load_inpainter,
     load_model_inpainter,
-    newest_version,
-    resolve_model_path,
 )
-from tfinpaint.io import InputWarning, read_image
+from tfinpaint.inference.sizing import complete, complete_whole
+from tfinpaint.inpainters import Inpainter
+from tfinpaint.io import read_image
 from tfinpaint.models import build_generator
 from tfinpaint.postprocess import blend_region
 
 
 @pytest.fixture(scope="module")
 def paper2():
-    return build_generator(get_config(2, "demo", ["model.generator_width=8"]))
+    # Trained size unknown, so the window side is max_side (1024) unless a test says otherwise.
+    return build_generator(get_config(2, "demo", ["model.generator_width=8", "data.image_size=1024"]))
 
 
 @pytest.fixture(scope="module")
 def paper1():
-    # max_attention_side 64 stands in for the paper's attention limit at a test-sized scale.
+    # max_side 64 stands in for the paper's attention limit at a test-sized scale.
     return build_generator(
-        get_config(1, "demo", ["model.width=4", "model.latent_channels=8", "model.max_attention_side=64"])
+        get_config(1, "demo", ["model.width=4", "model.latent_channels=8", "model.max_side=64"])
     )
 
 
@@ -58,16 +60,32 @@ def model_files(paper2, tmp_path_factory):
     return {"keras": keras_path, "run_dir": str(run_dir), "base": base}
 
 
-def spy(inpainter):
-    """Record the input shape of every network run of `inpainter`."""
-    calls, predict = [], inpainter._predict
+@pytest.fixture
+def default_model(model_files, monkeypatch):
+    """The shipped model's path pointed at the test generator (the real weights come later)."""
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", model_files["keras"])
+    return model_files["keras"]
 
-    def recording(images, masks, seed):
-        calls.append(images.shape)
-        return predict(images, masks, seed)
 
-    inpainter._predict = recording
-    return calls
+def network_runs(inpainter, image, hole):
+    """Run the size policy eagerly around the inpainter's generator, recording every network
+    input: (uint8 result, [mask float32 [1, h, w, 1] of each run])."""
+    masks = []
+
+    def run(inputs):
+        masks.append(inputs["mask"].numpy())
+        return inpainter.generator(inputs, training=False)
+
+    image, hole = tf.constant(image), tf.constant(hole)
+    if max(image.shape[:2]) <= inpainter.policy.window_side:
+        out = complete_whole(image[None], hole[None], run, inpainter.policy)[0]
+    else:
+        out = complete(image, hole, run, inpainter.policy)
+    return out.numpy(), masks
+
+
+def shapes(masks):
+    return [m.shape[1:3] for m in masks]
 
 
 def photo(h, w, seed=0):
@@ -84,112 +102,123 @@ def box_mask(h, w, *boxes):
     return hole
 
 
-# -- the shape policy -------------------------------------------------------------------------
+# -- the size policy --------------------------------------------------------------------------
 
 
 def test_odd_size_is_reflect_padded_and_cropped_back(paper2):
     inpainter = KerasInpainter(paper2)
-    calls = spy(inpainter)
     image, hole = photo(333, 517), box_mask(333, 517, (100, 160, 200, 290))
+    recorded, masks = network_runs(inpainter, image, hole)
+    assert shapes(masks) == [(336, 520)]
     out = inpaint(image, hole, model=inpainter, blend="none")
     assert out.shape == image.shape and out.dtype == np.uint8
-    assert calls == [(1, 336, 520, 3)]
+    np.testing.assert_array_equal(out, recorded)  # the traced policy = the eager one
     np.testing.assert_array_equal(out[~hole], image[~hole])
     assert (out[hole] != image[hole]).any()
 
 
 def test_large_image_runs_the_network_on_a_window_only(paper2):
     inpainter = KerasInpainter(paper2)  # max_side 1024, context 128
-    calls = spy(inpainter)
     image = np.tile(photo(200, 300), (10, 10, 1))
     hole = box_mask(2000, 3000, (1200, 1240, 2500, 2560))
+    recorded, masks = network_runs(inpainter, image, hole)
+    assert len(masks) == 1 and max(shapes(masks)[0]) <= 40 + 60 + 2 * 128
+    assert all(side % 4 == 0 for side in shapes(masks)[0])
     out = inpaint(image, hole, model=inpainter, blend="none")
     assert out.shape == (2000, 3000, 3)
-    assert len(calls) == 1 and max(calls[0][1:3]) <= 40 + 60 + 2 * 128
-    assert calls[0][1] % 4 == 0 and calls[0][2] % 4 == 0
+    np.testing.assert_array_equal(out, recorded)
     np.testing.assert_array_equal(out[~hole], image[~hole])
     assert (out[hole] != image[hole]).any()
 
 
 def test_hole_too_big_for_a_window_is_done_downscaled(paper2):
     inpainter = KerasInpainter(paper2, max_side=128, context=32)
-    calls = spy(inpainter)
     image, hole = photo(600, 900), box_mask(600, 900, (100, 400, 200, 600))
-    out = inpaint(image, hole, model=inpainter, blend="none")
-    assert out.shape == image.shape
-    assert len(calls) == 1 and max(calls[0][1:3]) <= 128
+    out, masks = network_runs(inpainter, image, hole)
+    assert len(masks) == 1 and max(shapes(masks)[0]) <= 128
     np.testing.assert_array_equal(out[~hole], image[~hole])
 
 
 def test_downscaled_hole_keeps_every_speck(paper2):
     inpainter = KerasInpainter(paper2, max_side=64, context=0)
-    masks_seen, predict = [], inpainter._predict
-    inpainter._predict = lambda images, masks, seed: (masks_seen.append(masks), predict(images, masks, seed))[
-        1
-    ]
     image = np.tile(photo(62, 62), (32, 32, 1))
     hole = np.zeros((1984, 1984), bool)
     hole[31::62, 31::62] = True  # 1024 one-pixel specks, one per ~31x31 shrunken cell
-    out = inpaint(image, hole, model=inpainter, blend="none")
-    assert len(masks_seen) == 1 and masks_seen[0].shape[1:3] == (64, 64)
-    assert masks_seen[0].sum() >= 1024  # no speck lost to rounding when shrunk
-    np.testing.assert_array_equal(out[~hole], image[~hole])
-
-
-def test_distant_holes_get_windows_of_their_own(paper2):
-    inpainter = KerasInpainter(paper2, max_side=128, context=32)
-    calls = spy(inpainter)
-    image = photo(500, 700)
-    hole = box_mask(500, 700, (10, 30, 10, 30), (20, 40, 40, 60), (450, 480, 650, 690))
-    out = inpaint(image, hole, model=inpainter, blend="none")
-    # The two nearby holes share a window; the far one gets its own.
-    assert len(calls) == 2 and all(max(c[1:3]) <= 128 for c in calls)
+    out, masks = network_runs(inpainter, image, hole)
+    assert len(masks) == 1 and shapes(masks) == [(64, 64)]
+    assert masks[0].sum() >= 1024  # no speck lost to rounding when shrunk
     np.testing.assert_array_equal(out[~hole], image[~hole])
     assert (out[hole] != image[hole]).any()
 
 
-def test_the_network_runs_at_its_training_scale(paper2, model_files, tmp_path):
+def test_distant_holes_get_windows_of_their_own(paper2):
+    inpainter = KerasInpainter(paper2, max_side=128, context=32)
+    image = photo(500, 700)
+    hole = box_mask(500, 700, (10, 30, 10, 30), (20, 40, 40, 60), (450, 480, 650, 690))
+    out, masks = network_runs(inpainter, image, hole)
+    # The two nearby holes share a window; the far one gets its own.
+    assert len(masks) == 2 and all(max(shape) <= 128 for shape in shapes(masks))
+    np.testing.assert_array_equal(out[~hole], image[~hole])
+    assert (out[hole] != image[hole]).all(axis=-1).mean() > 0.5
+
+
+def test_the_network_runs_at_its_training_scale(paper2, tmp_path):
     # A model trained on 64-pixel crops: a 512-pixel photo's 80-pixel hole is completed in a
     # window shrunk to 64, as in training, and only the hole is scaled back.
     inpainter = KerasInpainter(paper2, train_size=64)
-    assert inpainter.window_side == 64
-    calls = spy(inpainter)
+    assert inpainter.policy.window_side == 64
     image, hole = photo(512, 512), box_mask(512, 512, (140, 220, 300, 380))
-    out = inpaint(image, hole, model=inpainter, blend="none")
-    assert out.shape == image.shape and len(calls) == 1 and max(calls[0][1:3]) <= 64
+    out, masks = network_runs(inpainter, image, hole)
+    assert len(masks) == 1 and max(shapes(masks)[0]) <= 64
     np.testing.assert_array_equal(out[~hole], image[~hole])
-    # The training size travels with a run's .keras file (its config.json) and into exports.
+    # A generator saved before its config held train_size gets it from its run's config.json,
+    # and an export records the window side it runs at.
     from tfinpaint.export import export_saved_model
+    from tfinpaint.models.paper2 import Paper2Generator
 
-    run_keras = load_model_inpainter(model_files["run_dir"])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    old_file = Paper2Generator(width=8)
+    old_file({"image": tf.zeros([1, 8, 8, 3]), "mask": tf.zeros([1, 8, 8, 1])})
+    old_file.save(run_dir / "generator.keras")
+    (run_dir / "config.json").write_text(get_config(2, "demo").to_json())
     run_size = get_config(2, "demo").data.image_size
-    assert run_keras.train_size == run_size
-    exported = export_saved_model(run_keras.generator, str(tmp_path / "m"))
-    assert load_model_inpainter(exported).train_size == run_size
+    loaded = load_model_inpainter(str(run_dir))
+    assert loaded.generator.train_size == run_size and loaded.policy.window_side == run_size
+    exported = load_model_inpainter(export_saved_model(loaded.generator, str(tmp_path / "m")))
+    assert exported.policy == loaded.policy
 
 
 def test_model_max_side_caps_the_window(paper1):
     inpainter = KerasInpainter(paper1)  # its max_side (64 here) wins over the default 1024
-    assert inpainter.window_side == 64
-    calls = spy(inpainter)
+    assert inpainter.policy.window_side == 64
     image, hole = photo(150, 200), box_mask(150, 200, (60, 80, 90, 110))
-    out = inpaint(image, hole, model=inpainter, blend="none")
-    assert out.shape == image.shape and calls and all(max(c[1:3]) <= 64 for c in calls)
-    assert all(c[1] % 32 == 0 and c[2] % 32 == 0 for c in calls)
+    out, masks = network_runs(inpainter, image, hole)
+    assert masks and all(max(shape) <= 64 and shape[0] % 32 == 0 == shape[1] % 32 for shape in shapes(masks))
+    np.testing.assert_array_equal(out[~hole], image[~hole])
+    np.testing.assert_array_equal(inpaint(image, hole, model=inpainter), out)  # paper 1: no blend
+
+
+def test_tiny_images_are_scaled_up_to_the_stride(paper1):
+    inpainter = KerasInpainter(paper1)  # size multiple 32
+    image, hole = photo(3, 50), box_mask(3, 50, (0, 2, 10, 20))
+    out, masks = network_runs(inpainter, image, hole)
+    assert shapes(masks) == [(32, 64)]
     np.testing.assert_array_equal(out[~hole], image[~hole])
 
 
 def test_empty_mask_returns_the_input_without_running_the_network(paper2):
     inpainter = KerasInpainter(paper2)
-    calls = spy(inpainter)
-    image = photo(45, 70)
+    image = photo(1200, 70)  # larger than the window: the windowed path plans no window
+    empty = np.zeros(image.shape[:2], bool)
+    out, masks = network_runs(inpainter, image, empty)
+    assert masks == [] and np.array_equal(out, image)
     with pytest.warns(InputWarning, match="empty"):
-        out = inpaint(image, np.zeros((45, 70), bool), model=inpainter)
+        out = inpaint(image, empty, model=inpainter)
     np.testing.assert_array_equal(out, image)
     with pytest.warns(InputWarning, match="empty"):
-        batch = inpainter.inpaint_batch(image[None] / np.float32(255), np.zeros((1, 45, 70, 1), np.float32))
+        batch = inpainter.inpaint_batch(image[None] / np.float32(255), empty[None, ..., None] * np.float32(1))
     np.testing.assert_array_equal(batch[0], image / np.float32(255))
-    assert calls == []
 
 
 @pytest.mark.parametrize("max_side", [1024, 64])
@@ -210,15 +239,38 @@ def test_inpaint_batch_contract(paper2):
     assert out.dtype == np.float32 and out.shape == images.shape
     np.testing.assert_array_equal(out[masks[..., 0] == 0], images[masks[..., 0] == 0])
     assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+    for i in range(2):  # the batch gives what one image at a time gives
+        one = inpaint((images[i] * 255).round().astype(np.uint8), masks[i], model=inpainter, blend="none")
+        np.testing.assert_array_equal(np.round(out[i] * 255).astype(np.uint8), one)
 
 
-def test_poisson_blend_is_on_by_default_and_stays_near_the_hole(paper2):
+def test_poisson_blend_by_default_for_paper2_only_and_near_the_hole(paper1, paper2):
     image, hole = photo(64, 96), box_mask(64, 96, (0, 24, 30, 60))  # touches the top border
     raw = inpaint(image, hole, model=KerasInpainter(paper2), blend="none")
     blended = inpaint(image, hole, model=KerasInpainter(paper2))
     region = blend_region(hole, 3)
     np.testing.assert_array_equal(blended[~region], image[~region])
     assert (blended[hole] != raw[hole]).any()
+    assert KerasInpainter(paper2).default_blend == "poisson"
+    assert KerasInpainter(paper1).default_blend == "none"  # paper 1 has no post-processing
+    np.testing.assert_array_equal(
+        inpaint(image, hole, model=KerasInpainter(paper1)),
+        inpaint(image, hole, model=KerasInpainter(paper1), blend="none"),
+    )
+
+
+@pytest.mark.parametrize("size", [(64, 96), (700, 500)])
+def test_the_result_never_depends_on_what_the_hole_held(paper2, size):
+    # The leak GLCIC-PyTorch shipped: blending read the ground truth inside the hole.
+    h, w = size
+    image, hole = photo(h, w, seed=5), box_mask(h, w, (h // 4, h // 2, w // 3, w // 2))
+    emptied = np.where(hole[..., None], 0, image).astype(np.uint8)
+    inpainter = KerasInpainter(paper2, max_side=256, context=32)
+    for blend in ("poisson", "none"):
+        np.testing.assert_array_equal(
+            inpaint(image, hole, model=inpainter, blend=blend),
+            inpaint(emptied, hole, model=inpainter, blend=blend),
+        )
 
 
 def test_samples_from_paper1_and_a_clear_error_for_paper2(paper1, paper2):
@@ -245,20 +297,32 @@ def test_array_masks_and_argument_errors(paper2):
         inpaint(image, soft, model=KerasInpainter(paper2), blend="laplace")
 
 
+def test_classical_baselines_by_name_in_the_same_call(paper2):
+    image, hole = photo(48, 64), box_mask(48, 64, (10, 30, 20, 40))
+    for name in ("telea", "NS", "biharmonic"):
+        out = inpaint(image, hole, model=name)  # classical: never blended by default
+        np.testing.assert_array_equal(out[~hole], image[~hole])
+        assert (out[hole] != image[hole]).any()
+    with pytest.raises(ValueError, match="cannot draw samples"):
+        inpaint(image, hole, model="telea", samples=2)
+
+
 # -- exported and saved models ----------------------------------------------------------------
 
 
-def test_saved_model_inpainter_matches_the_keras_model(paper2, model_files):
+def test_saved_model_inpainter_gives_the_keras_pixels(paper2, model_files):
     inpainter = load_model_inpainter(model_files["base"])
     assert isinstance(inpainter, SavedModelInpainter) and inpainter.name == "paper2_demo/1"
-    assert not inpainter.can_sample
-    image, hole = photo(45, 70), box_mask(45, 70, (10, 30, 20, 50))
-    out = inpaint(image, hole, model=inpainter, blend="none")
-    assert out.shape == image.shape
-    np.testing.assert_array_equal(out[~hole], image[~hole])
-    reference = inpaint(image, hole, model=KerasInpainter(paper2), blend="none")
-    # The same weights; only the padding context (32 vs 4) and uint8 rounding differ.
-    assert np.abs(out.astype(int) - reference).mean() < 2.0
+    assert not inpainter.can_sample and inpainter.paper == 2 and inpainter.default_blend == "poisson"
+    for h, w, hole_box in ((45, 70, (10, 30, 20, 50)), (1300, 900, (600, 700, 100, 160))):
+        image, hole = photo(h, w), box_mask(h, w, hole_box)
+        out = inpaint(image, hole, model=inpainter, blend="none")
+        np.testing.assert_array_equal(out[~hole], image[~hole])
+        # The same weights and the same policy, in another graph: at most a rounding tie apart.
+        reference = inpaint(image, hole, model=KerasInpainter(paper2), blend="none")
+        assert np.abs(out.astype(int) - reference).max() <= 1
+    with pytest.raises(ValueError, match="fixed in its graph"):
+        load_model_inpainter(model_files["base"], context=16)
 
 
 @pytest.mark.slow
@@ -267,56 +331,45 @@ def test_paper1_export_samples_through_its_sample_signature(paper1, tmp_path):
     from tfinpaint.export import export_saved_model
 
     inpainter = load_model_inpainter(export_saved_model(paper1, str(tmp_path / "paper1_demo")))
-    assert inpainter.can_sample
+    assert inpainter.can_sample and inpainter.default_blend == "none"
     image, hole = photo(40, 60), box_mask(40, 60, (8, 30, 10, 40))
     first, second = inpaint(image, hole, model=inpainter, samples=2, blend="none")
     assert (first[hole] != second[hole]).any()
     np.testing.assert_array_equal(first[~hole], image[~hole])
 
 
-def test_keras_file_and_run_dir_load_in_safe_mode(paper2, model_files):
+def test_keras_file_run_dir_and_default_load_in_safe_mode(paper2, model_files, default_model):
     image, hole = photo(32, 48), box_mask(32, 48, (8, 24, 8, 30))
     reference = inpaint(image, hole, model=KerasInpainter(paper2), blend="none")
-    for path, name in ((model_files["keras"], "generator"), (model_files["run_dir"], "paper2-demo")):
+    for path, name in (
+        (model_files["keras"], "generator"),
+        (model_files["run_dir"], "paper2-demo"),
+        ("default", "default"),
+        (None, "default"),
+    ):
         inpainter = load_model_inpainter(path)
         assert isinstance(inpainter, KerasInpainter) and inpainter.name == name
         out = inpaint(image, hole, model=inpainter, blend="none")
         np.testing.assert_array_equal(out, reference)
+    # No model given: the shipped one, Poisson-blended as a paper-2 model.
+    np.testing.assert_array_equal(inpaint(image, hole), inpaint(image, hole, model=KerasInpainter(paper2)))
 
 
-def _fake_version(base, version):
-    folder = os.path.join(base, str(version))
-    os.makedirs(folder, exist_ok=True)
-    open(os.path.join(folder, "saved_model.pb"), "wb").close()
-    return folder
-
-
-def test_model_path_resolution(tmp_path, monkeypatch, model_files):
-    base = str(tmp_path / "saved_models" / "m")
-    v2, v10 = _fake_version(base, 2), _fake_version(base, 10)
-    os.makedirs(os.path.join(base, "11"))  # no saved_model.pb: half-written, ignored
-    os.makedirs(os.path.join(base, ".tmp-12-abc"))
-    assert newest_version(base) == (10, v10)
-    assert newest_version(str(tmp_path / "nowhere")) is None
-    assert resolve_model_path(base) == v10  # base path: newest version
-    assert resolve_model_path(v2) == v2  # a version folder
-    assert resolve_model_path(model_files["keras"]) == model_files["keras"]
-    assert resolve_model_path(model_files["run_dir"]).endswith(os.path.join("paper2-demo", "generator.keras"))
-    for bad, message in (
-        (tmp_path / "missing", "no such file"),
-        (tmp_path / "saved_models", "expected a SavedModel"),
-        (model_files["run_dir"] + "/config.json", "not .keras"),
-    ):
-        with pytest.raises(ModelPathError, match=message):
-            resolve_model_path(str(bad))
-    monkeypatch.chdir(tmp_path)
-    newer = _fake_version("saved_models/other", 1)
-    os.utime(os.path.join(newer, "saved_model.pb"), (2e9, 2e9))
-    assert resolve_model_path(None) == newer  # default: the newest export under ./saved_models
-    shutil.rmtree("saved_models")
-    with pytest.raises(ModelPathError) as error:
-        resolve_model_path(None)
-    assert TRAIN_HINT in str(error.value) and "\n" not in str(error.value)
+def test_load_inpainter_names_paths_and_errors(model_files, default_model, monkeypatch):
+    assert load_inpainter("TELEA").name == "telea"
+    assert load_inpainter(" NS ").radius == 3
+    assert load_inpainter("biharmonic").classical
+    assert isinstance(load_inpainter(model_files["keras"]), KerasInpainter)
+    assert load_inpainter("default").name == load_inpainter(None).name == "default"
+    with pytest.raises(ValueError) as error:
+        load_inpainter("telia")
+    message = str(error.value)
+    assert "'telia'" in message and "telea, ns, biharmonic" in message and ".keras" in message
+    assert "default" in message and "\n" not in message
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", model_files["keras"] + ".gone")
+    with pytest.raises(ValueError, match="default model is missing"):
+        load_inpainter(None)
+    assert isinstance(load_inpainter("telea"), Inpainter)  # baselines need no weights
 
 
 # -- the command line -------------------------------------------------------------------------
@@ -433,7 +486,21 @@ def test_cli_bad_inputs_are_one_line_errors(tmp_path, model_files, capsys, monke
         cli.main(["inpaint", image, "--mask", mask, "--model", model_files["keras"], "--samples", "2"]) == 2
     )
     assert "cannot draw samples" in _one_line_error(capsys)
-    monkeypatch.chdir(tmp_path)  # no ./saved_models here
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", str(tmp_path / "missing" / "default.keras"))
     assert cli.main(["inpaint", image, "--mask", mask]) == 2
-    assert TRAIN_HINT in _one_line_error(capsys)
+    assert "default model is missing" in _one_line_error(capsys)
     assert not os.path.exists(tmp_path / "p_inpainted.png")
+
+
+def test_cli_default_model_and_baselines(tmp_path, default_model, paper2, capsys):
+    image_array, hole = photo(40, 56), box_mask(40, 56, (8, 30, 10, 40))
+    image = _save(tmp_path / "p.png", image_array)
+    mask = _mask_png(tmp_path / "m.png", hole)
+    assert cli.main(["inpaint", image, "--mask", mask, "-o", str(tmp_path / "default.png")]) == 0
+    expected = inpaint(image_array, hole, model=KerasInpainter(paper2))  # blended: paper 2
+    np.testing.assert_array_equal(read_image(tmp_path / "default.png").rgb, expected)
+    assert (
+        cli.main(["inpaint", image, "--mask", mask, "--model", "telea", "-o", str(tmp_path / "t.png")]) == 0
+    )
+    written = read_image(tmp_path / "t.png").rgb
+    np.testing.assert_array_equal(written[~hole], image_array[~hole])

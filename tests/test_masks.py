@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tfinpaint.convention import InputWarning
 from tfinpaint.data import masks as M
 
 S = 64
@@ -99,6 +100,28 @@ def _write_mask(path, array, mode=None):
     Image.fromarray(array, mode).save(path) if mode else Image.fromarray(array).save(path)
 
 
+def test_a_folder_of_0_1_masks_trains_on_the_holes_inpaint_sees(tmp_path):
+    """{0, 1} mask PNGs (as NumPy code often writes them) given as `--masks files:DIR` mark the
+    same holes in training as in `tfinpaint inpaint`, not empty ones."""
+    from tfinpaint.io import read_mask
+
+    d = tmp_path / "binary"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        hole = np.zeros((S, S), np.uint8)
+        top, left = rng.integers(0, S // 2, 2)
+        hole[top : top + S // 3, left : left + S // 4] = 1
+        Image.fromarray(hole).save(d / f"m{i}.png")
+    bank = M.make_mask_generator(f"files:{d}", S).bank()
+    for i, path in enumerate(sorted(d.iterdir())):
+        inpaint_sees = read_mask(str(path))
+        assert inpaint_sees.sum() == (S // 3) * (S // 4)
+        np.testing.assert_array_equal(bank[i], inpaint_sees)
+    masks = M.make_mask_generator(f"files:{d}", S).sample(range(12)).numpy()
+    assert all(m.sum() == (S // 3) * (S // 4) for m in masks)
+
+
 def test_file_masks_threshold_modes_resize_and_pairing(tmp_path):
     d = tmp_path / "masks"
     d.mkdir()
@@ -109,7 +132,8 @@ def test_file_masks_threshold_modes_resize_and_pairing(tmp_path):
     _write_mask(d / "c.jpg", np.stack([np.full((S, S), 128, np.uint8)] * 3, -1))  # RGB at 128: hole
     _write_mask(d / "d.png", (np.tri(S, dtype=np.uint16) * 40000).astype(np.uint16))  # 16-bit
     (d / "notes.txt").write_text("not a mask")
-    gen = M.FileMasks(S, str(d))
+    with pytest.warns(InputWarning, match="4 warning\\(s\\) reading 4 mask files"):
+        gen = M.FileMasks(S, str(d))
     assert [p.rsplit("/", 1)[1] for p in gen.paths] == ["a.png", "b.png", "c.jpg", "d.png"]
     bank = gen.bank()
     assert bank.shape == (4, S, S)
@@ -120,7 +144,8 @@ def test_file_masks_threshold_modes_resize_and_pairing(tmp_path):
     picks = {M.hole_ratio(m)[0] for m in gen.sample(range(40)).numpy()}
     assert picks == {0.5, 0.0, 1.0, np.tri(S).mean()}
 
-    paired = M.FileMasks(S, str(d), paired=True)
+    with pytest.warns(InputWarning):
+        paired = M.FileMasks(S, str(d), paired=True)
     paired.pair_with(["/x/c.png", "/y/a.jpg"], [7, 2])
     masks = paired.sample([7, 2]).numpy()
     assert masks[0].min() == 1 and M.hole_ratio(masks[1:])[0] == 0.5
@@ -128,7 +153,9 @@ def test_file_masks_threshold_modes_resize_and_pairing(tmp_path):
         paired.pair_with(["/x/zzz.png"])
     listing = tmp_path / "list.txt"
     listing.write_text("masks/b.png\nmasks/a.png\n")
-    assert [p.rsplit("/", 1)[1] for p in M.FileMasks(S, str(listing)).paths] == ["b.png", "a.png"]
+    with pytest.warns(InputWarning):
+        listed = M.FileMasks(S, str(listing))
+    assert [p.rsplit("/", 1)[1] for p in listed.paths] == ["b.png", "a.png"]
 
 
 def test_mixed_and_mask_strings(tmp_path):

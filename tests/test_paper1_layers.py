@@ -14,7 +14,7 @@ def _zeros(*shape):
     return tf.zeros((1,) + shape)
 
 
-# (layer, input shape, expected output shape): every block of SPEC-paper1.md's tables at 256.
+# (layer, input shape, expected output shape): every block of docs/SPEC-paper1.md's tables at 256.
 PAPER_BLOCKS = [
     (lambda: ResBlockStart(32), (256, 256, 3), (128, 128, 32)),
     (lambda: ResBlock(64, 32, downsample=True), (128, 128, 32), (64, 64, 64)),

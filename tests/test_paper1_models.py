@@ -1,12 +1,11 @@
 """Paper 1's networks: exact parameter counts, shapes at 256, the critic's 70x70 receptive
 field, the inference generator's contract, `.keras` round trips."""
 
-import os
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import assert_keras_round_trip
 
 from tfinpaint import models
 from tfinpaint.config import get_config
@@ -49,8 +48,8 @@ def test_parameter_counts_at_paper_size(paper_generator):
 
 
 def test_separate_encoders_double_the_trunk():
-    shared = paper1.Paper1Encoder(4, 8, shared_trunk=True)
-    separate = paper1.Paper1Encoder(4, 8, shared_trunk=False)
+    shared = paper1.Paper1Encoder(4, 8, shared_encoder=True)
+    separate = paper1.Paper1Encoder(4, 8, shared_encoder=False)
     for encoder in (shared, separate):
         encoder.build((None, None, None, 3))
     trunk = sum(n_params(b) for b in shared.trunk)
@@ -60,6 +59,10 @@ def test_separate_encoders_double_the_trunk():
     separate.posterior_trunk[0].conv1.layer.kernel.assign_add(1.0)
     b, _ = separate.posterior(x)
     assert not np.allclose(a.numpy(), b.numpy())
+    # Encoder configs saved when the option was called `shared_trunk` load the same.
+    legacy = {**separate.get_config(), "shared_trunk": False}
+    del legacy["shared_encoder"]
+    assert paper1.Paper1Encoder.from_config(legacy).shared_encoder is False
 
 
 def test_shapes_at_paper_size(paper_generator):
@@ -142,7 +145,7 @@ def test_generator_rejects_bad_sizes(tiny_generator):
 
 def test_generator_size_checks_run_in_graphs_with_unknown_sizes():
     # An exported signature sees [None, None, None, 3]: the checks must be graph ops there.
-    small = paper1.build_generator(get_config(1, "demo", TINY + ["model.max_attention_side=64"]))
+    small = paper1.build_generator(get_config(1, "demo", TINY + ["model.max_side=64"]))
     run = tf.function(
         small,
         input_signature=[
@@ -161,24 +164,14 @@ def test_generator_size_checks_run_in_graphs_with_unknown_sizes():
 
 def test_keras_round_trip_gives_identical_outputs(tiny_generator, tmp_path):
     batch = _batch()
-    path = os.path.join(tmp_path, "paper1.keras")
-    tiny_generator.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, paper1.Paper1Generator)
-    assert loaded.get_config() == tiny_generator.get_config()
-    np.testing.assert_array_equal(loaded(batch).numpy(), tiny_generator(batch).numpy())
-    np.testing.assert_array_equal(loaded.sample(batch, 3).numpy(), tiny_generator.sample(batch, 3).numpy())
+    assert_keras_round_trip(tiny_generator, batch, str(tmp_path))
+    assert_keras_round_trip(tiny_generator, batch, str(tmp_path), call=lambda m, x: m.sample(x, 3))
 
 
 def test_critic_round_trip(tmp_path):
     critic = paper1.PatchCritic(width=4, spectral_norm=True, residual=True)
     x = tf.random.stateless_uniform((1, 32, 32, 3), seed=(5, 5))
-    expected = critic(x).numpy()
-    path = os.path.join(tmp_path, "critic.keras")
-    critic.save(path)
-    loaded = keras.saving.load_model(path)
-    assert loaded.get_config() == critic.get_config()
-    np.testing.assert_array_equal(loaded(x).numpy(), expected)
+    assert_keras_round_trip(critic, x, str(tmp_path))
 
 
 def test_get_config_records_passed_values():
@@ -186,7 +179,7 @@ def test_get_config_records_passed_values():
         get_config(
             1,
             "demo",
-            TINY + ["model.infer_blocks=2", "model.shared_encoder=false", "model.max_attention_side=128"],
+            TINY + ["model.infer_blocks=2", "model.shared_encoder=false", "model.max_side=128"],
         )
     )
     config = generator.get_config()

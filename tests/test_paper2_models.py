@@ -1,21 +1,26 @@
 """Paper 2's generator and critics: Table 1-5 shapes and exact parameter counts at 256x256,
-the local window, the inference contract, serialization and mixed precision."""
+both readings of the critics' depths, the local window, the inference contract, serialization
+(including files saved before the layers moved) and mixed precision."""
+
+import importlib
+import os
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import assert_keras_round_trip
 
+from tfinpaint import config as config_module
 from tfinpaint.config import get_config
+from tfinpaint.layers import internals
+from tfinpaint.layers.constraints import WeightClip
+from tfinpaint.layers.convolution import DilatedConv2D
+from tfinpaint.layers.normalization import FusedBatchNormalization
 from tfinpaint.models import paper2
-from tfinpaint.models.paper2 import (
-    DilatedConv2D,
-    FusedBatchNormalization,
-    Paper2Critic,
-    Paper2Generator,
-    WeightClip,
-    hole_window,
-)
+from tfinpaint.models.paper2 import Paper2Critic, Paper2Generator, hole_window
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 PAPER = get_config(2, "paper")
 
@@ -38,7 +43,8 @@ GENERATOR_SHAPES = [
     (256, 3),
 ]
 
-# Tables 2-5 at 256x256: parameters, the view's side, the side of each conv's output.
+# Tables 2-5 at 256x256 (depths "tables"): parameters, the view's side, the side of each conv's
+# output.
 CRITICS = {
     "local": (17_416_833, 128, [64, 32, 16, 8, 4, 2], [64, 128, 256, 512, 512, 512]),
     "global": (10_893_441, 256, [128, 64, 32, 16, 8], [64, 128, 256, 512, 512]),
@@ -119,6 +125,33 @@ def test_critic_parameter_counts_and_shapes_at_256(role):
     assert shapes[-1] == ("score", (None, 1))
 
 
+# GLCIC's reading (depths "glcic"): local and global swap depths, every critic ends in 4x4x512.
+GLCIC_CRITICS = {
+    "local": (10_868_865, [64, 32, 16, 8, 4]),
+    "global": (17_422_977, [128, 64, 32, 16, 8, 4]),
+    "x2": (10_868_865, [64, 32, 16, 8, 4]),
+    "x4": (4_314_753, [32, 16, 8, 4]),
+}
+
+
+@pytest.mark.parametrize("role", list(GLCIC_CRITICS))
+def test_glcic_critic_depths_end_every_critic_in_4x4x512(role):
+    params, sides = GLCIC_CRITICS[role]
+    critic = Paper2Critic(role, 256, depths="glcic")
+    critic.build()
+    assert critic.count_params() == params
+    shapes = _symbolic_shapes(critic.network.layers, (None, critic.view_size, critic.view_size, 3))
+    convs = [shape for name, shape in shapes if name.startswith("conv")]
+    assert [s[1] for s in convs] == sides and convs[-1] == (None, 4, 4, 512)
+    with pytest.raises(ValueError, match="depths='deep'"):
+        Paper2Critic(role, 256, depths="deep")
+
+
+def test_critic_names_agree_with_the_config():
+    assert paper2.CRITIC_ROLES == config_module.CRITIC_ROLES
+    assert tuple(paper2.CRITIC_WIDTHS) == config_module.CRITIC_DEPTHS
+
+
 def test_hole_window_is_exactly_the_centre_hole():
     inputs = _inputs(batch=3, height=32, width=32)
     window = hole_window(inputs["image"], inputs["mask"], 16)
@@ -190,33 +223,82 @@ def test_weight_clip_constraint():
         WeightClip(0)
 
 
-def test_critics_carry_the_clip_constraint_on_every_weight():
+def test_critics_carry_the_clip_constraint_on_every_weight_and_start_clipped():
     cfg = get_config(2, "demo", ["model.critic_width=8", "data.image_size=32", "model.clip_value=0.02"])
     critics = paper2.build_critics(cfg)
-    assert sorted(critics) == ["global", "local", "x2", "x4"]
+    assert list(critics) == ["local", "global", "x2", "x4"]
     for critic in critics.values():
         for v in critic.trainable_variables:
             assert isinstance(v.constraint, WeightClip) and v.constraint.clip_value == 0.02
+            # Clipped once when built: Glorot weights reach several times the bound.
+            assert np.abs(v.numpy()).max() <= np.float32(0.02)
+    # The kernels were clipped, not zero: most reach the bound.
+    kernel = critics["global"].network.layers[0].kernel.numpy()
+    assert np.mean(np.abs(kernel) == np.float32(0.02)) > 0.5
+    unclipped = Paper2Critic("global", 32, width=8, clip_value=0.02)
+    unclipped.build()
+    assert np.abs(unclipped.network.layers[0].kernel.numpy()).max() > 5 * 0.02
+
+
+def test_build_critics_builds_the_configured_subset():
+    cfg = get_config(2, "demo", ["model.critic_width=8", "data.image_size=32", "model.critics=global, local"])
+    assert list(paper2.build_critics(cfg)) == ["global", "local"]
 
 
 def test_keras_round_trip_gives_identical_outputs(tmp_path):
     generator = Paper2Generator(width=8, name="generator")
-    critic = Paper2Critic("local", 32, width=8, clip_value=0.05)
+    critic = Paper2Critic("local", 32, width=8, clip_value=0.05, depths="glcic")
     inputs = _inputs(batch=2, height=32, width=32)
     # A training call moves the BatchNorm statistics away from their initial values.
     generator(inputs, training=True)
-    expected_g = generator(inputs, training=False).numpy()
-    expected_c = critic(inputs).numpy()
-    for model, expected in ((generator, expected_g), (critic, expected_c)):
-        path = str(tmp_path / f"{model.name}.keras")
-        model.save(path)
-        loaded = keras.saving.load_model(path)
-        assert type(loaded) is type(model)
-        assert loaded.get_config() == model.get_config()
-        np.testing.assert_array_equal(loaded(inputs, training=False).numpy(), expected)
-    loaded_critic = keras.saving.load_model(str(tmp_path / f"{critic.name}.keras"))
+    assert_keras_round_trip(generator, inputs, str(tmp_path))
+    loaded_critic = assert_keras_round_trip(critic, inputs, str(tmp_path))
     assert all(v.constraint.clip_value == 0.05 for v in loaded_critic.trainable_variables)
     assert Paper2Generator.from_config(generator.get_config()).get_config() == generator.get_config()
+
+
+def test_a_generator_saved_before_the_layers_moved_loads_with_the_same_outputs():
+    """tests/data/legacy_paper2_generator.keras was saved by the code of main at d240221, when
+    the layers lived in tfinpaint/models/paper2.py (as the shipped default weights were)."""
+    from tfinpaint.inference import load_generator
+
+    expected = np.load(os.path.join(DATA, "legacy_generators.npz"))
+    generator = load_generator(os.path.join(DATA, "legacy_paper2_generator.keras"))
+    assert isinstance(generator, Paper2Generator) and generator.train_size == 32
+    out = generator({"image": expected["image"], "mask": expected["mask"]}, training=False)
+    np.testing.assert_allclose(out.numpy(), expected["paper2"], atol=1e-6)
+    layers = {type(layer) for layer in generator.network.layers}
+    assert {DilatedConv2D, FusedBatchNormalization} <= layers
+
+
+def test_registered_names_are_unchanged():
+    # Saved `.keras` files name their classes by these; renaming one breaks every saved model.
+    for module in ("tfinpaint.models.paper1", "tfinpaint.training.wgan_clip", "tfinpaint.training.wgan_gp"):
+        importlib.import_module(module)  # registers the module's classes
+
+    names = [
+        "Paper2Generator",
+        "Paper2Critic",
+        "WeightClip",
+        "DilatedConv2D",
+        "FusedBatchNormalization",
+        "FusedAdam",
+        "Paper2GAN",
+        "Paper1Generator",
+        "Paper1Encoder",
+        "Paper1Decoder",
+        "PatchCritic",
+        "Paper1GAN",
+        "SpectralNorm",
+        "ShortLongAttention",
+        "ResBlock",
+        "ResBlockStart",
+        "ResDecoderBlock",
+        "OutputHead",
+        "UpConv",
+    ]
+    for name in names:
+        assert keras.saving.get_registered_object(f"tfinpaint>{name}") is not None, name
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
@@ -283,6 +365,5 @@ def test_dilated_conv_matches_keras_conv(rate):
     for got, want in zip(results[1], results[0]):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4)
     graph = tf.function(lambda: layers[1](x)).get_concrete_function().graph
-    assert ("SpaceToBatchND" in {op.type for op in graph.get_operations()}) != paper2._native_dilated_conv(
-        tf.float32
-    )
+    native = internals.native_dilated_conv(tf.float32)
+    assert ("SpaceToBatchND" in {op.type for op in graph.get_operations()}) != native

@@ -1,4 +1,5 @@
-"""Poisson blending: alignment, untouched pixels outside the blended region, border holes."""
+"""Poisson blending: alignment, untouched pixels outside the blended region, border holes, and
+no trace of what the hole held."""
 
 import cv2
 import numpy as np
@@ -44,10 +45,42 @@ def test_blend_changes_only_the_dilated_region(photo, where):
 
 
 @pytest.mark.parametrize("where", sorted(BOXES))
-def test_blending_a_photo_into_itself_changes_nothing(photo, where):
-    # A misplaced patch (seamlessClone's centre off by one) would show as large differences.
-    out = poisson_blend(photo, photo, _mask(BOXES[where])[..., None])
-    assert np.abs(out.astype(int) - photo).max() <= 1
+def test_the_blend_never_sees_what_the_hole_held(photo, where):
+    # The leak GLCIC-PyTorch shipped (and fixed): the clone read the original inside the hole.
+    mask = _mask(BOXES[where])
+    completed = photo.copy()
+    completed[mask > 0] = 200
+    emptied = np.where(mask[..., None] > 0, np.uint8(0), photo)
+    noise = np.random.default_rng(2).integers(0, 256, photo.shape).astype(np.uint8)
+    scrambled = np.where(mask[..., None] > 0, noise, photo)
+    out = poisson_blend(photo, completed, mask)
+    np.testing.assert_array_equal(poisson_blend(emptied, completed, mask), out)
+    np.testing.assert_array_equal(poisson_blend(scrambled, completed, mask), out)
+
+
+@pytest.mark.parametrize("where", sorted(BOXES))
+def test_a_perfect_completion_changes_little(photo, where):
+    mask = _mask(BOXES[where])
+    out = poisson_blend(photo, photo, mask[..., None])
+    region = blend_region(mask > 0, 3)
+    assert np.abs(out.astype(int) - photo)[region].mean() < 3.0
+
+
+@pytest.mark.parametrize("where", ["inside", "top_left_corner", "bottom_right_corner", "left_edge"])
+def test_the_blended_patch_lands_where_it_came_from(photo, where):
+    # A misplaced patch (seamlessClone's centre off by one) would move the fill's texture.
+    mask = _mask(BOXES[where])
+    texture = np.random.default_rng(1).integers(0, 256, photo.shape).astype(np.uint8)
+    completed = np.where(mask[..., None] > 0, texture, photo)
+    out = poisson_blend(photo, completed, mask).astype(int)
+    inner = cv2.erode(mask, np.ones((5, 5), np.uint8))[:, :-1] > 0
+
+    def gradient_error(dy, dx):
+        shifted = np.roll(completed.astype(int), (dy, dx), axis=(0, 1))
+        return np.abs(np.diff(out, axis=1) - np.diff(shifted, axis=1))[inner].mean()
+
+    errors = {(dy, dx): gradient_error(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
+    assert min(errors, key=errors.get) == (0, 0), errors
 
 
 def test_border_hole_follows_the_completed_image_at_the_border(photo):

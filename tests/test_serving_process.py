@@ -43,7 +43,7 @@ def keras_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def base_path(keras_file, tmp_path_factory):
-    from tfinpaint.models import load_generator
+    from tfinpaint.inference import load_generator
 
     base = str(tmp_path_factory.mktemp("process") / "paper2_tiny")
     ex.export_saved_model(load_generator(keras_file), base)

@@ -1,6 +1,7 @@
 """The main job end to end on the tiniest paper-2 config: run directory, TensorBoard, export,
-evaluation, refusal to redo a finished run, NaN guard, bad input, and (in subprocesses) kill -9
-resume, determinism and multi-worker training."""
+evaluation, the plan and the closing lines, refusal to redo a finished run, damaged run files and
+checkpoints, a run on other data, NaN guard, bad input, and (in subprocesses) kill -9 resume,
+determinism and multi-worker training."""
 
 import glob
 import json
@@ -13,6 +14,7 @@ import time
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tfinpaint.cli import main as cli_main
 from tfinpaint.config import get_config
@@ -67,20 +69,30 @@ def finished_run(tmp_path_factory):
 
 
 def test_run_directory_holds_everything(finished_run):
+    import tensorflow as tf
+
     summary, work, lines = finished_run
     run = work / "run"
     assert summary["steps"] == 8
     assert json.loads((run / "config.json").read_text())["model"]["t1"] == 2
     assert json.loads((run / "run.json").read_text())["state"] == "finished"
     assert (run / "generator.keras").is_file()
-    assert sorted(os.listdir(run / "checkpoints"))  # checkpoint files present
+    # Every 2 steps, the newest 3 kept.
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-8")
+    assert sorted(glob.glob(str(run / "checkpoints" / "ckpt-*.index"))) == [
+        str(run / "checkpoints" / f"ckpt-{n}.index") for n in (4, 6, 8)
+    ]
     assert os.path.isdir(summary["export"])
     assert os.path.isfile(os.path.join(summary["export"], "saved_model.pb"))
     assert os.path.isfile(os.path.join(summary["export"], "tflite", "model_fp32.tflite"))
     report = json.loads((run / "report.json").read_text())
     models = {r["model"] for r in report["rows"] if r["bucket"] is None}
     assert {"paper2-demo", "telea", "ns", "biharmonic"} <= models
-    assert any("global batch 4" in line for line in lines)
+    assert any("global batch 4 = 1 replica(s) x 4" in line for line in lines)
+    assert "plan: reconstruction steps 1-2, critics steps 3-4, joint steps 5-8" in lines
+    assert f"report: {run / 'report.md'}, examples: {run / 'examples.png'}" in lines
+    assert f"inpaint with it: tfinpaint inpaint PHOTO.jpg --mask MASK.png --model {run}" in lines
+    assert (run / "report.md").is_file() and (run / "examples.png").is_file()
 
 
 def test_tensorboard_has_scalars_images_and_config(finished_run):
@@ -101,20 +113,108 @@ def test_a_finished_run_is_refused_without_overwrite(finished_run):
 
 
 def test_a_different_config_does_not_resume_silently(tmp_path):
-    from tfinpaint.training.run import RunError, _prepare_run_dir
+    from tfinpaint.training.rundir import RunError, prepare_run_dir
 
-    _prepare_run_dir(str(tmp_path / "r"), tiny_config(), overwrite=False)
+    prepare_run_dir(str(tmp_path / "r"), tiny_config(), overwrite=False)
     with pytest.raises(RunError, match="train.batch_size: 4 -> 2"):
-        _prepare_run_dir(str(tmp_path / "r"), tiny_config("train.batch_size=2"), overwrite=False)
+        prepare_run_dir(str(tmp_path / "r"), tiny_config("train.batch_size=2"), overwrite=False)
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("config.json", '{"paper": 2, "preset": "de', "the run's config cannot be read"),
+        ("run.json", "\x00\x13garbage", "the run's state cannot be read"),
+        ("run.json", "[1, 2]", "should be a JSON object, found list"),
+    ],
+)
+def test_damaged_run_files_are_named_with_what_to_do(tmp_path, name, content, message):
+    from tfinpaint.training.rundir import RunError, prepare_run_dir
+
+    run = tmp_path / "r"
+    prepare_run_dir(str(run), tiny_config(), overwrite=False)
+    (run / name).write_text(content)
+    with pytest.raises(RunError) as caught:
+        prepare_run_dir(str(run), tiny_config(), overwrite=False)
+    text = str(caught.value)
+    assert str(run / name) in text and message in text and "--overwrite" in text, text
+    assert "\n" not in text
+
+
+def test_resume_skips_a_truncated_newest_checkpoint_and_says_so(tmp_path):
+    import tensorflow as tf
+
+    from tfinpaint.training.run import train
+
+    config = tiny_config("train.export=false", "train.evaluate=false")
+    run = tmp_path / "run"
+    train(config, run_dir=str(run), strategy="one", progress=False, log=lambda _: None)
+    newest = run / "checkpoints" / "ckpt-8.data-00000-of-00001"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # power loss, full disk
+    (run / "run.json").write_text('{"state": "running"}')
+    lines = []
+    summary = train(config, run_dir=str(run), strategy="one", progress=False, log=lines.append)
+    broken = next(line for line in lines if "cannot be read" in line)
+    assert str(run / "checkpoints" / "ckpt-8") in broken and newest.name in broken, broken
+    assert any("newest intact checkpoint, ckpt-6 (step 6)" in line for line in lines), lines
+    assert any("resumed from step 6" in line for line in lines), lines
+    assert summary["steps"] == 8
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-8")
+    # The re-saved ckpt-8 is whole again.
+    tf.train.load_checkpoint(str(run / "checkpoints" / "ckpt-8")).get_tensor(
+        "step/.ATTRIBUTES/VARIABLE_VALUE"
+    )
+
+
+def test_no_readable_checkpoint_is_a_clear_error(tmp_path):
+    from tfinpaint.training.run import train
+    from tfinpaint.training.rundir import RunError
+
+    config = tiny_config("train.export=false", "train.evaluate=false", "model.t3=0")
+    run = tmp_path / "run"
+    train(config, run_dir=str(run), strategy="one", progress=False, log=lambda _: None)
+    for data in (run / "checkpoints").glob("ckpt-*.data-*"):
+        data.write_bytes(b"")
+    (run / "run.json").write_text('{"state": "running"}')
+    with pytest.raises(
+        RunError, match="no checkpoint in .* can be read \\(ckpt-4, ckpt-2\\); pass --overwrite"
+    ):
+        train(config, run_dir=str(run), strategy="one", progress=False, log=lambda _: None)
+
+
+def test_a_run_on_other_data_has_its_own_names_critics_and_reports_bad_files(tmp_path, monkeypatch, capsys):
+    """`--data DIR` without `--run-dir` never meets the demo's run or export; a subset of critics
+    trains; an unreadable image is named in the log and the summary."""
+    garden = tmp_path / "garden"
+    garden.mkdir()
+    for i in range(12):
+        pixels = np.random.default_rng(i).integers(0, 255, (40, 40, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(garden / f"{i:02d}.png")
+    (garden / "broken.jpg").write_bytes(b"not a jpeg at all")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "paper2-demo").mkdir(parents=True)  # the demo's run, untouched
+    sets = [a for s in TINY + ["model.critics=local,global", "train.evaluate=false"] for a in ("--set", s)]
+    code = cli_main(["train", "--paper", "2", "--data", str(garden), "--no-progress", *sets])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    run = tmp_path / "runs" / "paper2-demo-garden"
+    assert (run / "generator.keras").is_file()
+    assert not os.listdir(tmp_path / "runs" / "paper2-demo")
+    assert [p.name for p in (tmp_path / "saved_models").iterdir() if p.is_dir()] == ["paper2_demo_garden"]
+    assert str(garden / "broken.jpg") in out
+    assert json.loads((run / "run.json").read_text())["unreadable"] == [str(garden / "broken.jpg")]
+    tags = event_tags(str(run / "logs"))
+    assert {"wasserstein_local", "wasserstein_global"} <= tags and "wasserstein_x2" not in tags
+    assert f"--model {os.path.join('runs', 'paper2-demo-garden')}" in out
 
 
 def test_non_finite_loss_stops_before_saving(tmp_path, monkeypatch):
     import tensorflow as tf
 
-    import tfinpaint.models
+    import tfinpaint.training.build
     from tfinpaint.training.run import RunError, train
 
-    real_build = tfinpaint.models.build_gan
+    real_build = tfinpaint.training.build.build_gan
 
     def build_poisoned(config, global_batch_size):
         gan = real_build(config, global_batch_size)
@@ -129,7 +229,7 @@ def test_non_finite_loss_stops_before_saving(tmp_path, monkeypatch):
         gan.train_step = poisoned
         return gan
 
-    monkeypatch.setattr(tfinpaint.models, "build_gan", build_poisoned)
+    monkeypatch.setattr(tfinpaint.training.build, "build_gan", build_poisoned)
     run = tmp_path / "run"
     with pytest.raises(RunError, match="step 4: non-finite rec_loss=nan"):
         train(
@@ -148,6 +248,7 @@ def test_non_finite_loss_stops_before_saving(tmp_path, monkeypatch):
         (["--data", "/no/such/folder"], "/no/such/folder"),
         (["--image-size", "30"], "data.image_size=30"),
         (["--preset", "huge"], "preset 'huge' does not exist"),
+        (["--strategy", "mirrored", "--batch-size", "3"], "train.batch_size=3 is the global batch"),
         (["--set", "model.bogus=1"], "unknown key"),
     ],
 )
@@ -201,7 +302,7 @@ def train_command(run_dir, strategy="one"):
 
 
 def final_weights(path):
-    from tfinpaint.models import load_generator
+    from tfinpaint.inference import load_generator
 
     model = load_generator(str(path))
     return [np.asarray(w) for w in model.weights]
@@ -266,7 +367,7 @@ def test_multiworker_two_local_processes_train_identical_weights(tmp_path):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         procs.append(start(train_command(run, strategy="multiworker"), env={"TF_CONFIG": tf_config}))
     outputs = [finish(p) for p in procs]
-    assert "2 replica(s) x batch 4 = global batch 8" in outputs[0], outputs[0]
+    assert "global batch 4 = 2 replica(s) x 2" in outputs[0], outputs[0]
     chief = final_weights(run / "generator.keras")
     other = final_weights(run / ".worker-1" / "generator.keras")
     for a, b in zip(chief, other):

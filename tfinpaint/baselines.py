@@ -1,6 +1,6 @@
 """Classical (non-learned) inpainting baselines behind the `Inpainter` interface.
 
-`BASELINES` maps the names `load_inpainter`, `tfinpaint evaluate --model` and
+`BASELINES` maps the names `tfinpaint.inference.load_inpainter`, `tfinpaint evaluate --model` and
 `tfinpaint inpaint --model` accept to constructors: "telea" and "ns" (OpenCV, radius 3, on 8-bit
 images), "biharmonic" (scikit-image, on the float image) and "patchmatch" (the optional
 `pypatchmatch` package: `pip install tfinpaint[patchmatch]`).
@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 from skimage.restoration import inpaint_biharmonic
 
-from tfinpaint.convention import to_uint8
-from tfinpaint.inpainters import Inpainter, check_batch, composite
+from tfinpaint.convention import composite
+from tfinpaint.inpainters import Inpainter, check_batch
 
 # A hole covering the whole image leaves nothing to propagate from: OpenCV returns arbitrary
 # values and scikit-image raises. Such an image gets this flat grey fill instead.
@@ -25,13 +25,11 @@ _NO_CONTEXT_FILL = 0.5
 class ClassicalInpainter(Inpainter):
     """A non-learned baseline: `_fill(image float [H, W, 3], hole bool [H, W])` per image.
 
-    Besides `inpaint_batch` it offers `inpaint_image` on one 8-bit photo, as the model
-    inpainters do, so `tfinpaint.inference.inpaint` and `tfinpaint inpaint` run it alike.
-    Baselines are deterministic: they cannot draw samples.
+    Deterministic (it cannot draw samples); `inpaint_image` on one 8-bit photo comes from
+    `Inpainter`, so `tfinpaint.inference.inpaint` and `tfinpaint inpaint` run it as a model.
     """
 
     classical = True
-    can_sample = False
 
     def _fill(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must implement _fill")
@@ -39,17 +37,6 @@ class ClassicalInpainter(Inpainter):
     def inpaint_batch(self, images, masks):
         images, hole = check_batch(images, masks)
         return _fill_each(images, hole, self._fill)
-
-    def _check_seed(self, seed) -> None:
-        if seed is not None:
-            raise ValueError(f"{self.name} is a classical baseline and cannot draw samples; use samples=1.")
-
-    def inpaint_image(self, image: np.ndarray, hole: np.ndarray, seed: int | None = None) -> np.ndarray:
-        """One uint8 photo [H, W, 3] and bool hole [H, W] -> uint8 [H, W, 3]; outside the hole
-        the input's bytes."""
-        self._check_seed(seed)
-        completed = self.inpaint_batch(image[None].astype(np.float32) / 255.0, hole[None, ..., None])[0]
-        return np.where(hole[..., None], to_uint8(completed), image)
 
 
 def _fill_each(images, hole, fill_one) -> np.ndarray:
@@ -63,7 +50,7 @@ def _fill_each(images, hole, fill_one) -> np.ndarray:
             completed[i] = _NO_CONTEXT_FILL
             continue
         completed[i] = fill_one(images[i], hole[i])
-    return composite(images, completed, hole)
+    return composite(images, hole[..., None].astype(np.float32), np.clip(completed, 0.0, 1.0))
 
 
 class OpenCVInpainter(ClassicalInpainter):

@@ -2,8 +2,8 @@
 
 `evaluate` runs every inpainter on every image of a source with the image's fixed mask, scores
 whole image and hole only, and writes into `out_dir`:
-- `report.json`: the DESIGN.md schema — one row per model (`"bucket": null`), then one per model
-  and hole-ratio bucket;
+- `report.json`: `dataset`, `masks`, `image_size`, `blend` and `rows`: one row per model
+  (`"bucket": null`), then one per model and hole-ratio bucket;
 - `report.md`: the same as the papers' table;
 - `examples.png`: a grid of examples spread over the set (masked input | each model | real image).
 
@@ -29,8 +29,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from tfinpaint import metrics
-from tfinpaint.grid import inpainting_grid, to_uint8
-from tfinpaint.inpainters import Inpainter, load_inpainter
+from tfinpaint.convention import to_uint8
+from tfinpaint.grid import inpainting_grid
+from tfinpaint.inference.loading import load_inpainter
+from tfinpaint.inpainters import Inpainter
 from tfinpaint.io import write_bytes_atomic, write_image
 
 REPORT_JSON = "report.json"

@@ -11,24 +11,24 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
+from tfinpaint.convention import to_uint8
+
 HOLE_COLOUR = 255  # holes are shown white in the masked input, as in both papers' figures
 _BACKGROUND = 255
 _TEXT_COLOUR = (0, 0, 0)
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def to_uint8(image) -> np.ndarray:
+def _bytes(image) -> np.ndarray:
     """An image in [0, 1] (float) or 0..255 (uint8) as uint8, rounded like a saved image."""
     image = np.asarray(image)
-    if image.dtype == np.uint8:
-        return image
-    return np.round(np.clip(image.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+    return image if image.dtype == np.uint8 else to_uint8(image)
 
 
 def masked_input(image, mask) -> np.ndarray:
     """The image with its hole painted white: uint8 [..., H, W, 3] (mask 1 = hole)."""
     hole = np.asarray(mask)[..., :1] >= 0.5
-    return np.where(hole, np.uint8(HOLE_COLOUR), to_uint8(image))
+    return np.where(hole, np.uint8(HOLE_COLOUR), _bytes(image))
 
 
 def _label_band(labels: Sequence[str], cell_width: int, gap: int) -> np.ndarray:
@@ -65,7 +65,7 @@ def make_grid(
     if not rows:
         raise ValueError("make_grid: no rows given.")
     columns = len(rows[0])
-    cells = [[to_uint8(img) for img in row] for row in rows]
+    cells = [[_bytes(img) for img in row] for row in rows]
     height, width = cells[0][0].shape[:2]
     for r, row in enumerate(cells):
         if len(row) != columns:

@@ -1,15 +1,15 @@
 """The one interface every inpainting method has, so evaluations put them side by side.
 
 Classical baselines (`tfinpaint.baselines`) and trained or exported models
-(`tfinpaint.inference`) implement `Inpainter`; `load_inpainter` turns a command-line
-`--model` value into one.
+(`tfinpaint.inference`) implement `Inpainter`; `tfinpaint.inference.load_inpainter` turns a
+command-line `--model` value into one.
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+
+from tfinpaint.convention import to_uint8
 
 
 class Inpainter:
@@ -17,20 +17,40 @@ class Inpainter:
 
     Subclasses set `name` (how reports and grids label the method) and implement
     `inpaint_batch`. `classical` is True for the non-learned baselines, which evaluation
-    never Poisson-blends.
+    never Poisson-blends; `default_blend` is what `tfinpaint.inference.inpaint` does when not
+    told ("poisson" for paper 2's models, whose paper blends, "none" otherwise);
+    `can_sample` is True for models that draw random completions from a seed (paper 1).
 
     `inpaint_batch(images, masks)`:
         images: float32 numpy [B, H, W, 3], values in [0, 1].
         masks: float32 numpy [B, H, W, 1], 1 = hole (binarised at 0.5).
         Returns the completed images, float32 numpy [B, H, W, 3] in [0, 1]; pixels outside the
-        hole equal the input exactly (`composite` guarantees it).
+        hole equal the input exactly.
     """
 
     name: str = "inpainter"
     classical: bool = False
+    can_sample: bool = False
+    default_blend: str = "none"
 
     def inpaint_batch(self, images: np.ndarray, masks: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must implement inpaint_batch")
+
+    def inpaint_image(self, image: np.ndarray, hole: np.ndarray, seed: int | None = None) -> np.ndarray:
+        """One uint8 image [H, W, 3] and bool hole [H, W] -> uint8 [H, W, 3] (the input outside
+        the hole). `seed` None = the deterministic completion; an int = a random sample."""
+        self.check_seed(seed)
+        completed = self.inpaint_batch(
+            image[None].astype(np.float32) / np.float32(255.0), hole[None, :, :, None].astype(np.float32)
+        )
+        return np.where(hole[..., None], to_uint8(completed[0]), image)
+
+    def check_seed(self, seed) -> None:
+        if seed is not None and not self.can_sample:
+            raise ValueError(
+                f"model {self.name!r} cannot draw samples: only paper 1's generator (or an export "
+                "with a `sample` signature) is pluralistic; use samples=1."
+            )
 
     def __repr__(self):
         return f"{type(self).__name__}(name={self.name!r})"
@@ -57,31 +77,3 @@ def check_batch(images, masks) -> tuple[np.ndarray, np.ndarray]:
             f"[{np.nanmin(images):.4g}, {np.nanmax(images):.4g}]."
         )
     return images, masks[..., 0] >= 0.5
-
-
-def composite(images: np.ndarray, completed: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """`completed` inside the hole, `images` (bit for bit) outside. hole: bool [B, H, W]."""
-    return np.where(hole[..., None], np.clip(completed, 0.0, 1.0), images).astype(np.float32)
-
-
-def load_inpainter(name_or_path: str) -> Inpainter:
-    """A baseline by name ("telea", "ns", "biharmonic"; any case) or a model from a path.
-
-    Paths go to `tfinpaint.inference.load_model_inpainter`: a `.keras` file, a SavedModel
-    version folder, a base path holding integer version folders (newest wins), or a run
-    directory.
-    """
-    from tfinpaint import baselines
-
-    key = str(name_or_path).strip().lower()
-    if key in baselines.BASELINES:
-        return baselines.BASELINES[key]()
-    if os.path.exists(name_or_path):
-        from tfinpaint.inference import load_model_inpainter
-
-        return load_model_inpainter(name_or_path)
-    raise ValueError(
-        f"--model {name_or_path!r}: not a baseline name and no such file or folder. Expected "
-        f"one of {', '.join(baselines.BASELINES)} (any case), or a path to a .keras file, a "
-        "SavedModel version folder, a base path holding version folders, or a run directory."
-    )

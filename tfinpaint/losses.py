@@ -13,12 +13,6 @@ def per_example_mean(x):
     return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
 
 
-def complete(image, mask, prediction):
-    """The completed image: known pixels from `image`, the hole (mask 1) from `prediction`."""
-    prediction = tf.cast(prediction, image.dtype)
-    return image * (1.0 - mask) + prediction * mask
-
-
 def masked_l2(image, prediction, mask):
     """Paper 2 eq. 1 as a mean: mean over pixels and channels of (mask * (image - prediction))^2.
 

@@ -1,7 +1,8 @@
 """Poisson blending of a generated hole into the original photo (paper 2's post-processing).
 
 OpenCV, not TensorFlow: exports return the raw composite, and `tfinpaint.inference.inpaint`
-applies this on top when `blend="poisson"` (the default).
+applies this on top when `blend="poisson"` (the default for paper-2 models; paper 1 has no
+post-processing).
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ def _check(image, completed, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return image, completed, mask != 0
 
 
+def _without_hole(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """`image` with its hole filled from the known pixels (Telea), so nothing the hole held
+    reaches the blend: OpenCV's clone erodes the mask and reads the target near its edge."""
+    # Zeroed first: OpenCV's Telea reads the hole's own values where it meets the image border.
+    known = np.where(hole[..., None], np.uint8(0), image)
+    return cv2.inpaint(known, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+
+
 def blend_region(hole: np.ndarray, dilation: int = 3) -> np.ndarray:
     """The region Poisson blending may change: the hole grown by `dilation` pixels (bool)."""
     if dilation <= 0:
@@ -53,10 +62,12 @@ def poisson_blend(
     The hole is grown by `dilation` pixels so the seam's boundary condition lies on known
     pixels; inside that region the result keeps `completed`'s gradients and meets `image` at
     the region's edge. Only the cropped window around the region is solved, so the cost
-    follows the hole, not the photo.
+    follows the hole, not the photo. The clone's target is `image` with its hole filled from
+    the known pixels (Telea), never the hole's own content: the result is the same whatever
+    `image` holds inside the hole (GLCIC-PyTorch's fix of the same leak).
 
     Args:
-        image: uint8 [H, W, 3], the original.
+        image: uint8 [H, W, 3], the original (its hole pixels are never read).
         completed: uint8 [H, W, 3], the network's composite (equal to `image` outside the hole).
         mask: [H, W] or [H, W, 1], non-zero = hole.
         dilation: pixels the hole is grown by before blending (>= 1).
@@ -68,6 +79,7 @@ def poisson_blend(
 
     Reference:
         Pérez, Gangnet, Blake, "Poisson image editing", SIGGRAPH 2003.
+        GLCIC-PyTorch's `poisson_blend`, https://github.com/otenim/GLCIC-PyTorch
     """
     if dilation < 1:
         raise ValueError(f"poisson_blend dilation: expected >= 1 pixel, got {dilation}.")
@@ -88,7 +100,9 @@ def poisson_blend(
     )
     source = np.pad(completed[y0:y1, x0:x1], pad, mode="symmetric")
     target = source.copy()
-    target[pad[0][0] : pad[0][0] + (y1 - y0), pad[1][0] : pad[1][0] + (x1 - x0)] = image[y0:y1, x0:x1]
+    target[pad[0][0] : pad[0][0] + (y1 - y0), pad[1][0] : pad[1][0] + (x1 - x0)] = _without_hole(
+        image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
+    )
     # seamlessClone solves on the region's bounding box and takes that box's outer ring from
     # the target as the boundary condition. Mirroring the region into the padding puts that
     # ring on the mirrored completed pixels where the hole meets the image border, instead of

@@ -1,11 +1,12 @@
 """`tfinpaint bench infer`: ms per image (median, batch 1) of every way to run a generator.
 
 Figures: the Keras model (its call compiled with `tf.function`, float inputs), the SavedModel's
-full uint8 `serving_default` signature (padding, network, compositing), each TFLite variant
-(ai_edge_litert, XNNPACK, all cores), and round trips through `tfinpaint serve` started in
-this process on a free 127.0.0.1 port: REST with the `bytes` signature (PNG as `{"b64"}`),
-REST with the uint8 signature as JSON lists, and gRPC Predict with uint8 tensors. Request
-bodies are encoded once beforehand; each round trip includes reading and decoding the answer.
+full uint8 `serving_default` signature (the size policy, network, compositing), each TFLite
+variant (ai_edge_litert, XNNPACK, all cores, at its own fixed side `tflite_size`), and round
+trips through `tfinpaint serve` started in this process on a free 127.0.0.1 port: REST with
+the `bytes` signature (PNG as `{"b64"}`), REST with the uint8 signature as JSON lists, and
+gRPC Predict with uint8 tensors. Request bodies are encoded once beforehand; each round trip
+includes reading and decoding the answer.
 The ways take turns in every round (see `median_ms`). `server_overhead_pct` is the REST
 `bytes` round trip over the SavedModel's own time; `tflite_*_mb` are the files' sizes.
 """
@@ -26,7 +27,9 @@ from tfinpaint.bench import add_common_arguments, emit
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="the generator: a .keras file or a run directory")
+    parser.add_argument(
+        "--model", default="default", help="the generator: default, a .keras file or a run directory"
+    )
     parser.add_argument("--image-size", type=int, default=256, help="square side (default: 256)")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per figure (default: 10)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default: 2)")
@@ -96,21 +99,20 @@ def measure(generator, image, mask, runs: int, warmup: int, variants, threads: i
 
     from tfinpaint.export import export_saved_model
 
-    size = image.shape[1]
     calls, figures = {}, {}
     inputs = {"image": tf.constant(image, tf.float32) / 255.0, "mask": tf.constant(mask > 0, tf.float32)}
     keras_call = tf.function(lambda x: generator(x, training=False))
     calls["keras"] = lambda: keras_call(inputs).numpy()
     with tempfile.TemporaryDirectory(prefix="tfinpaint-bench-") as root, contextlib.ExitStack() as stack:
         base = os.path.join(root, "bench_model")
-        version_dir = export_saved_model(generator, base, tflite=variants, tflite_size=size)
+        version_dir = export_saved_model(generator, base, tflite=variants)
         serve = tf.saved_model.load(version_dir).signatures["serving_default"]
         image_t, mask_t = tf.constant(image), tf.constant(mask)
         calls["saved_model"] = lambda: serve(image=image_t, mask=mask_t)["inpainted"].numpy()
         tflite_dir = os.path.join(version_dir, "tflite")
         for variant in variants:
             path = os.path.join(tflite_dir, f"model_{variant}.tflite")
-            calls[f"tflite_{variant}"] = _tflite_call(path, image, mask, threads)
+            calls[f"tflite_{variant}"], figures["tflite_size"] = _tflite_call(path, threads)
             figures[f"tflite_{variant}_mb"] = os.path.getsize(path) / 1e6
         calls.update(_server_calls(stack, base, image, mask))
         figures.update(median_ms(calls, runs, warmup))
@@ -120,11 +122,14 @@ def measure(generator, image, mask, runs: int, warmup: int, variants, threads: i
     return figures
 
 
-def _tflite_call(path: str, image, mask, threads: int):
+def _tflite_call(path: str, threads: int):
+    """(a call of a TFLite file on the bench photo at the file's own fixed side, that side)."""
     from ai_edge_litert.interpreter import Interpreter
 
     runner = Interpreter(model_path=path, num_threads=threads).get_signature_runner("serving_default")
-    return lambda: runner(image=image, mask=mask)["inpainted"]
+    side = int(runner.get_input_details()["image"]["shape"][1])
+    image, mask = bench_photo(side)
+    return (lambda: runner(image=image, mask=mask)["inpainted"]), side
 
 
 def _server_calls(stack: contextlib.ExitStack, base_path: str, image, mask) -> dict:
@@ -161,11 +166,11 @@ def _server_calls(stack: contextlib.ExitStack, base_path: str, image, mask) -> d
 
 
 def run(args) -> int:
-    from tfinpaint.export import ExportError, load_generator, parse_variants
+    from tfinpaint.export import ExportError, load_source, parse_variants
 
     try:
         variants = parse_variants(args.tflite)
-        generator, name = load_generator(args.model)
+        generator, name = load_source(args.model)
     except ExportError as error:
         print(f"tfinpaint bench infer: {error}")
         return 2

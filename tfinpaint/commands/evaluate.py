@@ -11,8 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         required=True,
         metavar="NAME_OR_PATH",
-        help="telea, ns, biharmonic, or a model path (.keras file, SavedModel "
-        "version folder, base path with version folders, run directory); "
+        help="telea, ns, biharmonic, default (the model shipped with tfinpaint), or a model path "
+        "(.keras file, SavedModel version folder, base path with version folders, run directory); "
         "repeat for several",
     )
     parser.add_argument(
@@ -21,6 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SOURCE",
         help="image folder, file list, glob or TFRecords (default: the bundled "
         "demo images); every image is scored, no train/test split",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        metavar="DIR",
+        help="the folder a file list's relative paths start from (default: the list's own folder); "
+        "e.g. the datasets folder for tfinpaint/data/default_test_faces.txt",
     )
     parser.add_argument(
         "--masks",
@@ -64,6 +71,7 @@ def run(args) -> int:
             overwrite=args.overwrite,
             progress=sys.stderr.isatty(),
             upscale_small=args.upscale_small,
+            root=args.data_root,
         )
     except (ValueError, FileExistsError, FileNotFoundError, NotADirectoryError) as error:
         print(f"tfinpaint evaluate: {error}", file=sys.stderr)

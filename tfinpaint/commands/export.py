@@ -1,21 +1,23 @@
-"""`tfinpaint export RUN_DIR_OR_KERAS`: SavedModel (TF Serving layout) + TFLite variants."""
+"""`tfinpaint export MODEL`: SavedModel (TF Serving layout) + TFLite variants of a generator."""
 
 import argparse
 import os
 
 from tfinpaint.export import TFLITE_VARIANTS
+from tfinpaint.inference.sizing import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "source",
-        metavar="RUN_DIR_OR_KERAS",
-        help="a run directory (config.json + generator .keras) or a .keras file",
+        metavar="MODEL",
+        help="'default' (the model shipped with tfinpaint), a run directory (config.json + generator "
+        ".keras) or a .keras file",
     )
     parser.add_argument(
         "--name",
-        help="model name, the folder under --out "
-        "(default: paper{N}_{preset} from the run's config.json, else the file stem)",
+        help="model name, the folder under --out (default: 'default' for the shipped model, "
+        "paper{N}_{preset} from a run's config.json, else the file stem)",
     )
     parser.add_argument("--version", type=int, help="integer version (default: the next one)")
     parser.add_argument(
@@ -26,8 +28,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tflite-size",
         type=int,
-        default=256,
-        help="side of the TFLite models' fixed square input (default: 256)",
+        default=None,
+        help="side of the TFLite models' fixed square input, at most the side the model runs at "
+        "(default: that side, at most 256)",
+    )
+    parser.add_argument(
+        "--max-side",
+        type=int,
+        default=DEFAULT_MAX_SIDE,
+        help="largest window the exported graph runs the network on; it never exceeds the model's "
+        f"training size (default: {DEFAULT_MAX_SIDE})",
+    )
+    parser.add_argument(
+        "--context",
+        type=int,
+        default=DEFAULT_CONTEXT,
+        help=f"pixels of context around a hole in a window (default: {DEFAULT_CONTEXT})",
     )
     parser.add_argument("--out", default="saved_models", help="export root (default: saved_models)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version folder")
@@ -45,6 +61,8 @@ def run(args) -> int:
             out_root=args.out,
             overwrite=args.overwrite,
             tflite_size=args.tflite_size,
+            max_side=args.max_side,
+            context=args.context,
         )
     except ExportError as error:
         print(f"tfinpaint export: {error}")

@@ -20,9 +20,8 @@ import warnings
 import numpy as np
 from PIL import Image
 
-from tfinpaint.baselines import BASELINES
 from tfinpaint.convention import InputWarning
-from tfinpaint.inference import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, inpaint, load_model_inpainter
+from tfinpaint.inference import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, inpaint, load_inpainter
 from tfinpaint.io import (
     MAX_PIXELS,
     WRITE_FORMATS,
@@ -55,9 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="default (the bundled model), a classical baseline (telea, ns, biharmonic, "
-        "patchmatch), a .keras file, a SavedModel version folder, a base path with version "
-        "folders or a run directory (default: the newest export under ./saved_models)",
+        help="default (the model shipped with tfinpaint; the default), a .keras file, a SavedModel "
+        "version folder, a base path with version folders, a run directory, or a classical "
+        "baseline: telea, ns, biharmonic, patchmatch",
     )
     parser.add_argument(
         "-o",
@@ -68,8 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--blend",
         choices=("poisson", "none"),
-        default="poisson",
-        help="Poisson-blend the hole into the photo (default) or keep the raw composite",
+        default=None,
+        help="Poisson-blend the hole into the photo or keep the raw composite (default: poisson for "
+        "paper-2 models such as the default model, whose paper blends; none for paper 1 and baselines)",
     )
     parser.add_argument(
         "--samples", type=int, default=1, help="random completions per image (paper 1 models only)"
@@ -105,11 +105,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-side",
         type=int,
-        default=DEFAULT_MAX_SIDE,
-        help="larger images are completed in windows around the holes",
+        default=None,
+        help="larger images are completed in windows around the holes, never larger than the side "
+        f"the model was trained at (default: {DEFAULT_MAX_SIDE}; an export keeps its own)",
     )
     parser.add_argument(
-        "--context", type=int, default=DEFAULT_CONTEXT, help="pixels of context around a hole in a window"
+        "--context",
+        type=int,
+        default=None,
+        help=f"pixels of context around a hole in a window (default: {DEFAULT_CONTEXT}; an export "
+        "keeps its own)",
     )
     parser.add_argument(
         "--max-pixels",
@@ -272,14 +277,6 @@ class Skipped(Exception):
     """An image left out on purpose (a shared mask of another size); the message says why."""
 
 
-def load_inpainter_for(args):
-    """The inpainter `--model` names: a classical baseline, or a model loaded from a path."""
-    key = (args.model or "").strip().lower()
-    if key in BASELINES:
-        return BASELINES[key]()
-    return load_model_inpainter(args.model, max_side=args.max_side, context=args.context)
-
-
 def _hole_for(args, mask_path: str, loaded, shared: bool, masks: dict) -> np.ndarray:
     """The image's hole from `mask_path`, read once per mask file (a shared watermark mask
     is decoded once for a whole folder) and fitted to the image's size."""
@@ -343,7 +340,7 @@ def run(args) -> int:
             if args.output is not None:
                 is_file = output_is_file(args.output)
                 os.makedirs((os.path.dirname(args.output) if is_file else args.output) or ".", exist_ok=True)
-            model = load_inpainter_for(args)
+            model = load_inpainter(args.model, max_side=args.max_side, context=args.context)
             if args.samples > 1 and not model.can_sample:
                 raise UsageError(
                     f"--samples {args.samples}: model {model.name!r} cannot draw "

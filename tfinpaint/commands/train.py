@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
         default="demo",
-        help="demo (minutes on a CPU, bundled images) or paper (the paper's recipe)",
+        help="demo (minutes on a CPU, bundled images), paper (the paper's recipe) or, for paper 2, "
+        "default (the shipped default model's recipe)",
     )
     parser.add_argument(
         "--data",
@@ -27,11 +28,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--val-data", help="validation images (default: the held-out split of --data)")
     parser.add_argument("--image-size", type=int, help="training crop side")
-    parser.add_argument("--batch-size", type=int, help="per-replica batch")
-    parser.add_argument("--steps", type=int, help="total training steps")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="global batch: images per step over all devices, split evenly across them",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="total training steps (paper 2: fewer than the schedule scale its three phases)",
+    )
     parser.add_argument("--masks", help="center, random_rect, free_form, files:DIR or mixed")
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--run-dir", help="default runs/paper{N}-{preset}")
+    parser.add_argument(
+        "--name",
+        help="the run's name: runs/NAME and saved_models/NAME (default paper{N}-{preset}, plus the "
+        "data folder's name with --data)",
+    )
+    parser.add_argument("--run-dir", help="default runs/NAME")
     parser.add_argument("--export-root", default="saved_models", help="TF Serving model root")
     parser.add_argument("--strategy", default="auto", choices=STRATEGIES)
     parser.add_argument(
@@ -66,6 +80,7 @@ def config_from_args(args):
         "train.batch_size": args.batch_size,
         "train.steps": args.steps,
         "train.seed": args.seed,
+        "train.name": args.name,
     }
     overrides = [f"{k}={v}" for k, v in flags.items() if v is not None]
     if args.mixed_precision:

@@ -4,13 +4,7 @@
 lists the files a source would skip; `tfinpaint.data.masks` makes the holes.
 """
 
-
-class DataError(ValueError):
-    """A data source, mask specification or mask file that is missing, empty or unreadable."""
-
-
-# Submodules import DataError from here, so it is defined before them.
-from tfinpaint.data.datasets import (  # noqa: E402
+from tfinpaint.data.datasets import (
     ACCEPTED,
     IMAGE_EXTENSIONS,
     IMAGE_FEATURE,
@@ -24,7 +18,8 @@ from tfinpaint.data.datasets import (  # noqa: E402
     resolve_source,
     split_files,
 )
-from tfinpaint.data.masks import (  # noqa: E402
+from tfinpaint.data.errors import DataError
+from tfinpaint.data.masks import (
     HOLE_RATIO_BUCKETS,
     MaskError,
     hole_ratio,

@@ -14,10 +14,11 @@ Sources (`source=`):
   (the TF Object Detection API / TFDS name);
 - `None`: the bundled demo images (`demo_data_dir()`).
 
-Splits: `train` / `test` by a FarmHash fingerprint of the path relative to the source root
-(`tf.strings.to_hash_bucket_fast`, stable across machines and runs; TFRecords:
-`<file name>:<record number>`), `split_ratio` of the files in `train`; `val` is the same as
-`test` except for CelebA-style partition lists (train = 0, val = 1, test = 2); `all` keeps all.
+Splits: `train` / `val` / `test` by a FarmHash fingerprint of the path relative to the source
+root (`tf.strings.to_hash_bucket_fast`, stable across machines and runs; TFRecords:
+`<file name>:<record number>`): `split_ratio` of the files in `train`, the rest in halves
+(`VAL_FRACTION`) in `val` (scored while a run trains) and `test` (scored at its end);
+CelebA-style partition lists give their own (train = 0, val = 1, test = 2); `all` keeps all.
 
 Every example has a global `index`: its position in the sorted list of the whole source
 (TFRecords: the record's position over the sorted files), whatever the split or shard.
@@ -27,8 +28,8 @@ training order is a per-epoch `tf.random.experimental.index_shuffle` of the file
 `tf.train.Checkpoint(iterator=iter(ds))` resumes mid-epoch exactly.
 
 Unreadable files never stop a run: decoding errors and images whose shorter side is below
-`image_size` are dropped in the pipeline (`Dataset.ignore_errors`, logged); `check_source`
-lists them with a reason before training.
+`image_size` are dropped in the pipeline (`Dataset.ignore_errors`); `check_source` lists them
+with a reason (a run checks the headers of every file at its start and names the bad ones).
 """
 
 from __future__ import annotations
@@ -42,14 +43,16 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfinpaint.data import DataError
+from tfinpaint.convention import IMAGE_EXTENSIONS
 from tfinpaint.data import masks as masklib
+from tfinpaint.data.errors import DataError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 TFRECORD_EXTENSIONS = (".tfrecord", ".tfrecords", ".tfrec")
 IMAGE_FEATURE = "image/encoded"
 SPLITS = ("train", "val", "test", "all")
 PARTITIONS = {"train": 0, "val": 1, "test": 2}
+# Share of the files outside `train` in `val`; the rest is `test`.
+VAL_FRACTION = 0.5
 _HASH_BUCKETS = 1_000_000
 _TFRECORD_SHUFFLE_BUFFER = 1024
 ACCEPTED = (
@@ -117,15 +120,16 @@ class SourceReport:
         total = len(self.files) + len(self.bad)
         return len(self.bad) / total if total else 0.0
 
-    def format(self, limit: int | None = None) -> str:
-        """Human-readable summary: counts, then one `path: reason` line per bad file."""
+    def format(self, limit: int | None = None, only_bad: bool = False) -> str:
+        """Human-readable summary: counts, then one `path: reason` line per bad (and ignored) file."""
         lines = [
             f"{self.source} ({self.kind}): {len(self.files)} usable image(s), {len(self.bad)} "
             f"unusable image file(s) ({100 * self.bad_fraction:.1f}%), {len(self.ignored)} other "
             "file(s) ignored"
             + (f", {self.upscaled} small image(s) upscaled to the crop" if self.upscaled else "")
         ]
-        for title, entries in (("unusable", self.bad), ("ignored", self.ignored)):
+        sections = (("unusable", self.bad),) + (() if only_bad else (("ignored", self.ignored),))
+        for title, entries in sections:
             shown = entries if limit is None else entries[:limit]
             lines += [f"{title}:"] * bool(shown) + [f"  {path}: {reason}" for path, reason in shown]
             if len(shown) < len(entries):
@@ -252,17 +256,24 @@ def _list_source(list_path: str, root: str | None) -> Source:
     )
 
 
-def in_split(keys, split: str, split_ratio: float):
+def in_split(keys, split: str, split_ratio: float, val_fraction: float = VAL_FRACTION):
     """Boolean tensor: which `keys` (relative paths, string tensor) belong to `split`.
 
-    A key is in `train` when its FarmHash fingerprint bucket is below `split_ratio`; this is a
-    TF op so file lists (eagerly) and TFRecord records (in the graph) split the same way.
+    A key's FarmHash fingerprint bucket, as a share u in [0, 1): `train` when u < split_ratio,
+    `val` when u is in the next `val_fraction` of the rest, `test` above. A TF op, so file
+    lists (eagerly) and TFRecord records (in the graph) split the same way. Mask folders split
+    in two with `val_fraction=0` (`test` = everything outside `train`).
     """
     if split == "all":
         return tf.ones_like(keys, dtype=tf.bool)
     bucket = tf.strings.to_hash_bucket_fast(keys, _HASH_BUCKETS)
-    train = bucket < int(round(split_ratio * _HASH_BUCKETS))
-    return train if split == "train" else tf.logical_not(train)
+    train_end = int(round(split_ratio * _HASH_BUCKETS))
+    val_end = train_end + int(round(val_fraction * (_HASH_BUCKETS - train_end)))
+    if split == "train":
+        return bucket < train_end
+    if split == "val":
+        return (bucket >= train_end) & (bucket < val_end)
+    return bucket >= val_end
 
 
 def _check_split_args(split, split_ratio):
@@ -279,7 +290,7 @@ def split_files(source: Source, split: str = "all", split_ratio: float = 0.8):
     if split != "all" and source.partitions is not None:
         keep = np.asarray(source.partitions) == PARTITIONS[split]
     elif split != "all":
-        keep = in_split(tf.constant(source.keys), "test" if split == "val" else split, split_ratio).numpy()
+        keep = in_split(tf.constant(source.keys), split, split_ratio).numpy()
     else:
         keep = np.ones(len(indices), bool)
     paths = [p for p, k in zip(source.paths, keep) if k]
@@ -422,8 +433,10 @@ def build_dataset(
         }
 
     ds = elements.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    # A file that fails to decode (or is too small) is dropped, never fatal mid-training.
-    ds = ds.ignore_errors(log_warning=True)
+    # A file that fails to decode (or is too small) is dropped, never fatal mid-training. TF's
+    # warning names a graph node, not the file, so it is not logged; the start-up check names
+    # the files it finds, `tfinpaint data check` every one.
+    ds = ds.ignore_errors(log_warning=False)
     # Float conversion and masks per element in a map right before `batch`: tf.data fuses the
     # two (a plain `batch`, not a parallel one) and writes into the batch buffer (measured faster
     # than converting whole batches, and than one map with ignore_errors between it and the batch).
@@ -477,8 +490,7 @@ def _tfrecord_elements(source: Source, split, split_ratio, seed, training, num_s
 
     ds = files.flat_map(records).enumerate()  # (global index, (name, serialized))
     if split != "all":
-        effective = "test" if split == "val" else split
-        ds = ds.filter(lambda i, rec: in_split(rec[0], effective, split_ratio))
+        ds = ds.filter(lambda i, rec: in_split(rec[0], split, split_ratio))
     ds = ds.shard(num_shards, shard_index)
     if training:
         ds = ds.shuffle(_TFRECORD_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).repeat()
@@ -538,7 +550,7 @@ def check_source(
 ) -> SourceReport:
     """Decode every image of `source` as the pipeline would and report the unusable ones.
 
-    `quick=True` reads only each file's header (size and format; about a hundred times faster,
+    `quick=True` reads only each file's header (size and format; far faster,
     what a training run does at start-up on millions of files); truncated or corrupt image data
     is then found only by a full check (`tfinpaint data check`) or skipped by the pipeline.
 

@@ -8,10 +8,10 @@ A mask generator works in two stages so the pipeline stays fast and stateless:
 2. `render(params, index)` - params [P] (and the example's global index, for paired mask
    files) -> one float32 mask [S, S, 1], per element inside the pipeline's parallel map.
    Per-element `tf.cond`s only run the branch taken; batched `tf.where`s over whole masks
-   measured 3-5x slower here.
+   were slower.
 
 Free-form strokes are drawn once, with OpenCV, into a seeded bank (rasterising strokes in
-TF ops per example measured 29 masks/s); the pipeline only gathers from the bank and applies
+TF ops per example was far too slow); the pipeline only gathers from the bank and applies
 one of the 8 flips/rotations of the square, so each bank entry gives 8 distinct masks.
 
 Mask strings (`masks=` in `build_dataset`, `data.masks` in the config):
@@ -29,17 +29,18 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 
 import numpy as np
 import tensorflow as tf
 
-from tfinpaint.data import DataError
+from tfinpaint.convention import MASK_FILE_EXTENSIONS, InputWarning
+from tfinpaint.data.errors import DataError
 
 HOLE_RATIO_BUCKETS = ("0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%", ">60%")
 MASK_KINDS = ("center", "random_rect", "free_form", "files:DIR", "files-paired:DIR", "mixed")
 MASK_SPLITS = {"train": "train", "test": "test"}
 MASK_SPLIT_RATIO = 0.8
-MASK_FILE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DEFAULT_MIX = (("free_form", 0.5), ("random_rect", 0.3), ("center", 0.2))
 
 
@@ -169,7 +170,7 @@ class _BankMasks(MaskGenerator):
     """Masks gathered from a fixed bank [K, s, s] (1 = hole), resized nearest to S.
 
     The bank lives in the pipeline's graph as a constant, bit-packed (8 pixels a byte): a
-    64 MB uint8 bank took ~20 s to build and start the pipeline, the packed one ~2 s.
+    uint8 bank of 1024 masks at 256 px took ten times longer to build and start the pipeline.
     """
 
     def __init__(self, image_size: int, bank: np.ndarray, dihedral: bool):
@@ -289,7 +290,11 @@ def _free_form_bank(
 
 
 class FileMasks(_BankMasks):
-    """Masks read from image files (white >= 128 = hole, any mode, resized nearest to S).
+    """Masks read from image files as `tfinpaint inpaint` reads them (white >= 128 = hole, {0, 1}
+    masks accepted, any mode), resized nearest to S.
+
+    Warnings about the files (grey edges from a soft brush or JPEG, a mask in the alpha channel)
+    are collected into one `InputWarning` for the folder.
 
     Args:
         image_size: side S of the masks.
@@ -304,7 +309,17 @@ class FileMasks(_BankMasks):
     def __init__(self, image_size: int, source: str, paired: bool = False, split: str | None = None):
         self.source, self.paired, self.split = source, bool(paired), split
         self.paths = _split_masks(_mask_paths(source), source, split)
-        bank = np.stack([_read_mask(p, int(image_size)) for p in self.paths])
+        # One warning for the folder, not one per file (a mask set can hold thousands).
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            bank = np.stack([_read_mask(p, int(image_size)) for p in self.paths])
+        if caught:
+            warnings.warn(
+                f"mask source {source!r}: {len(caught)} warning(s) reading {len(self.paths)} mask files, "
+                f"e.g. {caught[0].message}",
+                InputWarning,
+                stacklevel=2,
+            )
         super().__init__(image_size, bank, dihedral=False)
         self._pairs = None
 
@@ -373,7 +388,7 @@ def _split_masks(paths: list, source: str, split: str | None) -> list:
 
     base = source if os.path.isdir(source) else os.path.dirname(os.path.abspath(source))
     keys = tf.constant([os.path.relpath(p, base) for p in paths])
-    keep = in_split(keys, MASK_SPLITS[split], MASK_SPLIT_RATIO).numpy()
+    keep = in_split(keys, MASK_SPLITS[split], MASK_SPLIT_RATIO, val_fraction=0.0).numpy()
     chosen = [p for p, k in zip(paths, keep) if k]
     if not chosen:
         raise MaskError(f"mask source {source!r}@{split}: the split holds no masks ({len(paths)} in all)")
@@ -381,27 +396,21 @@ def _split_masks(paths: list, source: str, split: str | None) -> list:
 
 
 def _read_mask(path: str, size: int) -> np.ndarray:
-    """One mask file -> uint8 [size, size] with 1 = hole (>= 128 in the grey levels)."""
-    from PIL import Image
+    """One mask file -> uint8 [size, size] with 1 = hole, read as `tfinpaint inpaint` reads it.
+
+    `tfinpaint.io.read_mask` applies the package's mask rule (`convention.hole_from_values`:
+    white >= 128 = hole, {0, 1} masks accepted) after the same decoding (EXIF orientation,
+    16-bit scaling, alpha), so a mask folder marks the same holes in training and inference.
+    """
+    from tfinpaint.io import ImageError, read_mask
 
     try:
-        with Image.open(path) as im:
-            im.seek(0)
-            # Mode "I;16"/"I" masks: scale to 8 bits rather than letting convert("L") clip them.
-            if im.mode.startswith("I"):
-                grey = (
-                    np.asarray(im, np.float64)
-                    / (65535.0 if im.mode.startswith("I;16") or np.asarray(im).max() > 255 else 255.0)
-                    * 255.0
-                )
-            else:
-                grey = np.asarray(im.convert("L"), np.float64)
-    except (OSError, ValueError) as e:
+        hole = read_mask(path)
+    except (ImageError, OSError) as e:
         raise MaskError(
-            f"mask file {path!r} cannot be read as an image ({e}); expected a black-and-"
-            "white image, white = hole"
+            f"mask file {path!r} cannot be read as an image ({e}); expected a black-and-white image, "
+            "white = hole"
         ) from e
-    hole = (grey >= 128).astype(np.uint8)
     if hole.shape != (size, size):
         import cv2
 

@@ -4,7 +4,7 @@ Every convolution here is spectrally normalised with `tfinpaint.layers.spectral.
 (`keras.layers.SpectralNormalization`'s update without its per-call `cond`). It rewrites the
 wrapped kernel in place (kernel / sigma) on each training call and then runs the plain
 convolution on the rewritten variable, so gradients reach the kernel but no gradient flows
-through sigma (PyTorch's `spectral_norm` differentiates through sigma). SPEC-paper1.md accepts
+through sigma (PyTorch's `spectral_norm` differentiates through sigma). docs/SPEC-paper1.md accepts
 the difference; inference calls (training=False) use the kernel as last normalised.
 """
 

@@ -13,14 +13,14 @@ class SpectralNorm(keras.layers.SpectralNormalization):
     Like the Keras layer, each training call runs one power iteration, rewrites the wrapped
     kernel in place as kernel / sigma and then runs the wrapped layer on the rewritten
     variable: gradients reach the kernel but do not flow through sigma (PyTorch's
-    `spectral_norm` differentiates through it; SPEC-paper1.md accepts the difference).
+    `spectral_norm` differentiates through it; docs/SPEC-paper1.md accepts the difference).
     Inference calls use the kernel as last normalised.
 
     Two differences from the Keras layer:
     - It guards an all-zero kernel with `ops.cond(all(kernel == 0), ...)` on every training
       call; in paper 1's generator (about 60 wrapped convs) those conds doubled the time of a
-      small training step on CPU (0.22 s -> 0.11 s at 32x32, width 4). Here sigma is clipped
-      below at `epsilon` instead, so a zero kernel stays zero without a branch.
+      small training step on CPU. Here sigma is clipped below at `epsilon` instead, so a zero
+      kernel stays zero without a branch.
     - Under a mixed-precision policy the Keras layer reads the kernel inside the autocast
       scope, so every training call writes back a float16/bfloat16-rounded kernel (relative
       precision 1e-3 / 8e-3), which erases optimizer updates smaller than that. This wrapper

@@ -1,6 +1,6 @@
 """Paper 1: dual-path inpainting GAN (a condensed PICNet) — encoder, generator, PatchGAN critics.
 
-Networks (SPEC-paper1.md, widths for `width=32`, latent 128, a 256x256 input):
+Networks (docs/SPEC-paper1.md, widths for `width=32`, latent 128, a 256x256 input):
 - `Paper1Encoder`: a residual trunk (128^2 -> 8^2) with a prior head (generation path, on the
   masked image `I_m`) and a posterior head (reconstruction path, on the hole content `I_c`),
   each giving the mean and softplus std of a spatial latent z [B, 8, 8, 128].
@@ -8,23 +8,23 @@ Networks (SPEC-paper1.md, widths for `width=32`, latent 128, a 256x256 input):
   five residual decoder blocks, short+long-term attention at 32x32, images at 32, 64, 128, 256.
 - `PatchCritic`: the 70x70 PatchGAN used for both D1 (reconstruction path) and D2 (generation
   path).
-- `Paper1Generator`: the inference model (contract 4), generation path only.
+- `Paper1Generator`: the inference model (image + mask -> completed image), generation path only.
 
 Images are in [-1, 1] inside the networks and in [0, 1] at the `Paper1Generator` boundary.
+`build_generator(config)` and `build_critic(model_config, name)` build the networks of a
+config; the training model is `tfinpaint.training.wgan_gp.Paper1GAN`.
 """
 
 from __future__ import annotations
 
-import time
-
 import keras
-import numpy as np
 import tensorflow as tf
 
+from tfinpaint.convention import composite
 from tfinpaint.layers.attention import ShortLongAttention
 from tfinpaint.layers.residual import OutputHead, ResBlock, ResBlockStart, ResDecoderBlock
-from tfinpaint.layers.spectral import SpectralNorm
-from tfinpaint.losses import complete
+from tfinpaint.models.common import base_config
+from tfinpaint.models.patch_critic import PatchCritic
 
 # Encoder output and decoder input resolutions, as divisors of the image side.
 LATENT_STRIDE = 32
@@ -32,15 +32,6 @@ ATTENTION_STRIDE = 8
 OUTPUT_STRIDES = (8, 4, 2, 1)
 # Seed stream of `Paper1Generator.sample` (training uses streams keyed by step, see wgan_gp).
 SAMPLE_STREAM = 0x5A4D
-
-
-def _base_config(model):
-    """Name, trainable and dtype policy of a subclassed model (the rest is written by hand)."""
-    return {
-        "name": model.name,
-        "trainable": model.trainable,
-        "dtype": keras.dtype_policies.serialize(model.dtype_policy),
-    }
 
 
 def _shape(shape):
@@ -76,7 +67,7 @@ class Paper1Encoder(keras.Model):
     attention's encoder feature at 1/8 resolution — then (4w -> 4w) twice, giving `f_m` at 1/32.
     Prior path: `L` ResBlocks (4w) then a ResBlock head 4w -> 2 * latent, split into the mean and
     `softplus` std. Posterior path: the trunk (shared, or its own copy with
-    `shared_trunk=False`, the literal E1/E2 reading of the paper) then its own head, no infer
+    `shared_encoder=False`, the literal E1/E2 reading of the paper) then its own head, no infer
     blocks. Residual hidden widths are the blocks' input widths. Encoders see RGB only (no
     mask channel), as in PICNet.
 
@@ -84,7 +75,7 @@ class Paper1Encoder(keras.Model):
         width: w, the first block's width (32 in the paper).
         latent_channels: channels of z (128).
         infer_blocks: L, ResBlocks before the prior head (1; PICNet's code uses 6).
-        shared_trunk: one trunk for both paths (PICNet).
+        shared_encoder: one trunk for both paths (PICNet).
 
     Call: `encoder(masked)` with the masked image `I_m` [B, H, W, 3] in [-1, 1] (H, W multiples
     of 32) returns `(prior_mean, prior_std, f_m, f)`: [B, H/32, W/32, latent] twice,
@@ -95,15 +86,17 @@ class Paper1Encoder(keras.Model):
         Zheng, Cham & Cai, "Pluralistic Image Completion", CVPR 2019 (`ResEncoder`).
     """
 
-    def __init__(self, width=32, latent_channels=128, infer_blocks=1, shared_trunk=True, **kwargs):
+    def __init__(self, width=32, latent_channels=128, infer_blocks=1, shared_encoder=True, **kwargs):
+        # Files saved before the option had one name called it `shared_trunk` here.
+        shared_encoder = kwargs.pop("shared_trunk", shared_encoder)
         super().__init__(**kwargs)
         self.width = int(width)
         self.latent_channels = int(latent_channels)
         self.infer_blocks = int(infer_blocks)
-        self.shared_trunk = bool(shared_trunk)
+        self.shared_encoder = bool(shared_encoder)
         self.trunk = _trunk_blocks(self.width, "")
         # Keras would track one list under two names, so a shared trunk is not stored twice.
-        self.posterior_trunk = None if self.shared_trunk else _trunk_blocks(self.width, "post_")
+        self.posterior_trunk = None if self.shared_encoder else _trunk_blocks(self.width, "post_")
         self.infer = [
             ResBlock(4 * self.width, 4 * self.width, name=f"infer{i}") for i in range(self.infer_blocks)
         ]
@@ -149,11 +142,11 @@ class Paper1Encoder(keras.Model):
 
     def get_config(self):
         return {
-            **_base_config(self),
+            **base_config(self),
             "width": self.width,
             "latent_channels": self.latent_channels,
             "infer_blocks": self.infer_blocks,
-            "shared_trunk": self.shared_trunk,
+            "shared_encoder": self.shared_encoder,
         }
 
 
@@ -228,89 +221,7 @@ class Paper1Decoder(keras.Model):
         return outputs
 
     def get_config(self):
-        return {**_base_config(self), "width": self.width, "latent_channels": self.latent_channels}
-
-
-@keras.saving.register_keras_serializable(package="tfinpaint")
-class PatchCritic(keras.Model):
-    """70x70 PatchGAN critic (pix2pix / PICNet `PatchDiscriminator`), one score per patch.
-
-    Five 4x4 convs, each after `ZeroPadding2D(1)` (PyTorch's padding 1), strides 2, 2, 2, 1, 1,
-    widths w, 2w, 4w, 8w, 1, LeakyReLU(0.2) between them, no normalisation. Receptive field:
-    70x70. Default: no spectral norm (the spec explains why it fights the gradient penalty).
-    `spectral_norm=True` is PICNet's variant: spectrally normalised convs without biases,
-    LeakyReLU(0.1), 4w channels in layer 4 (the training model then penalises the gradient of
-    the summed patch map). `residual=True` adds `avgpool2(conv1x1(x))` shortcuts around the
-    stride-2 convs (receptive field still 70).
-
-    Args:
-        width: w, first layer width (64).
-        spectral_norm: PICNet's spectrally normalised critic.
-        residual: shortcuts around the stride-2 convs.
-
-    Shapes: [B, H, W, 3] in [-1, 1] -> float32 [B, H/8 - 2, W/8 - 2, 1] (30x30 at 256);
-    H, W >= 32. A critic's value for an image is the mean of its patch map.
-
-    Reference:
-        Isola et al., "Image-to-Image Translation with Conditional Adversarial Networks",
-        CVPR 2017 (70x70 PatchGAN).
-    """
-
-    STRIDES = (2, 2, 2, 1, 1)
-
-    def __init__(self, width=64, spectral_norm=False, residual=False, **kwargs):
-        super().__init__(**kwargs)
-        self.width = int(width)
-        self.spectral_norm = bool(spectral_norm)
-        self.residual = bool(residual)
-        w = self.width
-        widths = (w, 2 * w, 4 * w, (4 if self.spectral_norm else 8) * w, 1)
-        self.negative_slope = 0.1 if self.spectral_norm else 0.2
-        self.widths = widths
-        self.pad = keras.layers.ZeroPadding2D(1)
-        self.activation = keras.layers.LeakyReLU(negative_slope=self.negative_slope)
-        self.convs = [
-            self._conv(f, 4, s, f"conv{i + 1}") for i, (f, s) in enumerate(zip(widths, self.STRIDES))
-        ]
-        self.shortcuts = [
-            self._conv(f, 1, 1, f"shortcut{i + 1}")
-            for i, (f, s) in enumerate(zip(widths, self.STRIDES))
-            if s == 2 and self.residual
-        ]
-        self.pool = keras.layers.AveragePooling2D(2)
-
-    def _conv(self, filters, kernel, stride, name):
-        conv = keras.layers.Conv2D(
-            filters, kernel, strides=stride, padding="valid", use_bias=not self.spectral_norm, name=name
-        )
-        if self.spectral_norm:
-            return SpectralNorm(conv, name=f"{name}_sn")
-        return conv
-
-    def build(self, input_shape):
-        channels = int(input_shape[-1])
-        for i, conv in enumerate(self.convs):
-            conv.build((None, None, None, channels))
-            if i < len(self.shortcuts):
-                self.shortcuts[i].build((None, None, None, channels))
-            channels = self.widths[i]
-
-    def call(self, images, training=False):
-        x = images
-        for i, conv in enumerate(self.convs):
-            y = conv(self.pad(x), training=training)
-            if i < len(self.shortcuts):
-                y = y + self.pool(self.shortcuts[i](x, training=training))
-            x = self.activation(y) if i < len(self.convs) - 1 else y
-        return tf.cast(x, "float32")
-
-    def get_config(self):
-        return {
-            **_base_config(self),
-            "width": self.width,
-            "spectral_norm": self.spectral_norm,
-            "residual": self.residual,
-        }
+        return {**base_config(self), "width": self.width, "latent_channels": self.latent_channels}
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -329,7 +240,7 @@ class Paper1Generator(keras.Model):
 
     Args:
         width, latent_channels, infer_blocks, shared_encoder: see `Paper1Encoder`.
-        max_side: largest input side accepted (`Paper1Config.max_attention_side`). Attention
+        max_side: largest input side accepted (`model.max_side`). Attention
             memory is (H/8 * W/8)^2 per image, so larger inputs raise an error instead of
             running: crop around the hole or resize first (`tfinpaint.inference` does both).
         train_size: the image side the network was trained at (None = unknown); inference
@@ -417,7 +328,7 @@ class Paper1Generator(keras.Model):
     def _too_large_message(self, size):
         return (
             f"Paper1Generator: {size} is larger than max_side={self.max_side} "
-            "(model.max_attention_side). Attention memory grows as (H/8 * W/8)^2 per "
+            "(model.max_side). Attention memory grows as (H/8 * W/8)^2 per "
             "image, so the network must not run at this size: crop around the hole or "
             "resize first, as tfinpaint.inference's model inpainter does for large images"
         )
@@ -443,7 +354,7 @@ class Paper1Generator(keras.Model):
             z = mean + std * tf.cast(noise, std.dtype)
         outputs = self.decoder([z, fused, feature, downsample(visible, ATTENTION_STRIDE)], training=training)
         prediction = (tf.cast(outputs[-1], "float32") + 1.0) / 2.0
-        return complete(image, mask, prediction)
+        return composite(image, mask, prediction)
 
     def call(self, inputs, training=False):
         return self._complete(inputs, None, training)
@@ -458,7 +369,7 @@ class Paper1Generator(keras.Model):
 
     def get_config(self):
         return {
-            **_base_config(self),
+            **base_config(self),
             "width": self.width,
             "latent_channels": self.latent_channels,
             "infer_blocks": self.infer_blocks,
@@ -480,7 +391,7 @@ def build_generator(config):
         latent_channels=model.latent_channels,
         infer_blocks=model.infer_blocks,
         shared_encoder=model.shared_encoder,
-        max_side=model.max_attention_side,
+        max_side=model.max_side,
         train_size=getattr(getattr(config, "data", None), "image_size", None),
         name="paper1_generator",
     )
@@ -498,92 +409,3 @@ def build_critic(model, name):
     )
     critic.build((None, None, None, 3))
     return critic
-
-
-def build_gan(config, global_batch_size):
-    """Paper 1's training model (`Paper1GAN`); call inside the strategy's scope.
-
-    Optimisers are made by `gan.build_optimizers()`, also inside the scope.
-    """
-    from tfinpaint.training.wgan_gp import Paper1GAN
-
-    model = config.model
-    critics = {"d1": build_critic(model, "d1_reconstruction"), "d2": build_critic(model, "d2_generation")}
-    return Paper1GAN(
-        generator=build_generator(config),
-        critics=critics,
-        global_batch_size=global_batch_size,
-        n_critic=model.n_critic,
-        gp_weight=model.gp_weight,
-        l1_weight=model.l1_weight,
-        kl_weight=model.kl_weight,
-        adv_weight=model.adv_weight,
-        penalty_score="sum" if model.critic_spectral_norm else "mean",
-        kl_reduction=model.kl_reduction,
-        lr=model.lr,
-        beta_1=model.beta_1,
-        beta_2=model.beta_2,
-        seed=config.train.seed,
-    )
-
-
-def _timed(fn, repeats):
-    fn()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - start) / repeats * 1000.0
-
-
-def attention_share(config, batch_size=4, steps=5):
-    """Estimate the share of one training step spent in the short+long-term attention layer.
-
-    Measures, on the current device and without a distribution strategy:
-    - `step_ms`: the compiled `Paper1GAN.train_step` (n_critic critic updates + one generator
-      update) on random images with centre holes, at `config.data.image_size`, averaged over
-      `steps` steps after one traced warm-up step;
-    - `attention_ms`: the attention layer (query, softmax attention, fusion ResBlock) compiled
-      alone on inputs of the shapes it sees in that step (both paths: 2 x batch): one
-      forward+backward pass (the generator update) plus `n_critic` forward passes (the fakes of
-      each critic update), each averaged over `steps` runs;
-    - `attention_share` = attention_ms / step_ms.
-    Timing the layer in isolation ignores any overlap with other ops, so the share is an
-    estimate; the layer's cost grows as (H/8 * W/8)^2.
-
-    Returns:
-        dict with `step_ms`, `attention_ms`, `attention_share`.
-    """
-    from tfinpaint.training.distribute import make_step_function
-
-    size = config.data.image_size
-    gan = build_gan(config, batch_size)
-    gan.build_optimizers()
-    rng = np.random.default_rng(0)
-    image = rng.random((batch_size, size, size, 3), dtype=np.float32)
-    mask = np.zeros((batch_size, size, size, 1), np.float32)
-    mask[:, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1.0
-    batch = {"image": image, "mask": mask, "index": np.arange(batch_size, dtype=np.int64)}
-    iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
-    train = make_step_function(tf.distribute.get_strategy(), gan.train_step)
-    step_ms = _timed(lambda: train(iterator), steps)
-
-    layer = gan.generator.decoder.attention
-    side, channels = size // ATTENTION_STRIDE, 4 * config.model.width
-    x = tf.random.normal([2 * batch_size, side, side, channels])
-    f = tf.random.normal([2 * batch_size, side, side, channels])
-    visible = downsample(1.0 - tf.constant(mask), ATTENTION_STRIDE)
-    visible = tf.concat([visible, visible], axis=0)
-
-    @tf.function
-    def forward():
-        return layer([x, f, visible], training=True)
-
-    @tf.function
-    def forward_backward():
-        with tf.GradientTape() as tape:
-            tape.watch([x, f])
-            out = layer([x, f, visible], training=True)
-        return tape.gradient(tf.reduce_sum(out), [x, f] + layer.trainable_variables)
-
-    attention_ms = _timed(forward_backward, steps) + config.model.n_critic * _timed(forward, steps)
-    return {"step_ms": step_ms, "attention_ms": attention_ms, "attention_share": attention_ms / step_ms}

@@ -2,8 +2,8 @@
 
 Mo & Zhou, "The image inpainting algorithm used on multi-scale generative adversarial networks
 and neighbourhood", Automatika 61(4), 2020; layer tables and resolved ambiguities in
-SPEC-paper2.md. `build_generator(config)` and `build_gan(config, global_batch_size)` are the
-registry entry points (`tfinpaint.models`).
+docs/SPEC-paper2.md. `build_generator(config)` and `build_critics(config)` build the networks of
+a config; the training model is `tfinpaint.training.wgan_clip.Paper2GAN`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfinpaint import losses
-from tfinpaint.training.wgan_clip import Paper2GAN
+from tfinpaint.convention import composite
+from tfinpaint.layers.constraints import WeightClip, clip_weights
+from tfinpaint.layers.convolution import DilatedConv2D
+from tfinpaint.layers.normalization import FusedBatchNormalization
+from tfinpaint.models.common import base_config
 
 # Table 1: (kind, kernel, dilation, stride, channels at generator_width 64). Every layer but
 # the last is followed by BatchNorm (optional) and ReLU; the last is a sigmoid.
@@ -34,150 +37,21 @@ GENERATOR_TABLE = (
     ("output", 3, 1, 1, 3),
 )
 
-# Tables 2-5: conv widths (at critic_width 64) and the input view of each critic role.
-CRITIC_ROLES = {
-    "local": {"widths": (64, 128, 256, 512, 512, 512), "downsample": 1},
-    "global": {"widths": (64, 128, 256, 512, 512), "downsample": 1},
-    "x2": {"widths": (64, 128, 256, 512, 512), "downsample": 2},
-    "x4": {"widths": (64, 128, 256, 512), "downsample": 4},
+# Tables 2-5: the input view of each critic role, and its conv widths (at critic_width 64) in
+# the two readings of the paper (`critic_depths`): "tables" follows the tables' captions
+# (local 6 convs, global 5); "glcic" keeps GLCIC's discriminators as the text says (global 6
+# convs at 256, local 5 at 128), so that all four critics end in a 4x4x512 map.
+CRITIC_DOWNSAMPLE = {"local": 1, "global": 1, "x2": 2, "x4": 4}
+CRITIC_ROLES = tuple(CRITIC_DOWNSAMPLE)
+_FIVE, _SIX = (64, 128, 256, 512, 512), (64, 128, 256, 512, 512, 512)
+CRITIC_WIDTHS = {
+    "tables": {"local": _SIX, "global": _FIVE, "x2": _FIVE, "x4": (64, 128, 256, 512)},
+    "glcic": {"local": _FIVE, "global": _SIX, "x2": _FIVE, "x4": (64, 128, 256, 512)},
 }
 
 
 def _scaled(channels: int, width: int) -> int:
     return max(1, channels * width // 64)
-
-
-@keras.saving.register_keras_serializable(package="tfinpaint")
-class WeightClip(keras.constraints.Constraint):
-    """WGAN weight clipping: every weight is projected into [-clip_value, clip_value].
-
-    Keras 3 optimisers apply a variable's constraint right after each update, so attaching this
-    to every critic weight clips "after every critic update" with no extra code in the step.
-
-    Args:
-        clip_value: positive bound c (0.01 in the WGAN paper).
-
-    Reference:
-        Arjovsky, Chintala, Bottou, "Wasserstein GAN", ICML 2017, Algorithm 1.
-    """
-
-    def __init__(self, clip_value: float = 0.01):
-        if not clip_value > 0:
-            raise ValueError(f"clip_value={clip_value!r}: expected a positive number")
-        self.clip_value = float(clip_value)
-
-    def __call__(self, w):
-        return keras.ops.clip(w, -self.clip_value, self.clip_value)
-
-    def get_config(self):
-        return {"clip_value": self.clip_value}
-
-
-@keras.saving.register_keras_serializable(package="tfinpaint")
-class DilatedConv2D(keras.layers.Conv2D):
-    """`keras.layers.Conv2D` whose dilated convolution is one native `Conv2D` op.
-
-    Keras lowers a dilated convolution to `tf.nn.convolution`, which wraps an undilated conv in
-    SpaceToBatch / BatchToSpace; at paper 2's dilations 8 and 16 on small feature maps that runs
-    the conv on hundreds of tiny padded tiles. The oneDNN (and cuDNN) Conv2D kernels take the
-    dilation directly: on a 2-core CPU the rate-16 layer's forward + backward went from 107 to 29
-    ms (bfloat16, 32x32x256, batch 4), the same numbers to float rounding. TensorFlow's plain CPU
-    kernels cannot differentiate a dilated Conv2D, so on a CPU without oneDNN (e.g. with
-    `TF_ENABLE_ONEDNN_OPTS=0`) or in float16 (which oneDNN does not cover) this layer is exactly
-    `keras.layers.Conv2D`.
-
-    Args:
-        As `keras.layers.Conv2D`.
-    """
-
-    def convolution_op(self, inputs, kernel):
-        if not (
-            self.dilation_rate != (1, 1)
-            and self.groups == 1
-            and self.data_format == "channels_last"
-            and keras.backend.backend() == "tensorflow"
-            and _native_dilated_conv(inputs.dtype)
-        ):
-            return super().convolution_op(inputs, kernel)
-        return tf.nn.conv2d(
-            inputs,
-            kernel,
-            strides=[1, *self.strides, 1],
-            padding=self.padding.upper(),
-            dilations=[1, *self.dilation_rate, 1],
-        )
-
-
-def _native_dilated_conv(dtype) -> bool:
-    if tf.config.list_logical_devices("GPU"):
-        return True
-    if tf.as_dtype(dtype) not in (tf.float32, tf.bfloat16):
-        return False
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-    except ImportError:
-        return False
-    return bool(_pywrap_util_port.IsMklEnabled())
-
-
-@keras.saving.register_keras_serializable(package="tfinpaint")
-class FusedBatchNormalization(keras.layers.BatchNormalization):
-    """`keras.layers.BatchNormalization` that trains with TensorFlow's fused kernel when it can.
-
-    Keras 3 computes training-mode batch norm from separate reductions and element-wise ops (in
-    float32, with casts, under a mixed policy); TensorFlow's `FusedBatchNormV3` does the
-    normalisation and its gradient in one kernel each and takes bfloat16 / float16 inputs
-    directly. On a 2-core CPU it made the paper-2 generator's training step ~10% faster under
-    mixed_bfloat16 (4% in float32). Same weights, config and results as the Keras layer (the
-    kernel's Bessel-corrected variance is converted back to the biased variance Keras keeps in
-    `moving_variance`). The fused kernel sees one replica's batch, so with `synchronized=True`
-    and more than one replica in sync, or for any case the kernel does not cover (masks,
-    renorm, an axis other than the last of a 4-D input), the Keras computation runs instead.
-
-    Args:
-        fused: use the fused kernel where it applies (True); False keeps Keras' computation
-            everywhere, e.g. to compare 1 and N replicas with bit-for-bit comparable numerics.
-        **kwargs: as `keras.layers.BatchNormalization`.
-
-    Reference:
-        Ioffe & Szegedy, "Batch Normalization", ICML 2015.
-    """
-
-    def __init__(self, fused: bool = True, **kwargs):
-        super().__init__(**kwargs)
-        self.fused = bool(fused)
-
-    def call(self, inputs, training=None, mask=None):
-        if not (training and self.trainable and self._fused_kernel_applies(inputs, mask)):
-            return super().call(inputs, training=training, mask=mask)
-        channels = inputs.shape[-1]
-        gamma = tf.cast(self.gamma, "float32") if self.scale else tf.ones([channels], "float32")
-        beta = tf.cast(self.beta, "float32") if self.center else tf.zeros([channels], "float32")
-        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-            inputs, gamma, beta, epsilon=self.epsilon, data_format="NHWC", is_training=True
-        )[:3]
-        count = tf.cast(tf.size(inputs) // channels, "float32")
-        variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
-        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
-        return tf.cast(outputs, self.compute_dtype)
-
-    def get_config(self):
-        return {**super().get_config(), "fused": self.fused}
-
-    def _fused_kernel_applies(self, inputs, mask) -> bool:
-        if (
-            not self.fused
-            or mask is not None
-            or self.renorm
-            or len(inputs.shape) != 4
-            or self.axis not in (-1, 3)
-        ):
-            return False
-        if inputs.shape[-1] is None or self.epsilon < 1.001e-5:
-            return False
-        replica = tf.distribute.get_replica_context()
-        return not self.synchronized or (replica is not None and replica.num_replicas_in_sync == 1)
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -273,14 +147,14 @@ class Paper2Generator(keras.Model):
     def call(self, inputs, training=False):
         image, mask = _image_and_mask(inputs, self.size_multiple, type(self).__name__)
         prediction = self.network(tf.concat([image * (1.0 - mask), mask], axis=-1), training=training)
-        return losses.complete(image, mask, prediction)
+        return composite(image, mask, prediction)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape["image"])
 
     def get_config(self):
         return {
-            **_base_config(self),
+            **base_config(self),
             "width": self.width,
             "batchnorm": self.batchnorm,
             "train_size": self.train_size,
@@ -297,9 +171,10 @@ class Paper2Critic(keras.Model):
     - `global`: the whole image;
     - `x2`, `x4`: the whole image average-pooled 2x2 / 4x4 (pix2pixHD's multi-scale critics).
     Then 5x5 stride-2 "same" convs with LeakyReLU(0.2), no normalisation, Flatten -> Dense(1),
-    linear (a Wasserstein critic, no sigmoid). Every weight carries a `WeightClip(clip_value)`
-    constraint, which the optimiser applies after each update. The score is float32 under a
-    mixed-precision policy.
+    linear (a Wasserstein critic, no sigmoid). How many convs depends on `depths` (see
+    `CRITIC_WIDTHS`). Every weight carries a `WeightClip(clip_value)` constraint, which the
+    optimiser applies after each update (`build_critics` also clips the initial weights). The
+    score is float32 under a mixed-precision policy.
 
     Args:
         role: `local`, `global`, `x2` or `x4`.
@@ -307,6 +182,8 @@ class Paper2Critic(keras.Model):
         width: channels of the first conv (64 in the paper); the others scale with it.
         clip_value: weight-clipping bound c; `None` for no constraint.
         negative_slope: LeakyReLU slope (0.2).
+        depths: "tables" (the tables' captions: local 6 convs, global 5) or "glcic" (GLCIC's
+            discriminators: global 6, local 5; every critic ends in 4x4x512).
 
     Inputs:
         dict `{"image": float [B, S, S, 3] in [0, 1], "mask": float [B, S, S, 1]}` with
@@ -327,6 +204,7 @@ class Paper2Critic(keras.Model):
         width: int = 64,
         clip_value=0.01,
         negative_slope: float = 0.2,
+        depths: str = "tables",
         **kwargs,
     ):
         kwargs.setdefault("name", f"critic_{role}")
@@ -335,20 +213,22 @@ class Paper2Critic(keras.Model):
             raise ValueError(f"critic role {role!r}: expected one of {', '.join(CRITIC_ROLES)}")
         if int(image_size) < 32 or int(image_size) % 4:
             raise ValueError(f"critic image_size={image_size!r}: expected a multiple of 4, at least 32")
+        if depths not in CRITIC_WIDTHS:
+            raise ValueError(f"critic depths={depths!r}: expected one of {', '.join(CRITIC_WIDTHS)}")
         self.role = role
+        self.depths = depths
         self.image_size = int(image_size)
         self.width = int(width)
         self.clip_value = None if clip_value is None else float(clip_value)
         self.negative_slope = float(negative_slope)
-        spec = CRITIC_ROLES[role]
-        self.downsample = spec["downsample"]
+        self.downsample = CRITIC_DOWNSAMPLE[role]
         self.view_size = self.image_size // (2 if role == "local" else self.downsample)
         self.pool = (
             keras.layers.AveragePooling2D(self.downsample, name="pool") if self.downsample > 1 else None
         )
         clip = None if self.clip_value is None else WeightClip(self.clip_value)
         layers = []
-        for i, channels in enumerate(spec["widths"], start=1):
+        for i, channels in enumerate(CRITIC_WIDTHS[depths][role], start=1):
             layers.append(
                 keras.layers.Conv2D(
                     _scaled(channels, self.width),
@@ -397,12 +277,13 @@ class Paper2Critic(keras.Model):
 
     def get_config(self):
         return {
-            **_base_config(self),
+            **base_config(self),
             "role": self.role,
             "image_size": self.image_size,
             "width": self.width,
             "clip_value": self.clip_value,
             "negative_slope": self.negative_slope,
+            "depths": self.depths,
         }
 
 
@@ -468,12 +349,6 @@ def _check_side(image, size: int, who: str):
         )
 
 
-def _base_config(model) -> dict:
-    # Only the generic Layer keys: Keras' automatic config would record __init__ defaults.
-    config = keras.layers.Layer.get_config(model)
-    return {k: v for k, v in config.items() if k in ("name", "trainable", "dtype")}
-
-
 def build_generator(config) -> Paper2Generator:
     """The inference generator of a paper-2 `ExperimentConfig`, built (weights created)."""
     generator = Paper2Generator(
@@ -487,35 +362,18 @@ def build_generator(config) -> Paper2Generator:
 
 
 def build_critics(config) -> dict:
-    """The four critics of a paper-2 `ExperimentConfig` at its training size, built."""
+    """The critics a paper-2 `ExperimentConfig` names (`model.critics`), built and clipped.
+
+    Keras constraints act after an optimiser update only, so the Glorot-initialised weights
+    (several times the clip bound) are clipped here once, before the first critic step.
+    """
     m, size = config.model, config.data.image_size
-    if m.critic_pooling != "avg":
-        raise ValueError(
-            f"model.critic_pooling={m.critic_pooling!r}: expected 'avg' (2x2 / 4x4 average "
-            f"pooling for the x2 / x4 critics)"
+    critics = {}
+    for role in m.critic_roles:
+        critic = Paper2Critic(
+            role, size, width=m.critic_width, clip_value=m.clip_value, depths=m.critic_depths
         )
-    critics = {
-        role: Paper2Critic(role, size, width=m.critic_width, clip_value=m.clip_value) for role in CRITIC_ROLES
-    }
-    for critic in critics.values():
         critic.build()
+        clip_weights(critic)
+        critics[role] = critic
     return critics
-
-
-def build_gan(config, global_batch_size: int) -> Paper2GAN:
-    """Paper 2's training model; call inside the strategy's scope, then `gan.build_optimizers()`."""
-    m = config.model
-    return Paper2GAN(
-        build_generator(config),
-        build_critics(config),
-        global_batch_size,
-        t1=m.t1,
-        t2=m.t2,
-        adv_weight=m.adv_weight,
-        optimizer=m.optimizer,
-        lr=m.lr,
-        beta_1=m.beta_1,
-        beta_2=m.beta_2,
-        rmsprop_lr=m.rmsprop_lr,
-        name="paper2_gan",
-    )

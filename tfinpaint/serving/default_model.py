@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from tfinpaint.inference import newest_version
+from tfinpaint.artifacts import newest_version
 
 DEFAULT_MODEL_NAME = "default"
 DEFAULT_MODEL_PATH = os.path.join(
@@ -66,7 +66,7 @@ def default_base_path(cache: str | None = None, say=_print) -> str:
     base = os.path.join(cache or cache_dir(), "serving", f"{DEFAULT_MODEL_NAME}-{_export_key(keras_path)}")
     if newest_version(base) is None:
         from tfinpaint.export import ExportError, export_saved_model
-        from tfinpaint.models import load_generator
+        from tfinpaint.inference import load_generator
 
         say(f"exporting the default model to {base} (first start only)")
         try:

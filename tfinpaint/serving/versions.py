@@ -18,7 +18,7 @@ import time
 
 import tensorflow as tf
 
-from tfinpaint.inference import newest_version
+from tfinpaint.artifacts import newest_version
 from tfinpaint.serving.errors import load_status
 
 log = logging.getLogger("tfinpaint.serve")

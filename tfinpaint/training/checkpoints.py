@@ -1,20 +1,28 @@
 """Crash-safe checkpoints of everything a resumed run needs.
 
-`tf.train.CheckpointManager` writes each checkpoint atomically (kill -9 never leaves a half
-checkpoint as the latest; RELIABILITY.md) and keeps the last K. The checkpoint holds the
-generator, every critic, every optimizer (moments included), the step counter that selects
-the schedule's phase, and the host-side `tf.data` iterator — so a resumed run continues
-mid-epoch on the very next batch. All randomness in the pipeline and the train steps is
-stateless (keyed by seed, example index and step), so there is no RNG state beyond that.
+`tf.train.CheckpointManager` writes each checkpoint under a temporary name and renames it, so
+kill -9 never leaves a half-written checkpoint as the latest, and keeps the last K. A checkpoint
+damaged after it was written (power loss before the data reached the disk, a full disk, a
+truncated copy) is found at restore time: the run names its files and resumes from the newest
+intact one. The checkpoint holds the generator, every critic, every optimizer (moments
+included), the step counter that selects the schedule's phase, and the host-side `tf.data`
+iterator — so a resumed run continues mid-epoch on the very next batch. All randomness in the
+pipeline and the train steps is stateless (keyed by seed, example index and step), so there is
+no RNG state beyond that.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 
 import tensorflow as tf
+
+
+class CheckpointError(RuntimeError):
+    """No checkpoint of a run can be restored, though some exist."""
 
 
 class RunCheckpoint:
@@ -28,6 +36,7 @@ class RunCheckpoint:
         chief: only the chief writes to `directory`; other workers of a multi-worker run write
             to a scratch folder of their own, which they delete (every worker must take part in
             saving, because saving mirrored variables is a collective operation).
+        worker_index: this worker's index (names its scratch folder).
     """
 
     def __init__(self, directory, gan, iterator, keep=3, chief=True, worker_index=0):
@@ -47,19 +56,57 @@ class RunCheckpoint:
         for path in glob.glob(os.path.join(directory, "*_temp*")):
             shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
 
-    def restore(self) -> int | None:
-        """Restore the newest checkpoint; returns its step, or None when there is none.
+    def prefixes(self) -> list:
+        """Checkpoint prefixes (`<dir>/ckpt-N`) found in the directory, newest step first."""
+        found = []
+        for index in glob.glob(os.path.join(self.directory, "ckpt-*.index")):
+            number = re.fullmatch(r"ckpt-(\d+)\.index", os.path.basename(index))
+            if number:
+                found.append((int(number.group(1)), index[: -len(".index")]))
+        return [prefix for _, prefix in sorted(found, reverse=True)]
 
-        Every worker restores from the chief's directory (it is on storage all workers reach).
+    def restore(self, log=print) -> int | None:
+        """Restore the newest intact checkpoint; returns its step, or None when there is none.
+
+        A checkpoint that cannot be read is named (with its files and the error) through `log`,
+        and the next older one is tried. Every worker restores from the chief's directory (it is
+        on storage all workers reach).
+
+        Raises:
+            CheckpointError: checkpoints exist but none can be read.
         """
-        latest = tf.train.latest_checkpoint(self.directory)
-        if latest is None:
-            return None
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
-        return int(self.checkpoint.step.numpy())
+        broken = []
+        for prefix in self.prefixes():
+            try:
+                self.checkpoint.restore(prefix).assert_existing_objects_matched()
+            except (tf.errors.OpError, ValueError, IndexError, AssertionError) as error:
+                reason = _first_line(error)
+                files = ", ".join(sorted(os.path.basename(p) for p in glob.glob(prefix + ".*")))
+                log(f"checkpoint {prefix} cannot be read ({files}: {reason})")
+                broken.append(prefix)
+                continue
+            step = int(self.checkpoint.step.numpy())
+            if broken:
+                log(
+                    f"resuming from the newest intact checkpoint, {os.path.basename(prefix)} (step {step}); "
+                    f"the damaged one(s) will be replaced as training saves again"
+                )
+            return step
+        if broken:
+            names = ", ".join(os.path.basename(p) for p in broken)
+            raise CheckpointError(
+                f"no checkpoint in {self.directory} can be read ({names}); pass --overwrite to train "
+                "this run again from scratch"
+            )
+        return None
 
     def save(self, step: int) -> str:
         path = self.manager.save(checkpoint_number=step)
         if not self.chief:
             shutil.rmtree(os.path.dirname(path), ignore_errors=True)
         return path
+
+
+def _first_line(error) -> str:
+    text = str(getattr(error, "message", None) or error).strip()
+    return (text.splitlines() or [type(error).__name__])[0][:200]

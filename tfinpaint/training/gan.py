@@ -1,4 +1,5 @@
-"""The GAN wrapper both papers share: generator + critics, step counter, trackers, `test_step`."""
+"""The trainer skeleton both papers share: networks, optimisers, the schedule and the
+cross-replica step; each paper supplies its per-replica updates and its schedule."""
 
 from __future__ import annotations
 
@@ -12,51 +13,189 @@ class InpaintingGAN(keras.Model):
     """Base class of the papers' training models.
 
     Holds the inference generator (a Keras model mapping `{"image", "mask"}` to the completed
-    image) and a dict of critics. Subclasses implement `train_step`, `build_optimizers` and
-    list their tracked quantities in `tracked_names`.
+    image), a dict of critics and one optimiser per role. A paper subclass supplies:
+    - `critic_roles`: the critic names it accepts (`all_critics_required`: every one of them);
+    - `optimizer_variables()`: optimiser role -> the variables it trains, and
+      `make_optimizer(role)`: the paper's optimiser for a role;
+    - `phase_names` and `phase_index(step)`: the schedule;
+    - `phase_updates()`: for each phase, the per-replica updates one global step runs, as
+      `(update, repeats)` pairs; `update(batch, step, iteration)` runs on each replica's share
+      of the global batch, `iteration` counting its repeats (0 when it runs once).
+
+    The base class builds the optimisers (wrapped in `LossScaleOptimizer` under a
+    `mixed_float16` policy), applies gradients (`apply`), checks the critic keys and drives the
+    cross-replica step (`train_step`): from the replica context it switches to the cross-replica
+    context (`merge_call`), picks the phase from the step counter in the graph, and runs the
+    phase's updates on every replica (`call_for_each_replica`). Keras optimisers all-reduce
+    gradients with a `merge_call` of their own, which TensorFlow refuses inside a cond or loop
+    traced in the replica context; in the cross-replica context both are allowed (the pattern
+    of Keras' `LossScaleOptimizer`). One compiled step therefore serves the whole schedule.
 
     The step counter `step` lives in every checkpoint, so a resumed run continues in the right
-    phase of the schedule. It is incremented by the subclass' `train_step`, once per global step
-    (`only_first_replica` aggregation keeps it a single count under a distribution strategy).
+    phase. It is incremented once per global step (`only_first_replica` aggregation keeps it a
+    single count under a distribution strategy). Losses are reduced with
+    `tf.nn.compute_average_loss` over the global batch (`average`), so gradients summed across
+    replicas equal those of one device; trackers take replica-local means, which the strategy
+    averages when they are read.
 
-    Under a strategy, `train_step` runs once per replica on that replica's share of the global
-    batch (`global_batch_size`). Losses are reduced with `tf.nn.compute_average_loss` so gradients
-    summed across replicas equal those of one device; trackers take replica-local means, which
-    the strategy averages when they are read.
+    Why the run loop (`tfinpaint.training.run`) drives `train_step`, not `compile()`/`fit()`:
+    the data iterator must be a host-side `tf.data` iterator that `tf.train.Checkpoint` can save
+    mid-epoch (the distributed iterators `fit` makes cannot be checkpointed in TF 2.21); one
+    global batch is split across the replicas inside the compiled step, so per-example noise
+    keyed by the global example index is the same on 1 or N devices; and the loop checkpoints,
+    logs, snapshots the generator at phase ends and stops on a non-finite loss at global-step
+    granularity, with several optimisers of its own. `fit` would need a callback for each of
+    these and still could not checkpoint the iterator, so it is not supported.
 
     Args:
         generator: the inference model, `{"image": [B,H,W,3], "mask": [B,H,W,1]}` -> completed image.
-        critics: critic name -> critic model.
+        critics: critic name -> critic model (names from `critic_roles`).
         global_batch_size: images per optimisation step across all replicas.
     """
 
-    tracked_names: tuple = ()
+    critic_roles: tuple = ()
+    all_critics_required = True
+    phase_names: tuple = ("joint",)
+    batch_keys: tuple = ("image", "mask")
 
     def __init__(self, generator, critics, global_batch_size, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
-        self.critics = dict(critics)
+        self.critics = self._checked_critics(critics)
         self.global_batch_size = int(global_batch_size)
         self.step = keras.Variable(
             0, dtype="int64", trainable=False, aggregation="only_first_replica", name="step"
         )
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked_names}
         self.eval_trackers = {name: keras.metrics.Mean(name=name) for name in ("psnr", "ssim")}
+        self._optimizers = {}
 
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
+    def _checked_critics(self, critics) -> dict:
+        names = list(critics)
+        unknown = [n for n in names if n not in self.critic_roles]
+        missing = [n for n in self.critic_roles if n not in names] if self.all_critics_required else []
+        if unknown or missing or not names:
+            expected = "exactly" if self.all_critics_required else "one or more of"
+            raise ValueError(
+                f"{type(self).__name__}: critics has keys {sorted(names)}; expected {expected} "
+                f"{list(self.critic_roles)}"
+            )
+        return {name: critics[name] for name in self.critic_roles if name in critics}
 
     @property
-    def metrics(self):
-        return list(self.trackers.values()) + list(self.eval_trackers.values())
+    def tracked_names(self) -> tuple:
+        """Names of the values `train_step` reports (replica-local means)."""
+        return ()
 
-    def optimizers(self) -> dict:
-        """Optimiser name -> optimiser, for checkpoints and learning-rate logging."""
+    # ---------------------------------------------------------------- what a paper supplies
+    def optimizer_variables(self) -> dict:
+        """Optimiser role -> the trainable variables it updates."""
         raise NotImplementedError
 
+    def make_optimizer(self, role: str):
+        """The paper's optimiser for `role`, not yet built."""
+        raise NotImplementedError
+
+    def phase_index(self, step):
+        """Index into `phase_names` at `step` (a Python int, or a tensor inside the graph)."""
+        return 0
+
+    def phase_updates(self) -> list:
+        """Per phase, the `(update, repeats)` pairs one global step runs on every replica."""
+        raise NotImplementedError
+
+    # --------------------------------------------------------------------------- optimisers
+    def build_optimizers(self, factory=None) -> dict:
+        """Create and build one optimiser per role; call inside the strategy's scope.
+
+        Args:
+            factory: optional `role -> optimizer` replacing `make_optimizer`, e.g. plain SGD
+                for replica-equivalence tests.
+
+        Returns:
+            role -> optimiser (wrapped in `LossScaleOptimizer` under `mixed_float16`).
+        """
+        factory = factory or self.make_optimizer
+        float16 = keras.config.dtype_policy().name == "mixed_float16"
+        for role, variables in self.optimizer_variables().items():
+            optimizer = factory(role)
+            if float16 and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{role}_loss_scale")
+            optimizer.build(variables)
+            self._optimizers[role] = optimizer
+        return self.optimizers()
+
+    def optimizers(self) -> dict:
+        """Optimiser role -> optimiser, for checkpoints and learning-rate logging."""
+        if not self._optimizers:
+            raise RuntimeError(
+                f"{type(self).__name__}: call build_optimizers() (inside the strategy scope) before training"
+            )
+        return dict(self._optimizers)
+
+    def scaled(self, role: str, loss):
+        """`loss` scaled for `role`'s optimiser (a no-op without loss scaling)."""
+        return self._optimizers[role].scale_loss(loss)
+
+    def apply(self, role: str, tape, loss) -> None:
+        """One update of `role`'s variables by the gradient of `loss` (already `scaled`)."""
+        variables = self.optimizer_variables()[role]
+        self._optimizers[role].apply(tape.gradient(loss, variables), variables)
+
+    # ----------------------------------------------------------------------------- schedule
     def phase(self, step: int) -> str:
         """The schedule's phase name at `step` (for logs and the progress bar)."""
-        return "joint"
+        return self.phase_names[self.phase_index(int(step))]
+
+    # -------------------------------------------------------------------------------- steps
+    def train_step(self, batch):
+        """One global step on this replica's share of the batch; returns the trackers."""
+        missing = set(self.batch_keys) - set(batch)
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__}.train_step: the batch has keys {sorted(batch)}, missing "
+                f"{sorted(missing)}; expected {', '.join(self.batch_keys)} (see "
+                "tfinpaint.data.build_dataset)"
+            )
+        replica = tf.distribute.get_replica_context()
+        if replica is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.train_step must run in a replica context: drive it with "
+                "tfinpaint.training.distribute.make_step_function (strategy.run)"
+            )
+        self.optimizers()
+        batch = {k: tf.cast(v, "float32") if k in ("image", "mask") else v for k, v in batch.items()}
+        replica.merge_call(self._cross_replica_step, args=(batch,))
+        self.step.assign_add(1)
+        return self.results()
+
+    def _cross_replica_step(self, strategy, batch):
+        step = tf.convert_to_tensor(self.step)
+
+        def run(update, iteration):
+            strategy.extended.call_for_each_replica(update, args=(batch, step, iteration))
+
+        def branch(updates):
+            def body():
+                for update, repeats in updates:
+                    if repeats == 1:
+                        run(update, tf.constant(0))
+                        continue
+
+                    def loop(iteration, update=update):
+                        run(update, iteration)
+                        return (iteration + 1,)
+
+                    tf.while_loop(lambda i, n=repeats: i < n, loop, (tf.constant(0),))
+                return tf.constant(0)
+
+            return body
+
+        branches = [branch(updates) for updates in self.phase_updates()]
+        if len(branches) == 1:
+            branches[0]()
+        else:
+            tf.switch_case(self.phase_index(step), branches)
 
     def average(self, per_example):
         """Mean over the global batch of a per-example quantity, for gradients."""
@@ -67,6 +206,16 @@ class InpaintingGAN(keras.Model):
         for name, value in values.items():
             self.trackers[name].update_state(tf.reduce_mean(tf.cast(value, "float32")))
 
+    def results(self) -> dict:
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values()) + list(self.eval_trackers.values())
+
     def test_step(self, batch):
         completed = self.generator({"image": batch["image"], "mask": batch["mask"]}, training=False)
         image = tf.cast(batch["image"], "float32")
@@ -74,9 +223,6 @@ class InpaintingGAN(keras.Model):
         self.eval_trackers["psnr"].update_state(metrics.psnr(image, completed, max_val=1.0))
         self.eval_trackers["ssim"].update_state(metrics.ssim(image, completed, max_val=1.0))
         return {name: t.result() for name, t in self.eval_trackers.items()}
-
-    def results(self) -> dict:
-        return {name: t.result() for name, t in self.trackers.items()}
 
     def get_config(self):
         return {

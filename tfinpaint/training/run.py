@@ -1,27 +1,24 @@
 """The main job: train a paper's GAN in a run directory, resumably, then export and evaluate it.
 
 `train(config)` is what `python scripts/train.py --paper N` and `tfinpaint train` call. A run
-lives in `runs/paper{N}-{preset}/` (or `run_dir`): `config.json`, `run.json` (state),
-`checkpoints/`, `logs/` (TensorBoard), `generator.keras`, and at the end `report.json`,
-`report.md` and the example grid. Rerunning the same command resumes an unfinished run and
-refuses a finished one; nothing is overwritten without `overwrite=True`.
+lives in `runs/<config.name>/` (or `run_dir`): `config.json`, `run.json` (state, then the
+summary), `checkpoints/`, `logs/` (TensorBoard), `generator.keras`, and at the end
+`report.json`, `report.md` and `examples.png`. Rerunning the same command resumes an unfinished
+run and refuses a finished one; nothing is overwritten without `overwrite=True`. A run on other
+data than the preset's gets its own name (`ExperimentConfig.name`), so it never resumes, replaces
+or exports over the demo.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import shutil
-import signal
-import sys
 import time
 
-from tfinpaint.config import ExperimentConfig, total_steps
+from tfinpaint.config import ConfigError, ExperimentConfig
+from tfinpaint.training.rundir import RunError, prepare_run_dir, save_keras, write_json
 
-
-class RunError(RuntimeError):
-    """A run that cannot start or go on (finished already, config mismatch, non-finite loss)."""
+__all__ = ["RunError", "train"]
 
 
 def train(
@@ -38,8 +35,9 @@ def train(
 
     Raises:
         ConfigError, DataError: bad configuration or data, before any model is built.
-        RunError: a finished run without `overwrite`, a config that differs from the run's, or a
-            non-finite loss (the last finite checkpoint stays).
+        RunError: a finished run without `overwrite`, a config that differs from the run's,
+            damaged run files, no readable checkpoint, or a non-finite loss (the last finite
+            checkpoint stays).
     """
     started = time.time()
     run_dir = run_dir or os.path.join("runs", config.name)
@@ -48,9 +46,10 @@ def train(
     import tensorflow as tf
 
     from tfinpaint.data import build_dataset
-    from tfinpaint.models import build_gan
-    from tfinpaint.training.checkpoints import RunCheckpoint
+    from tfinpaint.training.build import build_gan
+    from tfinpaint.training.checkpoints import CheckpointError, RunCheckpoint
     from tfinpaint.training.distribute import make_step_function, make_strategy, worker_info
+    from tfinpaint.training.progress import Progress, StopSignal
     from tfinpaint.training.summaries import TensorBoardLogger
 
     # A multi-worker strategy must exist before TensorFlow runs any op (collective ops are
@@ -58,25 +57,34 @@ def train(
     dist = make_strategy(strategy)
     workers, worker_index = worker_info(dist)
     chief = worker_index == 0
+    replicas = dist.num_replicas_in_sync
+    global_batch = config.train.batch_size
+    if global_batch % replicas:
+        raise ConfigError(
+            f"train.batch_size={global_batch} is the global batch, split evenly across the "
+            f"{replicas} replicas: use a multiple of {replicas}"
+        )
     # Everything that can be wrong with the request is checked before a model is built.
     data_report = _check_data(config)
     if chief:
-        _prepare_run_dir(run_dir, config, overwrite)
+        prepare_run_dir(run_dir, config, overwrite)
 
     train_cfg, data_cfg = config.train, config.data
     if train_cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(train_cfg.seed)
     policy = train_cfg.precision or ("mixed_float16" if train_cfg.mixed_precision else "float32")
-    keras.mixed_precision.set_global_policy(policy)
-    global_batch = train_cfg.batch_size * dist.num_replicas_in_sync
-    steps = total_steps(config)
+    keras.config.set_dtype_policy(policy)
+    steps = config.total_steps()
     log(
-        f"{config.name}: {steps} steps, {dist.num_replicas_in_sync} replica(s) x batch "
-        f"{train_cfg.batch_size} = global batch {global_batch}, {data_cfg.image_size}px, "
-        f"policy {policy}, {len(data_report['files'])} images"
+        f"{config.name}: {steps} steps, global batch {global_batch} = {replicas} replica(s) x "
+        f"{global_batch // replicas}, {data_cfg.image_size}px, policy {policy}, "
+        f"{len(data_report['files'])} images"
         + (f" ({len(data_report['bad'])} unreadable, skipped)" if data_report["bad"] else "")
     )
+    log("plan: " + _plan(config, steps))
+    if data_report.bad:
+        log(data_report.format(20, only_bad=True))
 
     if data_report.upscaled:
         log(
@@ -101,7 +109,7 @@ def train(
         shard_index=worker_index,
         **dataset_args,
     )
-    val_source, val_split = (data_cfg.val_source, "all") if data_cfg.val_source else (data_cfg.source, "test")
+    val_source, val_split = data_splits(data_cfg)["val"]
     val_ds = (
         build_dataset(val_source, batch_size=1, split=val_split, training=False, **dataset_args)
         .unbatch()
@@ -122,7 +130,10 @@ def train(
         chief=chief,
         worker_index=worker_index,
     )
-    start = checkpoint.restore() or 0
+    try:
+        start = checkpoint.restore(log=log) or 0
+    except CheckpointError as error:
+        raise RunError(str(error)) from None
     if start:
         log(f"resumed from step {start} (phase {gan.phase(start)})")
     board = TensorBoardLogger(os.path.join(run_dir, "logs"), enabled=chief)
@@ -136,8 +147,8 @@ def train(
         log("no validation batch: the validation split holds fewer images than one global batch")
     fixed_batch = next(iter(val_ds), None)
 
-    stop = _StopSignal()
-    bar = _Progress(steps, start, global_batch, enabled=progress, log=log)
+    stop = StopSignal()
+    bar = Progress(steps, start, global_batch, enabled=progress, log=log)
     step, images_since, since = start, 0, time.time()
     try:
         while step < steps:
@@ -167,7 +178,7 @@ def train(
             if chief and step < steps and gan.phase(step) != gan.phase(step - 1):
                 # The generator at the end of each phase, scored beside the final one: the
                 # reconstruction phase gives the best PSNR, the adversarial ones the texture.
-                _save_keras(gan.generator, os.path.join(run_dir, f"generator-{gan.phase(step - 1)}.keras"))
+                save_keras(gan.generator, os.path.join(run_dir, f"generator-{gan.phase(step - 1)}.keras"))
             if step % train_cfg.checkpoint_every == 0 or step == steps or stop.requested:
                 checkpoint.save(step)
             if stop.requested:
@@ -189,15 +200,16 @@ def train(
         "run_dir": run_dir,
         "steps": step,
         "global_batch": global_batch,
-        "replicas": dist.num_replicas_in_sync,
+        "replicas": replicas,
         "train_seconds": round(time.time() - started, 1),
+        "unreadable": [path for path, _ in data_report.bad],
     }
     if not chief:
         generator_path = os.path.join(run_dir, f".worker-{worker_index}", "generator.keras")
-        _save_keras(gan.generator, generator_path)
+        save_keras(gan.generator, generator_path)
         return {**summary, "generator": generator_path, "seconds": round(time.time() - started, 1)}
     generator_path = os.path.join(run_dir, "generator.keras")
-    _save_keras(gan.generator, generator_path)
+    save_keras(gan.generator, generator_path)
     summary["generator"] = generator_path
     if train_cfg.export:
         from tfinpaint.export import export
@@ -210,9 +222,21 @@ def train(
     if train_cfg.evaluate:
         summary["report"] = _evaluate(gan, config, run_dir, log)
     summary["seconds"] = round(time.time() - started, 1)
-    _write_json(os.path.join(run_dir, "run.json"), {"state": "finished", **summary})
+    write_json(os.path.join(run_dir, "run.json"), {"state": "finished", **summary})
     log(f"finished {config.name} in {summary['seconds']:.0f} s: {run_dir}")
+    for line in _next_steps(summary, run_dir):
+        log(line)
     return summary
+
+
+def data_splits(data) -> dict:
+    """(source, split) each use reads: `train`, `val` (scored while training) and `test` (scored at
+    the end). Validation never reads the test split; `data.val_source` serves both when given."""
+    if data.val_source:
+        val = test = (data.val_source, "all")
+    else:
+        val, test = (data.source, "val"), (data.source, "test")
+    return {"train": (data.source, "train"), "val": val, "test": test}
 
 
 def _check_data(config: ExperimentConfig) -> dict:
@@ -241,59 +265,27 @@ def _check_data(config: ExperimentConfig) -> dict:
     return reports["source"]
 
 
-def _prepare_run_dir(run_dir: str, config: ExperimentConfig, overwrite: bool) -> None:
-    config_path = os.path.join(run_dir, "config.json")
-    state_path = os.path.join(run_dir, "run.json")
-    if os.path.exists(run_dir) and overwrite:
-        shutil.rmtree(run_dir)
-    if os.path.exists(state_path):
-        with open(state_path) as f:
-            state = json.load(f)
-        if state.get("state") == "finished":
-            raise RunError(
-                f"{run_dir} holds a finished run; pass --overwrite to train it again "
-                "from scratch, or --run-dir for a new run"
-            )
-    if os.path.exists(config_path):
-        with open(config_path) as f:
-            saved = json.load(f)
-        if saved != json.loads(config.to_json()):
-            diff = _diff(saved, json.loads(config.to_json()))
-            raise RunError(
-                f"{run_dir} holds an unfinished run with another config ({diff}); rerun "
-                "with the same settings to resume, or pass --overwrite or --run-dir"
-            )
-    elif os.path.isdir(run_dir) and os.listdir(run_dir):
-        raise RunError(f"{run_dir} exists and is not a tfinpaint run; pass --overwrite or --run-dir")
-    os.makedirs(run_dir, exist_ok=True)
-    _write_json(config_path, json.loads(config.to_json()))
-    _write_json(state_path, {"state": "running"})
+def _plan(config: ExperimentConfig, steps: int) -> str:
+    """The schedule of a run of `steps` steps, e.g. `reconstruction 1-2000, critics 2001-2300, ...`."""
+    parts, first = [], 1
+    for phase, length in config.model.plan(steps):
+        if length:
+            parts.append(f"{phase} steps {first}-{first + length - 1}")
+        first += length
+    return ", ".join(parts)
 
 
-def _diff(a: dict, b: dict, prefix="") -> str:
-    keys = sorted(set(a) | set(b))
-    out = []
-    for k in keys:
-        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
-            inner = _diff(a[k], b[k], f"{prefix}{k}.")
-            if inner:
-                out.append(inner)
-        elif a.get(k) != b.get(k):
-            out.append(f"{prefix}{k}: {a.get(k)!r} -> {b.get(k)!r}")
-    return ", ".join(out)
-
-
-def _write_json(path: str, value) -> None:
-    from tfinpaint.io import write_bytes_atomic
-
-    write_bytes_atomic(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
-
-
-def _save_keras(model, path: str) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path[: -len(".keras")] + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, path)
+def _next_steps(summary: dict, run_dir: str) -> list:
+    """Where the run's results are, and the command that uses its model."""
+    lines = []
+    if "report" in summary:
+        lines.append(
+            f"report: {os.path.join(run_dir, 'report.md')}, examples: {os.path.join(run_dir, 'examples.png')}"
+        )
+    if summary.get("unreadable"):
+        lines.append(f"{len(summary['unreadable'])} unreadable image(s) skipped; listed in run.json")
+    lines.append(f"inpaint with it: tfinpaint inpaint PHOTO.jpg --mask MASK.png --model {run_dir}")
+    return lines
 
 
 def _learning_rate(optimizer) -> float:
@@ -321,7 +313,7 @@ def _evaluate(gan, config: ExperimentConfig, run_dir: str, log) -> dict:
     data = config.data
     inpainters = [KerasInpainter(gan.generator, name=config.name), *BASELINES]
     limit = config.train.eval_images or None
-    source, split = (data.val_source, "all") if data.val_source else (data.source, "test")
+    source, split = data_splits(data)["test"]
     report = evaluate(
         inpainters,
         source,
@@ -345,61 +337,3 @@ def _evaluate(gan, config: ExperimentConfig, run_dir: str, log) -> dict:
             f"L1 {row['l1']:.4f}  ({row['n']} images)"
         )
     return report
-
-
-class _StopSignal:
-    """SIGTERM / SIGINT request a checkpoint and a clean stop after the current step."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = {}
-        try:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        except ValueError:  # not the main thread: leave signals alone
-            self._previous = {}
-
-    def _handle(self, signum, frame):
-        if self.requested:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def restore(self):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-class _Progress:
-    """A tqdm bar with step, phase, losses, images/s and ETA; plain log lines when not a TTY."""
-
-    def __init__(self, total, start, global_batch, enabled=None, log=print):
-        self.log = log
-        self.total, self.global_batch = total, global_batch
-        self.started, self.start_step = time.time(), start
-        enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
-        self.last_line = time.time()
-
-    def update(self, step, phase, logs):
-        short = {k: f"{v:.4g}" for k, v in logs.items()}
-        rate = (step - self.start_step) / max(time.time() - self.started, 1e-9)
-        images_per_sec = f"{rate * self.global_batch:.1f}"
-        if self.bar is not None:
-            self.bar.update(step - self.bar.n)
-            self.bar.set_postfix(phase=phase, img_s=images_per_sec, **short, refresh=False)
-        elif time.time() - self.last_line > 10 or step == self.total:
-            eta = (self.total - step) / max(rate, 1e-9)
-            self.log(
-                f"step {step}/{self.total} [{phase}] "
-                + " ".join(f"{k}={v}" for k, v in short.items())
-                + f" {images_per_sec} images/s ETA {eta:.0f}s"
-            )
-            self.last_line = time.time()
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()

@@ -6,11 +6,7 @@ fakes) and fresh interpolation weights, the batch's real images are reused. One 
 consumes one batch, which keeps the data iterator, the checkpoint and the step counter in
 lockstep, at the price of critic updates that see the same real images n_critic times.
 
-The critic loop runs in the graph (`tf.range`). Keras optimisers synchronise replicas with a
-`merge_call`, which TensorFlow refuses inside a loop body traced in replica context, so the loop
-runs in cross-replica context (inside one `merge_call`) and calls `strategy.run` for each
-critic update — TensorFlow's supported "loop around strategy.run" pattern. Under the default
-strategy the same code is a plain loop.
+The critic loop runs in the graph, in the cross-replica step of `InpaintingGAN`.
 
 Randomness: the latent noise and the interpolation weights of example `i` come from stateless
 RNGs keyed by (`batch["index"][i]`, training seed, step, critic iteration, purpose), so every
@@ -24,7 +20,14 @@ import keras
 import tensorflow as tf
 
 from tfinpaint import losses, metrics
-from tfinpaint.models.paper1 import ATTENTION_STRIDE, OUTPUT_STRIDES, downsample
+from tfinpaint.convention import composite
+from tfinpaint.models.paper1 import (
+    ATTENTION_STRIDE,
+    OUTPUT_STRIDES,
+    build_critic,
+    build_generator,
+    downsample,
+)
 from tfinpaint.training.gan import InpaintingGAN
 
 # Purposes inside one (step, iteration) noise stream.
@@ -83,8 +86,9 @@ class Paper1GAN(InpaintingGAN):
     map for PICNet's spectral-norm critic).
     Encoder + generator: `adv_weight * (-D1(rec) - D2(gen_completed))
     + l1_weight * sum over the 4 scales of (L1(rec_s, I_s) + L1(visible_s * (gen_s - I_s)))
-    + kl_weight * (KL(N(0, s_v^2) || posterior) + KL(stop_grad(posterior) || prior))`, KLs summed
-    over the latent (SPEC-paper1.md, "Losses").
+    + kl_weight * (KL(N(0, s_v^2) || posterior) + KL(stop_grad(posterior) || prior))`, KLs
+    averaged over the latent's elements (`kl_reduction="mean"`, PICNet) or summed
+    (docs/SPEC-paper1.md, "Losses").
 
     Tracked (replica means, averaged over the critic iterations of a step for critic values):
     `d1_wasserstein`, `d2_wasserstein` (D(real) - D(fake)), `d1_gp`, `d2_gp`, `adv_rec`,
@@ -98,7 +102,7 @@ class Paper1GAN(InpaintingGAN):
         n_critic: critic updates per generator update.
         gp_weight, l1_weight, kl_weight, adv_weight: loss weights (10, 20, 80, 1).
         penalty_score: "mean" or "sum" (see `gradient_penalty`).
-        kl_reduction: "sum" over the latent (the spec) or "mean" (PICNet's code).
+        kl_reduction: "mean" over the latent's elements (PICNet's code) or "sum".
         lr, beta_1, beta_2: Adam settings of every network.
         seed: training seed mixed into every noise key.
 
@@ -107,6 +111,9 @@ class Paper1GAN(InpaintingGAN):
         "Improved Training of Wasserstein GANs", NeurIPS 2017.
     """
 
+    # The batch's "index" (the global example index) keys the noise.
+    critic_roles = CRITICS
+    batch_keys = ("image", "mask", "index")
     tracked_names = (
         "d1_wasserstein",
         "d2_wasserstein",
@@ -133,18 +140,13 @@ class Paper1GAN(InpaintingGAN):
         kl_weight=80.0,
         adv_weight=1.0,
         penalty_score="mean",
-        kl_reduction="sum",
+        kl_reduction="mean",
         lr=1e-4,
         beta_1=0.0,
         beta_2=0.9,
         seed=0,
         **kwargs,
     ):
-        if sorted(critics) != sorted(CRITICS):
-            raise ValueError(
-                f"Paper1GAN: critics has keys {sorted(critics)}; expected "
-                f"{list(CRITICS)} (d1 = reconstruction path, d2 = generation path)"
-            )
         if int(n_critic) < 1:
             raise ValueError(f"Paper1GAN: n_critic={n_critic}; expected a positive integer")
         if penalty_score not in ("mean", "sum"):
@@ -165,45 +167,19 @@ class Paper1GAN(InpaintingGAN):
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
         self.seed = int(seed)
-        self._optimizers = {}
 
-    def _adam(self, name):
-        return keras.optimizers.Adam(self.lr, beta_1=self.beta_1, beta_2=self.beta_2, name=name)
+    def optimizer_variables(self) -> dict:
+        return {
+            "generator": self.generator.trainable_variables,
+            **{name: self.critics[name].trainable_variables for name in CRITICS},
+        }
 
-    def _variables(self, name):
-        if name == "generator":
-            return self.generator.trainable_variables
-        return self.critics[name].trainable_variables
+    def make_optimizer(self, role: str):
+        """Adam(lr, beta_1, beta_2) for every role ("generator" = encoder + decoder, "d1", "d2")."""
+        return keras.optimizers.Adam(self.lr, beta_1=self.beta_1, beta_2=self.beta_2, name=role)
 
-    def build_optimizers(self, factory=None):
-        """Create and build the optimisers "generator" (encoder + decoder), "d1" and "d2".
-
-        Call inside the strategy's scope. `factory(name) -> optimizer` replaces the default
-        Adam(lr, beta_1, beta_2) (tests use SGD). Under a `mixed_float16` policy each optimizer
-        is wrapped in a `LossScaleOptimizer`.
-        """
-        factory = factory or self._adam
-        float16 = keras.mixed_precision.dtype_policy().name == "mixed_float16"
-        for name in ("generator",) + CRITICS:
-            optimizer = factory(name)
-            if float16 and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{name}_scaled")
-            optimizer.build(self._variables(name))
-            self._optimizers[name] = optimizer
-        return self.optimizers()
-
-    def optimizers(self) -> dict:
-        if not self._optimizers:
-            raise RuntimeError(
-                "Paper1GAN: call build_optimizers() (inside the strategy scope) before training"
-            )
-        return dict(self._optimizers)
-
-    def _apply(self, name, tape, loss):
-        optimizer = self._optimizers[name]
-        variables = self._variables(name)
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
+    def phase_updates(self) -> list:
+        return [[(self._critic_step, self.n_critic), (self._generator_step, 1)]]
 
     def _forward(self, batch, step, iteration, training):
         """Both paths through the generator; returns the pieces the losses need.
@@ -242,7 +218,7 @@ class Paper1GAN(InpaintingGAN):
             "visible": visible,
             "rec": [p[0] for p in pairs],
             "gen": [p[1] for p in pairs],
-            "completed": losses.complete(real, mask, pairs[-1][1]),
+            "completed": composite(real, mask, pairs[-1][1]),
             "prior": (prior_mean, prior_std),
             "posterior": (post_mean, post_std),
         }
@@ -260,9 +236,8 @@ class Paper1GAN(InpaintingGAN):
                 )
                 gp = losses.gradient_penalty(critic, real, fakes[name], epsilon, score=self.penalty_score)
                 critic_loss = losses.wasserstein_critic_loss(real_scores, fake_scores)
-                loss = self.average(critic_loss + self.gp_weight * gp)
-                scaled = self._optimizers[name].scale_loss(loss)
-            self._apply(name, tape, scaled)
+                loss = self.scaled(name, self.average(critic_loss + self.gp_weight * gp))
+            self.apply(name, tape, loss)
             self.track(**{f"{name}_wasserstein": -critic_loss, f"{name}_gp": gp})
 
     def _generator_losses(self, out):
@@ -297,39 +272,17 @@ class Paper1GAN(InpaintingGAN):
         )
         return total, terms
 
-    def _generator_step(self, batch, step):
+    def _generator_step(self, batch, step, iteration):
+        # The generator's noise stream follows the critics' (iterations 0 .. n_critic - 1).
         with tf.GradientTape() as tape:
             out = self._forward(batch, step, self.n_critic, training=True)
             total, terms = self._generator_losses(out)
-            scaled = self._optimizers["generator"].scale_loss(self.average(total))
-        self._apply("generator", tape, scaled)
+            loss = self.scaled("generator", self.average(total))
+        self.apply("generator", tape, loss)
         completed = (out["completed"] + 1.0) / 2.0
         self.track(
             generator_loss=total, psnr=metrics.psnr(tf.cast(batch["image"], "float32"), completed), **terms
         )
-
-    def train_step(self, batch):
-        missing = {"image", "mask", "index"} - set(batch)
-        if missing:
-            raise ValueError(
-                f"Paper1GAN.train_step: the batch has keys {sorted(batch)}, missing "
-                f"{sorted(missing)}; expected image, mask and index (the global "
-                "example index keys the noise, see tfinpaint.data.build_dataset)"
-            )
-        step = tf.identity(self.step)
-
-        def critic_updates(strategy, batch, step):
-            for iteration in tf.range(self.n_critic):
-                strategy.run(self._critic_step, args=(batch, step, iteration))
-
-        context = tf.distribute.get_replica_context()
-        if context is None:
-            critic_updates(tf.distribute.get_strategy(), batch, step)
-        else:
-            context.merge_call(critic_updates, args=(batch, step))
-        self._generator_step(batch, step)
-        self.step.assign_add(1)
-        return self.results()
 
     def get_config(self):
         return {
@@ -346,3 +299,25 @@ class Paper1GAN(InpaintingGAN):
             "beta_2": self.beta_2,
             "seed": self.seed,
         }
+
+
+def build_gan(config, global_batch_size: int) -> Paper1GAN:
+    """Paper 1's training model of `config`; call inside the strategy's scope, then `build_optimizers()`."""
+    model = config.model
+    critics = {"d1": build_critic(model, "d1_reconstruction"), "d2": build_critic(model, "d2_generation")}
+    return Paper1GAN(
+        generator=build_generator(config),
+        critics=critics,
+        global_batch_size=global_batch_size,
+        n_critic=model.n_critic,
+        gp_weight=model.gp_weight,
+        l1_weight=model.l1_weight,
+        kl_weight=model.kl_weight,
+        adv_weight=model.adv_weight,
+        penalty_score="sum" if model.critic_spectral_norm else "mean",
+        kl_reduction=model.kl_reduction,
+        lr=model.lr,
+        beta_1=model.beta_1,
+        beta_2=model.beta_2,
+        seed=config.train.seed,
+    )

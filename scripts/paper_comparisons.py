@@ -1,0 +1,133 @@
+#!/usr/bin/env python
+"""Tables of docs/PAPER_COMPARISONS.md from finished training runs (run the `tfinpaint train`
+commands listed there first).
+
+    python scripts/paper_comparisons.py critics runs/A runs/B ...
+        paper 2's critic comparison: the critics, steps and the end-of-run scores of each run
+        (its report.json: the test split, the run's masks), the classical baselines once.
+    python scripts/paper_comparisons.py kl runs/A [runs/B ...]
+        paper 1's KL reduction: the last logged kl_* and l1_* terms of each run (TensorBoard),
+        and how far two `sample` seeds differ inside and outside the hole on test images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+
+KL_TERMS = ("kl_rec", "kl_gen", "l1_rec", "l1_gen", "generator_loss")
+
+
+def _json(run: str, name: str) -> dict:
+    with open(os.path.join(run, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def critics_table(runs: list) -> str:
+    """Markdown rows: run, critics, steps, train minutes, PSNR / SSIM / L1 and hole PSNR."""
+    lines = [
+        "| model | critics | steps | train min | PSNR dB | SSIM | L1 | hole PSNR dB | images |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    baselines = {}
+    for run in runs:
+        config, state = _json(run, "config.json"), _json(run, "run.json")
+        rows = [r for r in _json(run, "report.json")["rows"] if r["bucket"] is None]
+        name = os.path.basename(os.path.normpath(run))
+        for row in rows:
+            if row["model"] in ("telea", "ns", "biharmonic"):
+                baselines.setdefault(row["model"], row)
+                continue
+            lines.append(
+                f"| {name} | {config['model']['critics']} | {state['steps']} | "
+                f"{state['train_seconds'] / 60:.1f} | {row['psnr']:.2f} | {row['ssim']:.4f} | "
+                f"{row['l1']:.4f} | {row['psnr_hole']:.2f} | {row['n']} |"
+            )
+    for model, row in baselines.items():
+        lines.append(
+            f"| {model} (classical) | - | - | - | {row['psnr']:.2f} | {row['ssim']:.4f} | "
+            f"{row['l1']:.4f} | {row['psnr_hole']:.2f} | {row['n']} |"
+        )
+    return "\n".join(lines)
+
+
+def last_scalars(run: str, names=KL_TERMS) -> dict:
+    """The last logged value of each training scalar in `names` (TensorBoard event files)."""
+    import tensorflow as tf
+
+    values = {}
+    for path in sorted(glob.glob(os.path.join(run, "logs", "train", "events.out.tfevents.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag in names:
+                    values[value.tag] = (event.step, float(tf.make_ndarray(value.tensor)))
+    return values
+
+
+def sample_spread(run: str, images: int = 32) -> dict:
+    """Mean |sample(seed 1) - sample(seed 2)| in 8-bit levels, inside and outside the hole."""
+    import numpy as np
+
+    from tfinpaint.config import ExperimentConfig
+    from tfinpaint.data import build_dataset
+    from tfinpaint.inference import load_generator
+
+    config = ExperimentConfig.from_dict(_json(run, "config.json"))
+    data = config.data
+    batch = next(
+        iter(
+            build_dataset(
+                data.source,
+                root=data.root,
+                image_size=data.image_size,
+                batch_size=images,
+                split="test",
+                split_ratio=data.split_ratio,
+                masks="center",
+                training=False,
+            )
+        )
+    )
+    generator = load_generator(os.path.join(run, "generator.keras"))
+    inputs = {"image": batch["image"], "mask": batch["mask"]}
+    first = np.asarray(generator.sample(inputs, 1))
+    second = np.asarray(generator.sample(inputs, 2))
+    hole = np.asarray(batch["mask"])[..., 0] == 1
+    diff = np.abs(first - second) * 255.0
+    return {"inside": float(diff[hole].mean()), "outside": float(diff[~hole].mean()), "images": len(hole)}
+
+
+def kl_table(runs: list) -> str:
+    lines = [
+        "| run | kl_reduction | step | "
+        + " | ".join(KL_TERMS)
+        + " | sample seeds 1 vs 2, mean abs diff in the hole (outside) |",
+        "|---|---|---:|" + "---:|" * len(KL_TERMS) + "---|",
+    ]
+    for run in runs:
+        config = _json(run, "config.json")
+        scalars = last_scalars(run)
+        step = max((s for s, _ in scalars.values()), default=0)
+        spread = sample_spread(run)
+        terms = " | ".join(f"{scalars[k][1]:.4g}" if k in scalars else "-" for k in KL_TERMS)
+        lines.append(
+            f"| {os.path.basename(os.path.normpath(run))} | {config['model']['kl_reduction']} | {step} | "
+            f"{terms} | {spread['inside']:.2f} levels ({spread['outside']:.2f}), {spread['images']} images |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("table", choices=("critics", "kl"))
+    parser.add_argument("runs", nargs="+", help="finished run directories")
+    args = parser.parse_args(argv)
+    print(critics_table(args.runs) if args.table == "critics" else kl_table(args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

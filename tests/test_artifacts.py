@@ -1,0 +1,88 @@
+"""Trained models on disk: `--model` values, versions, run configs, names (no TensorFlow needed)."""
+
+import json
+import os
+
+import pytest
+
+from tfinpaint import artifacts
+from tfinpaint.artifacts import ModelPathError, RunFileError, newest_version, resolve_model
+
+
+def _fake_version(base, version):
+    folder = os.path.join(base, str(version))
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, "saved_model.pb"), "wb").close()
+    return folder
+
+
+def _run_dir(root, config=None, models=("generator.keras",)):
+    os.makedirs(root, exist_ok=True)
+    for name in models:
+        open(os.path.join(root, name), "wb").close()
+    if config is not None:
+        with open(os.path.join(root, "config.json"), "w") as f:
+            f.write(config if isinstance(config, str) else json.dumps(config))
+    return str(root)
+
+
+def test_versions_and_every_form_of_model_path(tmp_path):
+    base = str(tmp_path / "saved_models" / "m")
+    v2, v10 = _fake_version(base, 2), _fake_version(base, 10)
+    os.makedirs(os.path.join(base, "11"))  # no saved_model.pb: half-written, ignored
+    os.makedirs(os.path.join(base, ".tmp-12-abc"))
+    assert newest_version(base) == (10, v10)
+    assert newest_version(str(tmp_path / "nowhere")) is None
+    assert resolve_model(base) == v10  # base path: newest version
+    assert resolve_model(v2) == v2  # a version folder
+    run = _run_dir(tmp_path / "runs" / "paper2-demo", {"paper": 2, "preset": "demo"})
+    assert resolve_model(run) == os.path.join(run, "generator.keras")
+    assert resolve_model(os.path.join(run, "generator.keras")) == os.path.join(run, "generator.keras")
+    crowded = _run_dir(tmp_path / "crowded", {}, models=("a.keras", "b.keras"))
+    for bad, message in (
+        (tmp_path / "missing", "no such file"),
+        (tmp_path / "saved_models", "no saved_model.pb"),
+        (os.path.join(run, "config.json"), "not .keras"),
+        (crowded, "exactly one generator"),
+    ):
+        with pytest.raises(ModelPathError, match=message) as error:
+            resolve_model(str(bad))
+        assert "\n" not in str(error.value)
+
+
+def test_default_is_the_shipped_weights_and_a_clear_error_without_them(tmp_path, monkeypatch):
+    assert artifacts.DEFAULT_MODEL_PATH.endswith(os.path.join("tfinpaint", "weights", "default.keras"))
+    weights = tmp_path / "default.keras"
+    weights.write_bytes(b"")
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", str(weights))
+    assert resolve_model("default") == resolve_model(None) == str(weights)
+    monkeypatch.chdir(tmp_path)
+    os.makedirs("default")  # a folder of that name does not shadow the shipped model
+    assert resolve_model("default") == str(weights)
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", str(tmp_path / "gone.keras"))
+    with pytest.raises(ModelPathError, match="default model is missing") as error:
+        resolve_model(None)
+    assert "gone.keras" in str(error.value) and "--model" in str(error.value)
+
+
+def test_run_config_names_and_training_size(tmp_path):
+    run = _run_dir(tmp_path / "run", {"paper": 1, "preset": "paper", "data": {"image_size": 256}})
+    keras_path = os.path.join(run, "generator.keras")
+    assert artifacts.run_config(keras_path)["preset"] == "paper"
+    assert artifacts.model_names(keras_path) == ("paper1-paper", "paper1_paper")
+    assert artifacts.training_size(keras_path) == 256
+    loose = tmp_path / "loose.keras"
+    loose.write_bytes(b"")
+    assert artifacts.run_config(str(loose)) is None
+    assert artifacts.model_names(str(loose)) == ("loose", "loose")
+    assert artifacts.training_size(str(loose)) is None
+
+
+@pytest.mark.parametrize("content", ['{"paper": 2, "preset": "de', "\x00\x01garbage", "[1, 2]"])
+def test_a_damaged_run_config_names_the_file(tmp_path, content):
+    run = _run_dir(tmp_path / "run", content)
+    with pytest.raises(RunFileError) as error:
+        artifacts.run_config(os.path.join(run, "generator.keras"))
+    message = str(error.value)
+    assert os.path.join(run, "config.json") in message and "\n" not in message
+    assert "truncated" in message or "expected an object" in message

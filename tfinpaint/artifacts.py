@@ -1,0 +1,159 @@
+"""Trained models on disk: what a `--model` value stands for, where runs and exports live, their names.
+
+The layouts:
+- a `.keras` file: a generator saved by Keras (`tfinpaint.inference.load_generator` loads it);
+- a run directory: `config.json` (the run's resolved config) beside the generator's `.keras` file;
+- a TF Serving base path: integer version folders, each a SavedModel (`saved_model.pb`);
+- `default`: the generator shipped inside the package, `DEFAULT_MODEL_PATH`.
+
+Only the standard library is imported here, so every other module can point down to this one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+DEFAULT_MODEL_NAME = "default"
+DEFAULT_MODEL_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "default.keras")
+DEFAULT_EXPORT_ROOT = "saved_models"
+RUN_CONFIG = "config.json"
+SAVED_MODEL_FILE = "saved_model.pb"
+MODEL_FORMS = (
+    "a .keras file, a SavedModel version folder, a base path with version folders, a run directory, "
+    f"or '{DEFAULT_MODEL_NAME}' (the model shipped with tfinpaint)"
+)
+
+
+class ModelPathError(ValueError):
+    """A `--model` value that is not a model tfinpaint can load; the message says what it found."""
+
+
+class RunFileError(ValueError):
+    """A run's JSON file (config.json, run.json) that cannot be read; the message names it."""
+
+
+def run_name(paper: int, preset: str) -> str:
+    """How reports and logs call a run of `paper`'s `preset`: `paper2-demo`."""
+    return f"paper{paper}-{preset}"
+
+
+def export_name(paper: int, preset: str) -> str:
+    """The TF Serving model name (folder under the export root) of a run: `paper2_demo`."""
+    return f"paper{paper}_{preset}"
+
+
+def is_saved_model(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, SAVED_MODEL_FILE))
+
+
+def newest_version(base_path: str) -> tuple[int, str] | None:
+    """(version, folder) of the highest integer version under a TF Serving base path, or None.
+
+    Only folders named by an integer and holding a `saved_model.pb` count, as for TF Serving;
+    a half-written export (a hidden temporary folder) never does.
+    """
+    if not os.path.isdir(base_path):
+        return None
+    versions = [
+        int(e) for e in os.listdir(base_path) if e.isdigit() and is_saved_model(os.path.join(base_path, e))
+    ]
+    if not versions:
+        return None
+    best = max(versions)
+    return best, os.path.join(base_path, str(best))
+
+
+def default_model_path() -> str:
+    """The shipped generator's `.keras` file; `ModelPathError` when the install lacks it."""
+    if not os.path.isfile(DEFAULT_MODEL_PATH):
+        raise ModelPathError(
+            f"the default model is missing from this install (expected {DEFAULT_MODEL_PATH}); "
+            "reinstall tfinpaint, or pass --model with a .keras file, an export or a run directory."
+        )
+    return DEFAULT_MODEL_PATH
+
+
+def _run_dir_model(path: str) -> str:
+    models = sorted(f for f in os.listdir(path) if f.endswith(".keras"))
+    if len(models) == 1:
+        return os.path.join(path, models[0])
+    generators = [f for f in models if "generator" in f]
+    if len(generators) == 1:
+        return os.path.join(path, generators[0])
+    raise ModelPathError(
+        f"{path}: a run directory ({RUN_CONFIG}) holding {models or 'no .keras file'}; expected exactly "
+        "one generator .keras file — has the run finished?"
+    )
+
+
+def resolve_model(value: str | os.PathLike | None = None) -> str:
+    """The `.keras` file or SavedModel version folder a `--model` value stands for.
+
+    Accepts `default` (or None: the shipped model), a `.keras` file, a SavedModel version folder,
+    a TF Serving base path (integer version folders; the highest wins) or a run directory
+    (`config.json` + the generator's `.keras`).
+
+    Raises:
+        ModelPathError: nothing usable at `value`, or the shipped model is missing.
+    """
+    if value is None or os.fspath(value) == DEFAULT_MODEL_NAME:
+        return default_model_path()
+    path = os.fspath(value)
+    if not os.path.exists(path):
+        raise ModelPathError(f"--model {path}: no such file or folder; expected {MODEL_FORMS}.")
+    if os.path.isfile(path):
+        if path.endswith(".keras"):
+            return path
+        raise ModelPathError(f"--model {path}: a file that is not .keras; expected {MODEL_FORMS}.")
+    if is_saved_model(path):
+        return path
+    newest = newest_version(path)
+    if newest:
+        return newest[1]
+    if os.path.isfile(os.path.join(path, RUN_CONFIG)):
+        return _run_dir_model(path)
+    raise ModelPathError(
+        f"--model {path}: a folder with no {SAVED_MODEL_FILE}, no integer version folders and no "
+        f"{RUN_CONFIG}; expected {MODEL_FORMS}."
+    )
+
+
+def read_run_json(path: str) -> dict:
+    """A run's JSON file as a dict; `RunFileError` naming the file when it is damaged."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RunFileError(
+            f"{path}: not valid JSON ({error}); the file is truncated or damaged (a full disk or a "
+            "power cut while it was written): restore it, or remove the run directory and train again."
+        ) from None
+    if not isinstance(data, dict):
+        raise RunFileError(f"{path}: holds a JSON {type(data).__name__}; expected an object.")
+    return data
+
+
+def run_config(keras_path: str) -> dict | None:
+    """The config (`config.json`) of the run a `.keras` generator was saved in, or None."""
+    path = os.path.join(os.path.dirname(os.path.abspath(keras_path)), RUN_CONFIG)
+    if not os.path.isfile(path):
+        return None
+    data = read_run_json(path)
+    return data if "paper" in data and "preset" in data else None
+
+
+def model_names(keras_path: str) -> tuple[str, str]:
+    """(report name, export name) of a `.keras` generator: from its run, else the file's stem."""
+    config = run_config(keras_path)
+    if config:
+        return run_name(config["paper"], config["preset"]), export_name(config["paper"], config["preset"])
+    stem = os.path.splitext(os.path.basename(keras_path))[0]
+    return stem, stem
+
+
+def training_size(keras_path: str) -> int | None:
+    """The image side a `.keras` generator's run trained at (`data.image_size`), or None."""
+    config = run_config(keras_path)
+    size = (config or {}).get("data", {}).get("image_size")
+    return int(size) if size else None

@@ -1,0 +1,45 @@
+"""Experiment configuration: frozen dataclasses, one preset registry per paper.
+
+A config is an `ExperimentConfig` with four sections: `data`, `model` (the paper's own
+dataclass), `train` (schedule, optimiser, runtime) and `paper`. Presets are built by
+`get_config(paper, preset)`; `--set section.key=value` overrides go through
+`apply_overrides`, which rejects unknown keys and values of the wrong type before any
+model is built.
+"""
+
+from tfinpaint.config.errors import ConfigError
+from tfinpaint.config.experiment import (
+    DEFAULT_DATA_ROOT,
+    DEFAULT_MASKS,
+    DEFAULT_TRAIN_LIST,
+    LEGACY_KEYS,
+    PRESETS,
+    DataConfig,
+    ExperimentConfig,
+    TrainConfig,
+    data_name,
+    validate,
+)
+from tfinpaint.config.overrides import apply_overrides, get_config
+from tfinpaint.config.papers import CRITIC_DEPTHS, CRITIC_ROLES, MODEL_CONFIGS, Paper1Config, Paper2Config
+
+__all__ = [
+    "CRITIC_DEPTHS",
+    "CRITIC_ROLES",
+    "DEFAULT_DATA_ROOT",
+    "DEFAULT_MASKS",
+    "DEFAULT_TRAIN_LIST",
+    "LEGACY_KEYS",
+    "MODEL_CONFIGS",
+    "PRESETS",
+    "ConfigError",
+    "DataConfig",
+    "ExperimentConfig",
+    "Paper1Config",
+    "Paper2Config",
+    "TrainConfig",
+    "apply_overrides",
+    "data_name",
+    "get_config",
+    "validate",
+]

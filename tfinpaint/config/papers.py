@@ -1,0 +1,202 @@
+"""Each paper's model section of a config: its fields, validation, size rule and schedule."""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+
+from tfinpaint.config.errors import ConfigError
+
+if typing.TYPE_CHECKING:
+    from tfinpaint.config.experiment import ExperimentConfig
+
+# Paper 2's critic roles and the two readings of their depths (`tfinpaint.models.paper2`).
+CRITIC_ROLES = ("local", "global", "x2", "x4")
+CRITIC_DEPTHS = ("tables", "glcic")
+
+
+@dataclass(frozen=True)
+class Paper1Config:
+    """Paper 1 (dual-path GAN, PICNet-style); defaults are docs/SPEC-paper1.md's resolutions.
+
+    Attributes:
+        width: base channel width (32 in the paper; encoder 32/64/128, decoder 128/64/32 scale with it).
+        latent_channels: channels of the spatial latent z (128 in the paper).
+        infer_blocks: L, residual "infer" blocks of the prior path (1; PICNet's code uses 6).
+        shared_encoder: one trunk for both paths (PICNet); False = separate E1/E2 weights.
+        critic_spectral_norm: PICNet's spectral-norm critic (penalty on the summed patch map).
+        critic_residual: `avgpool2(conv1x1(x))` shortcuts around the stride-2 critic convs.
+        critic_width: first critic layer width (64).
+        gp_weight, l1_weight, kl_weight, adv_weight: loss weights (10, 20 per scale, 80, 1).
+        n_critic: critic steps per generator step (5; PICNet uses 1).
+        lr, beta_1, beta_2: Adam for every network (1e-4, 0, 0.9).
+        max_side: the largest input side the generator runs at; larger inputs are cropped or
+            resized first, because attention memory grows with the square of the feature-map area.
+        kl_reduction: `mean` over the latent's elements (PICNet's code, the default) or `sum`
+            (8,192x the weight at 256 px, which pushes both latents onto the fixed prior).
+    """
+
+    size_multiple = 32
+
+    width: int = 32
+    latent_channels: int = 128
+    infer_blocks: int = 1
+    shared_encoder: bool = True
+    critic_spectral_norm: bool = False
+    critic_residual: bool = False
+    critic_width: int = 64
+    gp_weight: float = 10.0
+    l1_weight: float = 20.0
+    kl_weight: float = 80.0
+    adv_weight: float = 1.0
+    n_critic: int = 5
+    lr: float = 1e-4
+    beta_1: float = 0.0
+    beta_2: float = 0.9
+    max_side: int = 512
+    kl_reduction: str = "mean"
+
+    def validate(self, config: ExperimentConfig) -> None:
+        """Reject values paper 1 cannot train with (`ConfigError`)."""
+        _check_image_size(config, self.size_multiple, self.size_multiple)
+        if config.train.steps is None:
+            raise ConfigError(
+                "train.steps=None: paper 1 has no schedule of its own to take the length of a run "
+                "from; give a number of steps, e.g. --steps 1200"
+            )
+        if self.n_critic < 1:
+            raise ConfigError(f"model.n_critic={self.n_critic}: expected a positive integer")
+        if self.kl_reduction not in ("sum", "mean"):
+            raise ConfigError(f"model.kl_reduction={self.kl_reduction!r}: expected 'mean' or 'sum'")
+        if self.max_side < self.size_multiple:
+            raise ConfigError(f"model.max_side={self.max_side}: expected at least {self.size_multiple}")
+
+    def total_steps(self, steps: int | None) -> int:
+        """The run's length: `train.steps` (paper 1 has no schedule of its own)."""
+        return int(steps)
+
+    def plan(self, total: int) -> list:
+        """(phase, steps) of a run of `total` steps: one phase, n_critic critic updates a step."""
+        return [("joint", total)]
+
+
+@dataclass(frozen=True)
+class Paper2Config:
+    """Paper 2 (multi-scale WGAN, four critics); defaults are docs/SPEC-paper2.md's resolutions.
+
+    Attributes:
+        generator_width: first generator layer width (64; the table's 128/256/32 scale with it).
+        critic_width: first critic layer width (64; 128/256/512 scale with it).
+        generator_batchnorm: conv -> BatchNorm -> ReLU in G (GLCIC); synchronized across replicas.
+        critics: the critics to train, comma-separated roles from local, global, x2, x4 (all
+            four: the paper; `local,global`: GLCIC; `local`: a single local critic).
+        critic_depths: `tables` (the tables' captions: local 6 convs, global 5) or `glcic`
+            (GLCIC's discriminators: global 6, local 5, every critic ending in 4x4x512).
+        clip_value: WGAN weight clipping bound c, applied to the initial weights and after
+            every critic update.
+        adv_weight: lambda, the weight of each critic's adversarial term (0.001 for all four).
+        adv_weight_local, adv_weight_global, adv_weight_x2, adv_weight_x4: one critic's lambda
+            (None = adv_weight).
+        t1, t2, t3: phase lengths in steps: generator only, critics only, joint. A
+            `train.steps` below t1 + t2 + t3 scales the three to it; above, phase 3 runs longer.
+        optimizer: `adam` (pix2pixHD defaults) or `rmsprop` (the WGAN paper's choice, with
+            PyTorch's rho 0.99 and epsilon 1e-8).
+        lr, beta_1, beta_2: Adam settings; rmsprop_lr: the RMSprop learning rate.
+    """
+
+    size_multiple = 4
+    # The x4 critic's view must stay at least 8 px wide.
+    min_image_size = 32
+
+    generator_width: int = 64
+    critic_width: int = 64
+    generator_batchnorm: bool = True
+    critics: str = ",".join(CRITIC_ROLES)
+    critic_depths: str = "tables"
+    clip_value: float = 0.01
+    adv_weight: float = 0.001
+    adv_weight_local: float | None = None
+    adv_weight_global: float | None = None
+    adv_weight_x2: float | None = None
+    adv_weight_x4: float | None = None
+    t1: int = 20_000
+    t2: int = 10_000
+    t3: int = 70_000
+    optimizer: str = "adam"
+    lr: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    rmsprop_lr: float = 5e-5
+
+    @property
+    def critic_roles(self) -> tuple:
+        """The roles of `critics`, in the order given."""
+        return tuple(r.strip() for r in self.critics.split(",") if r.strip())
+
+    @property
+    def adv_weights(self) -> dict:
+        """Role -> lambda of every critic in `critics`."""
+        return {
+            role: self.adv_weight
+            if getattr(self, f"adv_weight_{role}") is None
+            else getattr(self, f"adv_weight_{role}")
+            for role in self.critic_roles
+        }
+
+    def validate(self, config: ExperimentConfig) -> None:
+        """Reject values paper 2 cannot train with (`ConfigError`)."""
+        _check_image_size(config, self.size_multiple, self.min_image_size)
+        roles = self.critic_roles
+        unknown = [r for r in roles if r not in CRITIC_ROLES]
+        if not roles or unknown or len(set(roles)) != len(roles):
+            raise ConfigError(
+                f"model.critics={self.critics!r}: expected distinct roles from {', '.join(CRITIC_ROLES)}, "
+                "comma-separated, e.g. local,global"
+            )
+        if self.critic_depths not in CRITIC_DEPTHS:
+            raise ConfigError(
+                f"model.critic_depths={self.critic_depths!r}: expected one of {', '.join(CRITIC_DEPTHS)}"
+            )
+        if self.optimizer not in ("adam", "rmsprop"):
+            raise ConfigError(f"model.optimizer={self.optimizer!r}: expected 'adam' or 'rmsprop'")
+        if not self.clip_value > 0:
+            raise ConfigError(f"model.clip_value={self.clip_value}: expected a positive number")
+        for name in ("t1", "t2", "t3"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"model.{name}={getattr(self, name)}: expected 0 or more steps")
+        for role, weight in self.adv_weights.items():
+            if weight < 0:
+                raise ConfigError(f"model.adv_weight_{role}={weight}: expected 0 or more")
+
+    def total_steps(self, steps: int | None) -> int:
+        """`train.steps`, or the schedule's t1 + t2 + t3 when it is None."""
+        return self.t1 + self.t2 + self.t3 if steps is None else int(steps)
+
+    def phase_lengths(self, total: int) -> tuple:
+        """(t1, t2, t3) of a run of `total` steps.
+
+        Below t1 + t2 + t3 the three phases shrink in proportion (else a short run would train
+        the reconstruction phase only); above it, phase 3 runs for the extra steps.
+        """
+        schedule = self.t1 + self.t2 + self.t3
+        if total >= schedule or schedule == 0:
+            return self.t1, self.t2, total - self.t1 - self.t2
+        t1 = round(self.t1 * total / schedule)
+        t2 = min(round(self.t2 * total / schedule), total - t1)
+        return t1, t2, total - t1 - t2
+
+    def plan(self, total: int) -> list:
+        """(phase, steps) of a run of `total` steps."""
+        return list(zip(("reconstruction", "critics", "joint"), self.phase_lengths(total)))
+
+
+MODEL_CONFIGS = {1: Paper1Config, 2: Paper2Config}
+
+
+def _check_image_size(config: ExperimentConfig, multiple: int, smallest: int) -> None:
+    size = config.data.image_size
+    if size < smallest or size % multiple:
+        raise ConfigError(
+            f"data.image_size={size}: paper {config.paper} needs a multiple of {multiple} "
+            f"(at least {smallest})"
+        )

@@ -1,0 +1,88 @@
+"""From a `--model` value to something that inpaints: generators, model inpainters, baselines.
+
+`load_inpainter` is the factory every command uses (`tfinpaint evaluate`, `tfinpaint inpaint`,
+the web page): a classical baseline by name, or a model as `tfinpaint.artifacts.resolve_model`
+finds it (`default`, a `.keras` file, an export, a run directory).
+"""
+
+from __future__ import annotations
+
+import os
+
+from tfinpaint import artifacts
+from tfinpaint.artifacts import ModelPathError
+from tfinpaint.baselines import BASELINES
+from tfinpaint.inference.model_inpainters import KerasInpainter, ModelInpainter, SavedModelInpainter
+from tfinpaint.inference.sizing import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE
+from tfinpaint.inpainters import Inpainter
+
+
+def load_generator(path: str):
+    """The inference generator saved in a `.keras` file.
+
+    `safe_mode=True` refuses arbitrary code (lambdas) in the file, but a model file is still
+    code: load only files you trust. The generator's `train_size` is in its saved config; a
+    file saved before it was gets it from the run directory it sits in.
+    """
+    import keras
+
+    # The papers' modules register the generator classes the file names.
+    from tfinpaint.models import paper1, paper2  # noqa: F401
+
+    generator = keras.saving.load_model(path, safe_mode=True, compile=False)
+    if getattr(generator, "train_size", None) is None:
+        generator.train_size = artifacts.training_size(path)
+    return generator
+
+
+def load_model_inpainter(
+    model: str | os.PathLike | None = None, *, max_side: int | None = None, context: int | None = None
+) -> ModelInpainter:
+    """A `KerasInpainter` or `SavedModelInpainter` for a `--model` value.
+
+    Args:
+        model: what `tfinpaint.artifacts.resolve_model` accepts; None or "default" = the model
+            shipped with tfinpaint.
+        max_side, context: the size policy's window limit and context (`SizePolicy.for_network`;
+            None = 1024 and 128 for a `.keras` generator, what an export was made with).
+
+    Raises:
+        ModelPathError: nothing loadable at `model`, or the shipped model is missing.
+    """
+    resolved = artifacts.resolve_model(model)
+    if not resolved.endswith(".keras"):
+        return SavedModelInpainter(resolved, max_side=max_side, context=context)
+    try:
+        generator = load_generator(resolved)
+    except (ValueError, TypeError, OSError) as error:
+        raise ModelPathError(
+            f"{resolved}: cannot be loaded as a tfinpaint generator ({type(error).__name__}: {error})."
+        ) from error
+    is_default = model is None or os.fspath(model) == artifacts.DEFAULT_MODEL_NAME
+    name = artifacts.DEFAULT_MODEL_NAME if is_default else artifacts.model_names(resolved)[0]
+    return KerasInpainter(
+        generator,
+        name=name,
+        max_side=DEFAULT_MAX_SIDE if max_side is None else max_side,
+        context=DEFAULT_CONTEXT if context is None else context,
+    )
+
+
+def load_inpainter(
+    model: str | os.PathLike | None = None, *, max_side: int | None = None, context: int | None = None
+) -> Inpainter:
+    """A classical baseline by name ("telea", "ns", "biharmonic"; any case) or a model.
+
+    Models go to `load_model_inpainter`: None or "default" (the shipped model), a `.keras`
+    file, a SavedModel version folder, a base path holding integer version folders (newest
+    wins), or a run directory.
+    """
+    key = "" if model is None else str(model).strip().lower()
+    if key in BASELINES:
+        return BASELINES[key]()
+    if model is not None and key != artifacts.DEFAULT_MODEL_NAME and not os.path.exists(model):
+        raise ModelPathError(
+            f"--model {str(model)!r}: not a baseline name and no such file or folder. Expected one of "
+            f"{', '.join(BASELINES)} (any case), or {artifacts.MODEL_FORMS}."
+        )
+    return load_model_inpainter(model, max_side=max_side, context=context)
