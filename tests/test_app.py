@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfinpaint import artifacts
+from tfinpaint.baselines import BASELINES
 from tfinpaint.config import get_config
 from tfinpaint.inference import KerasInpainter, inpaint
 from tfinpaint.io import read_image
 from tfinpaint.models import build_generator
-from tfinpaint.serving import app
+from tfinpaint.serving import app, default_model
 from tfinpaint.serving.app.form import parse_form
 
 
@@ -63,7 +63,7 @@ def context(paper1):
 
 @pytest.fixture
 def no_default(monkeypatch, tmp_path):
-    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", str(tmp_path / "missing.keras"))
+    monkeypatch.setattr(default_model, "DEFAULT_MODEL_PATH", str(tmp_path / "missing.keras"))
 
 
 @pytest.fixture
@@ -77,6 +77,19 @@ def hole_mask(shape, box=(100, 140, 60, 120)) -> np.ndarray:
     y0, y1, x0, x1 = box
     hole[y0:y1, x0:x1] = 255
     return hole
+
+
+def installed_baselines() -> list[str]:
+    """telea, ns, biharmonic, and patchmatch when its optional package is installed."""
+    names = []
+    for name, make in BASELINES.items():
+        try:
+            make()
+        except ValueError:  # patchmatch without pypatchmatch: not offered
+            continue
+        names.append(name)
+    assert names[:3] == ["telea", "ns", "biharmonic"]
+    return names
 
 
 def post(context, fields, path="/v1/app/inpaint"):
@@ -126,16 +139,14 @@ def test_models_list_served_default_and_classical(context, monkeypatch, tmp_path
     assert status == 200
     assert [(m["name"], m["kind"], m["can_sample"]) for m in listed["models"]] == [
         ("paper1_tiny", "served", True),
-        ("telea", "classical", False),
-        ("ns", "classical", False),
-        ("biharmonic", "classical", False),
+        *[(name, "classical", False) for name in installed_baselines()],
     ]
     assert listed["selected"] == "paper1_tiny"
     assert listed["limits"] == {"max_request_bytes": 10_000_000, "max_pixels": 200_000}
     # With the shipped model present, `default` is offered and picked first.
     path = str(tmp_path / "default.keras")
     build_generator(get_config(2, "demo", ["model.generator_width=8"])).save(path)
-    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", path)
+    monkeypatch.setattr(default_model, "DEFAULT_MODEL_PATH", path)
     listed = json.loads(app.handle("GET", "/v1/app/models", {}, b"", context)[2])
     assert ("default", "default", False) in [
         (m["name"], m["kind"], m["can_sample"]) for m in listed["models"]
@@ -159,7 +170,7 @@ def test_inpaint_is_the_python_api_and_keeps_pixels_outside_the_hole(context, ph
     outside = hole == 0
     np.testing.assert_array_equal(result[outside], image[outside])
     assert np.any(result[~outside] != image[~outside])
-    inpainter = paper1 if model == "paper1_tiny" else app.models.ClassicalInpainter(model)
+    inpainter = paper1 if model == "paper1_tiny" else BASELINES[model]()
     np.testing.assert_array_equal(result, inpaint(image, hole, model=inpainter, blend="none"))
 
 
@@ -179,9 +190,10 @@ def test_seeded_samples_blending_and_jpeg(context, photo, paper1):
         first, inpaint(image, hole, model=paper1, blend="none", seed=1, sample=True)
     )
     assert np.any(first != second)
-    blended = decoded(post(context, {**fields, "blend": "poisson"})[2])
-    np.testing.assert_array_equal(blended, inpaint(image, hole, model=paper1, blend="poisson"))
-    status, headers, body = post(context, {**fields, "format": "jpeg"})
+    classical = {**fields, "model": "telea"}  # the same code path, without a network's cost
+    blended = decoded(post(context, {**classical, "blend": "poisson"})[2])
+    np.testing.assert_array_equal(blended, inpaint(image, hole, model="telea", blend="poisson"))
+    status, headers, body = post(context, {**classical, "format": "jpeg"})
     assert status == 200 and headers["Content-Type"] == "image/jpeg"
     assert Image.open(io.BytesIO(body)).format == "JPEG"
 
@@ -266,4 +278,25 @@ def test_a_model_that_cannot_load_is_listed_with_the_reason(no_default):
         "can_sample": False,
         "error": "OSError: saved_model.pb is truncated",
     }
-    assert [m["name"] for m in listed["models"][1:]] == ["telea", "ns", "biharmonic"]
+    assert [m["name"] for m in listed["models"][1:]] == installed_baselines()
+
+
+def test_dilate_and_feather_change_only_what_they_say(context, photo):
+    from tfinpaint import maskops
+
+    path, data = photo
+    image = read_image(path).rgb
+    hole = hole_mask(image.shape) > 0
+    fields = {"image": ("p.jpg", data), "mask": ("m.png", png(hole * 255)), "model": "telea", "blend": "none"}
+    grown = maskops.dilate(hole, 6)
+    result = decoded(post(context, {**fields, "dilate": "6"})[2])
+    np.testing.assert_array_equal(result[~grown], image[~grown])
+    assert np.any(result[grown & ~hole] != image[grown & ~hole])
+    np.testing.assert_array_equal(result, inpaint(image, hole, model="telea", blend="none", dilate=6))
+    feathered = decoded(post(context, {**fields, "feather": "4"})[2])
+    ring = maskops.dilate(hole, 4)
+    np.testing.assert_array_equal(feathered[~ring], image[~ring])
+    np.testing.assert_array_equal(feathered, inpaint(image, hole, model="telea", blend="none", feather=4))
+    for bad in ("-1", "2.5", "x"):
+        status, message = error_of(post(context, {**fields, "dilate": bad}))
+        assert status == 400 and message.startswith("form field 'dilate'")

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfinpaint import artifacts
 from tfinpaint.config import get_config
 from tfinpaint.export import export_saved_model
 from tfinpaint.io import read_image
 from tfinpaint.models import build_generator
+from tfinpaint.serving import default_model
 from tfinpaint.serving.server import InpaintServer
 
 if os.environ.get("TFINPAINT_NO_BROWSER"):
@@ -51,7 +51,7 @@ def server(tmp_path_factory):
     default = str(root / "default.keras")
     build_generator(get_config(2, "demo", ["model.generator_width=8"])).save(default)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(artifacts, "DEFAULT_MODEL_PATH", default)
+        patch.setattr(default_model, "DEFAULT_MODEL_PATH", default)
         with InpaintServer(
             base,
             port=0,
@@ -84,7 +84,10 @@ def page(browser, server, tmp_path):
     failures = []
     opened.on("pageerror", lambda error: failures.append(str(error)))
     opened.goto(f"http://127.0.0.1:{server.rest_port}/")
-    opened.wait_for_function("document.querySelector('[data-testid=model-select]').value !== ''")
+    # The list loads the served model once (seconds; minutes on a machine busy training).
+    opened.wait_for_function(
+        "document.querySelector('[data-testid=model-select]').value !== ''", timeout=180_000
+    )
     yield opened
     opened.screenshot(path=str(tmp_path / "last.png"))
     context.close()
@@ -192,7 +195,7 @@ def run(page, model, blend=False, button="run"):
             return !document.body.dataset.busy && (fresh || !error.hidden);
         }""",
         arg=before,
-        timeout=90_000,
+        timeout=180_000,
     )
 
 
@@ -282,7 +285,6 @@ def test_brush_size_slider_and_keys(page, photo_paths):
 @pytest.mark.parametrize("kind", ["grey", "alpha"])
 def test_an_uploaded_mask_file_is_used_as_painted(page, photo_paths, tmp_path, kind):
     from tfinpaint.inference import inpaint
-    from tfinpaint.serving.app.models import ClassicalInpainter
 
     photo = photo_paths[2]
     rgb = read_image(photo).rgb
@@ -298,8 +300,10 @@ def test_an_uploaded_mask_file_is_used_as_painted(page, photo_paths, tmp_path, k
     open_photo(page, photo)
     by_id(page, "mask-input").set_input_files(str(path))
     np.testing.assert_array_equal(downloaded_mask(page), hole > 0)
+    grow = 3 if kind == "alpha" else 0  # the Grow field is `tfinpaint inpaint --dilate`
+    by_id(page, "dilate").fill(str(grow))
     run(page, "telea", blend=False)
-    expected = inpaint(rgb, hole > 0, model=ClassicalInpainter("telea"), blend="none")
+    expected = inpaint(rgb, hole > 0, model="telea", blend="none", dilate=grow)
     np.testing.assert_array_equal(result_image(page), expected)
 
 

@@ -6,13 +6,15 @@ every other path, so the server's TF Serving routes stay as they are:
 - `GET  /` -> the page; `GET /app/<file>` -> its script and style (shipped in `static/`).
 - `GET  /v1/app/models` -> `{"models": [{"name", "kind", "can_sample"}, …], "selected": name,
   "limits": {"max_request_bytes", "max_pixels"}}`: the served models, `default` (when this
-  install ships it) and the classical fills telea, ns, biharmonic.
+  install ships it) and the classical fills telea, ns, biharmonic (patchmatch when installed).
 - `POST /v1/app/inpaint`, multipart/form-data: `image` (any file `tfinpaint inpaint` reads),
   `mask` (white = hole, the image's size), `model` (a name from the list; default `selected`),
   `blend` (`poisson` | `none`, default `poisson`), `seed` (empty = the model's deterministic
-  completion, an integer = that random sample, for models that can sample), `format`
-  (`png`, default, or `jpeg`). Answers the completed image — PNG keeps the input's alpha —
-  through `tfinpaint.inference.inpaint`, the code of `tfinpaint inpaint`.
+  completion, an integer = that random sample, for models that can sample), `dilate` and
+  `feather` (pixels, default 0: grow the hole; blend the fill in over a ring, as
+  `tfinpaint inpaint --dilate/--feather`), `format` (`png`, default, or `jpeg`). Answers the
+  completed image — PNG keeps the input's alpha — through `tfinpaint.inference.inpaint`, the
+  code of `tfinpaint inpaint`.
 - `POST /v1/app/decode`, multipart `image` -> the image as the server reads it, as PNG (for
   formats a browser cannot show, such as TIFF).
 
@@ -115,6 +117,15 @@ def _seed(form: dict[str, FormField]) -> int | None:
         raise _AppError(400, f"form field 'seed': {text!r}; expected an integer or nothing") from None
 
 
+def _pixels(form: dict[str, FormField], name: str) -> int:
+    text = form[name].text if name in form else ""
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise _AppError(400, f"form field {name!r}: {text!r}; expected a whole number of pixels >= 0")
+    return int(text)
+
+
 def _encode(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str) -> bytes:
     """PNG (with the input's alpha) or JPEG bytes of a uint8 [H, W, 3] result."""
     image = Image.fromarray(rgb, "RGB")
@@ -150,6 +161,7 @@ def _inpaint(headers: dict, body: bytes, context: AppContext) -> Response:
         raise _AppError(400, f"form field 'format': {form['format'].text!r}; expected png or jpeg")
     blend = form["blend"].text if "blend" in form else "poisson"
     seed = _seed(form)
+    dilate, feather = _pixels(form, "dilate"), _pixels(form, "feather")
     catalog = ModelCatalog(context.served)
     name = form["model"].text if "model" in form and form["model"].text else catalog.preferred()
     loaded = _read_image(form, context)
@@ -173,6 +185,8 @@ def _inpaint(headers: dict, body: bytes, context: AppContext) -> Response:
             blend=blend,
             seed=seed or 0,
             sample=seed is not None,
+            dilate=dilate,
+            feather=feather,
         )
     stem = f"{_stem(form['image'], 'image')}_inpainted"
     return _image_response(result, loaded.alpha, fmt, stem)

@@ -1,8 +1,7 @@
 """The models the page offers: the server's own, the shipped `default`, and the classical fills.
 
-Every one of them is a `ModelInpainter`, so the endpoint runs each through
-`tfinpaint.inference.inpaint` (windows around the holes, blending) exactly as
-`tfinpaint inpaint` does.
+The endpoint runs every one of them through `tfinpaint.inference.inpaint`, exactly as
+`tfinpaint inpaint --model NAME` does (models in windows around the holes, blending).
 """
 
 from __future__ import annotations
@@ -13,45 +12,26 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 
-import numpy as np
-
 from tfinpaint.baselines import BASELINES
 from tfinpaint.inference import ModelInpainter, load_model_inpainter
+from tfinpaint.inpainters import Inpainter
+from tfinpaint.serving import default_model
 
 log = logging.getLogger("tfinpaint.serve.app")
 
 DEFAULT_NAME = "default"
-CLASSICAL_NAMES = ("telea", "ns", "biharmonic")
+# Classical fills for comparison: telea, ns, biharmonic, and patchmatch when its extra is installed.
+CLASSICAL_NAMES = tuple(BASELINES)
 
 
 class UnknownModelError(LookupError):
     """A model name the page's endpoint does not offer; the message lists those it does."""
 
 
-class ClassicalInpainter(ModelInpainter):
-    """A classical fill (`tfinpaint.baselines`) behind the model shape policy.
-
-    Large photos are filled in windows around the holes like a network's, so a small hole in a
-    50-megapixel photo costs a small fill; Telea and Navier-Stokes only read a few pixels
-    around the hole, so a window gives them the same answer as the whole photo.
-
-    Args:
-        name: "telea", "ns" or "biharmonic".
-    """
-
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.fill = BASELINES[name]()
-
-    def _predict(self, images: np.ndarray, masks: np.ndarray, seed: int | None) -> np.ndarray:
-        return self.fill.inpaint_batch(images, masks)
-
-
 def _default_model_path() -> str | None:
     """The shipped default model's file, or None when this install has none."""
-    from tfinpaint.artifacts import DEFAULT_MODEL_PATH
-
-    return DEFAULT_MODEL_PATH if os.path.isfile(DEFAULT_MODEL_PATH) else None
+    path = default_model.DEFAULT_MODEL_PATH
+    return path if os.path.isfile(path) else None
 
 
 _default_lock = threading.Lock()
@@ -78,13 +58,13 @@ class ModelCatalog:
     def __init__(self, served: Mapping[str, Callable[[], ModelInpainter]]):
         self.served = served
 
-    def _getters(self) -> dict[str, Callable[[], ModelInpainter]]:
+    def _getters(self) -> dict[str, Callable[[], Inpainter]]:
         getters = dict(self.served)
         default_path = _default_model_path()
         if default_path and DEFAULT_NAME not in getters:
             getters[DEFAULT_NAME] = functools.partial(_default_inpainter, default_path)
         for name in CLASSICAL_NAMES:
-            getters[name] = functools.partial(ClassicalInpainter, name)
+            getters[name] = BASELINES[name]
         return getters
 
     def names(self) -> list[dict]:
@@ -99,6 +79,8 @@ class ModelCatalog:
             try:
                 entry["can_sample"] = bool(get().can_sample)
             except Exception as error:  # one broken model must not hide the others
+                if kind == "classical":
+                    continue  # an optional extra that is not installed (patchmatch)
                 log.exception("model %r cannot be loaded", name)
                 entry["error"] = f"{type(error).__name__}: {error}"
             entries.append(entry)
@@ -111,7 +93,8 @@ class ModelCatalog:
             return DEFAULT_NAME
         return next(iter(getters))
 
-    def inpainter(self, name: str) -> ModelInpainter:
+    def inpainter(self, name: str) -> Inpainter:
+        """A model inpainter or a classical baseline; `UnknownModelError` for other names."""
         getters = self._getters()
         if name not in getters:
             raise UnknownModelError(f"model {name!r} is not offered here; expected one of {sorted(getters)}")

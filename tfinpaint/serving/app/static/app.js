@@ -18,6 +18,8 @@ const ui = {
   zoom: $("zoom"),
   model: $("model-select"),
   blend: $("blend"),
+  dilate: $("dilate"),
+  feather: $("feather"),
   run: $("run"),
   another: $("another-sample"),
   compare: $("compare"),
@@ -389,6 +391,8 @@ async function run(anotherSample = false) {
       mask: await mask.toPngBlob(),
       model: ui.model.value,
       blend: ui.blend.checked ? "poisson" : "none",
+      dilate: ui.dilate.value.trim() || "0",
+      feather: ui.feather.value.trim() || "0",
       seed: null,
     };
   }
@@ -397,6 +401,8 @@ async function run(anotherSample = false) {
   form.append("mask", request.mask, "mask.png");
   form.append("model", request.model);
   form.append("blend", request.blend);
+  form.append("dilate", request.dilate);
+  form.append("feather", request.feather);
   form.append("seed", request.seed === null ? "" : String(request.seed));
   const started = performance.now();
   const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
@@ -477,6 +483,7 @@ window.addEventListener("resize", layout);
 window.addEventListener("blur", () => setCompare(false));
 
 document.addEventListener("keydown", (event) => {
+  if (event.target.type === "number") return; // typing a number of pixels
   const key = event.key.toLowerCase();
   if (event.ctrlKey || event.metaKey) {
     if (key === "z") (event.shiftKey ? redo : undo)();
