@@ -1,5 +1,6 @@
 """Image and mask files from users: RELIABILITY.md's table, one test (or more) per row."""
 
+import functools
 import io
 import os
 import struct
@@ -323,7 +324,9 @@ def test_jpeg_cannot_keep_alpha_and_says_so(tmp_path):
 _MAKE, _ORIENTATION = 0x010F, 0x0112
 
 
+@functools.cache
 def _srgb_icc() -> bytes:
+    """One sRGB profile for the whole test run: a profile's header holds its creation time."""
     from PIL import ImageCms
 
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
