@@ -6,7 +6,9 @@
 #
 #   scripts/evaluate_default_model.sh OUT_DIR [MODEL ...]      (default MODEL: default)
 #
-# DATASETS (default ../shared/datasets) is the folder holding research-train/.
+# DATASETS (default ../shared/datasets) is the folder holding research-train/. BLEND (default
+# poisson: paper 2's post-processing, what `tfinpaint inpaint` does for this model; the classical
+# fills are never blended) may be set to none for the raw composite.
 set -euo pipefail
 out=${1:?usage: scripts/evaluate_default_model.sh OUT_DIR [MODEL ...]}
 shift
@@ -15,7 +17,7 @@ datasets=${DATASETS:-../shared/datasets}
 research=$datasets/research-train
 args=()
 for m in "${models[@]}"; do args+=(--model "$m"); done
-args+=(--model telea --model ns --model biharmonic)
+args+=(--model telea --model ns --model biharmonic --blend "${BLEND:-poisson}")
 
 tfinpaint evaluate "${args[@]}" --data "$research/scenes_bsds500_test" --masks center \
   --image-size 256 --out "$out/bsds500-center"

@@ -110,6 +110,7 @@ class ServingModule(tf.Module):
         # Saved for loaders and readers of the export (0 = unknown / no limit).
         self.size_multiple = _saved_int(policy.multiple, "size_multiple")
         self.window_side = _saved_int(policy.window_side, "window_side")
+        self.native_side = _saved_int(policy.native_side, "native_side")
         self.context = _saved_int(policy.context, "context")
         self.max_side = _saved_int(getattr(generator, "max_side", None), "max_side")
         self.train_size = _saved_int(getattr(generator, "train_size", None), "train_size")

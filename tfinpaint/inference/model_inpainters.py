@@ -212,7 +212,10 @@ class SavedModelInpainter(ModelInpainter):
         window_side = _saved_int(self.loaded, "window_side")
         if window_side:
             policy = SizePolicy(
-                _saved_int(self.loaded, "size_multiple"), window_side, _saved_int(self.loaded, "context")
+                _saved_int(self.loaded, "size_multiple"),
+                window_side,
+                _saved_int(self.loaded, "context"),
+                _saved_int(self.loaded, "native_side") or None,
             )
             self._check_fixed(policy, max_side, context)
         else:

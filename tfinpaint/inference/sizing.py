@@ -13,11 +13,16 @@ inpaint`, `tfinpaint evaluate`, TF Serving and `tfinpaint serve` give the same p
    cells a side, so holes less than a cell apart count as one) whose joint bounding box still
    fits a window are merged, so two nearby scratches cost one network run while holes at
    opposite corners get windows of their own; above 64 regions, all holes form one group.
-4. A group is completed at full resolution in a window of up to `window_side` pixels centred
+4. A hole with no part wider than half the training side (thin strokes, scratches, text) is
+   completed at full resolution in windows of up to `native_side` pixels instead: what the
+   network fills there is local, and shrinking the photo to the training scale would only blur
+   the fill (measured on irregular masks at 256 px with a 128-px model: +0.5 dB). Wider holes
+   keep the training scale, where the network saw holes that wide.
+5. A group is completed at full resolution in a window of up to the side chosen above, centred
    on it, with up to `context` pixels of surroundings, as long as a quarter of the context
    fits; a larger group in its bounding box plus `context`, shrunk to `window_side` (area
    averaging; a shrunken cell holding any hole pixel is a hole, so no speck is lost).
-5. Windows are reflect-padded to the size multiple, run, cropped, scaled back (bilinear), and
+6. Windows are reflect-padded to the size multiple, run, cropped, scaled back (bilinear), and
    only the group's own hole pixels are pasted, rounded to bytes: every pixel outside the hole
    is the input's. The hole's pixels are zeroed first: nothing the hole held reaches the output.
 """
@@ -48,11 +53,23 @@ class SizePolicy:
         multiple: the network needs H and W divisible by this (inputs are reflect-padded).
         window_side: the largest side the network runs at, a multiple of `multiple`.
         context: pixels of surroundings wanted on each side of a hole in a window.
+        native_side: the largest side thin holes are completed at, unscaled (None = window_side).
     """
 
     multiple: int
     window_side: int
     context: int = DEFAULT_CONTEXT
+    native_side: int | None = None
+
+    @property
+    def thin_radius(self) -> int:
+        """Holes whose every part is at most twice this wide count as thin (half the training
+        side in all: the widest holes the training masks put in a crop)."""
+        return self.window_side // 4
+
+    @property
+    def thin_side(self) -> int:
+        return max(self.window_side, self.native_side or self.window_side)
 
     def __post_init__(self):
         if self.multiple < 1 or self.window_side < self.multiple or self.window_side % self.multiple:
@@ -85,7 +102,13 @@ class SizePolicy:
         if max_side < multiple:
             raise ValueError(f"max_side {max_side}: expected at least the model's size multiple {multiple}.")
         cap = min(int(side) for side in (max_side, network_max_side, train_size) if side)
-        return cls(multiple, max(multiple, cap // multiple * multiple), int(context))
+        native = min(int(side) for side in (max_side, network_max_side) if side)
+        return cls(
+            multiple,
+            max(multiple, cap // multiple * multiple),
+            int(context),
+            max(multiple, native // multiple * multiple),
+        )
 
 
 def _resize(images, size, method: str):
@@ -177,6 +200,19 @@ def cells_to_pixels(cell_values, cell, y0, y1, x0, x1):
     return block[y0 - cy0 * cell : y1 - cy0 * cell, x0 - cx0 * cell : x1 - cx0 * cell]
 
 
+def _is_thin(cells, cell, radius: int):
+    """True when eroding the hole's cells by `radius` pixels leaves nothing: no part of the hole
+    is wider than 2 * radius (measured on the grid, so a little generously)."""
+    steps = _ceil_div(radius, cell)
+    hole = tf.cast(cells, tf.float32)[None, :, :, None]
+
+    def erode(hole, step):
+        return -tf.nn.max_pool2d(-hole, 3, 1, "SAME"), step + 1
+
+    eroded, _ = tf.while_loop(lambda hole, step: step < steps, erode, [hole, tf.constant(0)])
+    return ~tf.reduce_any(eroded > 0.0)
+
+
 def _label_regions(cells):
     """int32 labels of the 8-connected regions of a bool map (0 off the regions).
 
@@ -218,7 +254,7 @@ def _region_boxes(hole, cell, cell_regions, count):
     return tf.map_fn(box, tf.range(count), fn_output_signature=tf.TensorSpec([4], tf.int32))
 
 
-def _merge_groups(boxes, policy: SizePolicy):
+def _merge_groups(boxes, side, policy: SizePolicy):
     """Greedily merge regions whose joint box fits a full-resolution window.
 
     The first pair (i < j, in region order) that fits is merged into i, then the search starts
@@ -243,8 +279,8 @@ def _merge_groups(boxes, policy: SizePolicy):
             ],
             axis=-1,
         )
-        fits = (union[..., 1] - union[..., 0] + margin <= policy.window_side) & (
-            union[..., 3] - union[..., 2] + margin <= policy.window_side
+        fits = (union[..., 1] - union[..., 0] + margin <= side) & (
+            union[..., 3] - union[..., 2] + margin <= side
         )
         pairs = fits & later & alive[:, None] & alive[None, :]
         found = tf.reduce_any(pairs)
@@ -268,23 +304,21 @@ def _merge_groups(boxes, policy: SizePolicy):
     return boxes, alive, owner
 
 
-def _span(start, end, length, policy: SizePolicy):
-    """A span of at most `window_side` pixels covering [start, end), centred on it, in [0, length)."""
-    want = tf.minimum(
-        tf.minimum(length, policy.window_side), _ceil_div(end - start, policy.multiple) * policy.multiple
-    )
+def _span(start, end, length, side, policy: SizePolicy):
+    """A span of at most `side` pixels covering [start, end), centred on it, in [0, length)."""
+    want = tf.minimum(tf.minimum(length, side), _ceil_div(end - start, policy.multiple) * policy.multiple)
     lo = tf.minimum(tf.maximum((start + end) // 2 - want // 2, 0), length - want)
     return lo, lo + want
 
 
-def _windows(boxes, height, width, whole, policy: SizePolicy):
+def _windows(boxes, height, width, whole, side, policy: SizePolicy):
     """(windows int32 [G, 4], targets int32 [G, 2]) for group boxes int32 [G, 4]."""
-    side, context, multiple = policy.window_side, policy.context, policy.multiple
+    context, multiple = policy.context, policy.multiple
     y0, y1, x0, x1 = tf.unstack(boxes, num=4, axis=1)
     margin = 2 * (context // 4)
     full = (y1 - y0 + margin <= side) & (x1 - x0 + margin <= side)
-    fy0, fy1 = _span(y0 - context, y1 + context, height, policy)
-    fx0, fx1 = _span(x0 - context, x1 + context, width, policy)
+    fy0, fy1 = _span(y0 - context, y1 + context, height, side, policy)
+    fx0, fx1 = _span(x0 - context, x1 + context, width, side, policy)
     sy0, sy1 = tf.maximum(y0 - context, 0), tf.minimum(y1 + context, height)
     sx0, sx1 = tf.maximum(x0 - context, 0), tf.minimum(x1 + context, width)
     zero = tf.zeros_like(y0)
@@ -318,9 +352,12 @@ def plan_windows(hole, policy: SizePolicy) -> Plan:
         A `Plan`; no windows when the hole is empty.
     """
     height, width = tf.shape(hole)[0], tf.shape(hole)[1]
-    whole = tf.maximum(height, width) <= policy.window_side
     cell = tf.maximum(1, _ceil_div(tf.maximum(height, width), GRID_CELLS))
     cells = _cell_map(hole, cell)
+    side = tf.constant(policy.window_side)
+    if policy.thin_side > policy.window_side:
+        side = tf.where(_is_thin(cells, cell, policy.thin_radius), policy.thin_side, side)
+    whole = tf.maximum(height, width) <= side
     where = tf.where(cells)
     # An image run whole is one group: its regions are not needed.
     labels = tf.cond(whole, lambda: tf.cast(cells, tf.int32), lambda: _label_regions(cells))
@@ -330,13 +367,13 @@ def plan_windows(hole, policy: SizePolicy) -> Plan:
     regions = tf.where(single, tf.zeros_like(regions), regions)
     count = tf.where(single, tf.minimum(count, 1), count)
     cell_regions = tf.tensor_scatter_nd_update(tf.fill(tf.shape(cells), -1), where, regions)
-    boxes, alive, owner = _merge_groups(_region_boxes(hole, cell, cell_regions, count), policy)
+    boxes, alive, owner = _merge_groups(_region_boxes(hole, cell, cell_regions, count), side, policy)
     # Surviving rows, renumbered 0..G-1 in order.
     group_of_row = tf.cumsum(tf.cast(alive, tf.int32)) - 1
     # Row `count` stands for "no region" (-1), so the gather is valid without any region.
     group_of_region = tf.concat([tf.gather(group_of_row, owner), [-1]], axis=0)
     cell_groups = tf.gather(group_of_region, tf.where(cell_regions >= 0, cell_regions, count))
-    windows, targets = _windows(tf.boolean_mask(boxes, alive), height, width, whole, policy)
+    windows, targets = _windows(tf.boolean_mask(boxes, alive), height, width, whole, side, policy)
     return Plan(windows, targets, cell_groups, cell)
 
 
