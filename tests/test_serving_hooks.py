@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from tfinpaint import artifacts
 from tfinpaint import export as ex
 from tfinpaint.config import get_config
 from tfinpaint.models import build_generator
@@ -150,13 +151,13 @@ def test_a_page_missing_a_dependency_is_an_error(monkeypatch):
 def test_default_model_is_exported_once(generator, tmp_path, monkeypatch):
     keras_path = str(tmp_path / "default.keras")
     generator.save(keras_path)
-    monkeypatch.setattr(default_model, "DEFAULT_MODEL_PATH", keras_path)
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", keras_path)
     said = []
     base = default_model.default_base_path(str(tmp_path / "cache"), say=said.append)
     assert len(said) == 1 and "exporting the default model" in said[0]
     assert sorted(p.name for p in (tmp_path / "cache" / "serving").iterdir()) == [base.split("/")[-1]]
     assert default_model.default_base_path(str(tmp_path / "cache"), say=said.append) == base
     assert len(said) == 1  # reused, not exported again
-    monkeypatch.setattr(default_model, "DEFAULT_MODEL_PATH", str(tmp_path / "missing.keras"))
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", str(tmp_path / "missing.keras"))
     with pytest.raises(FileNotFoundError, match="--model-base-path"):
         default_model.default_base_path(str(tmp_path / "cache"))

@@ -17,6 +17,7 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 from test_serving_limits import BOMBS, OVERSIZED, SMALL_IMAGE, SMALL_MASK, bytes_body
 
@@ -58,18 +59,17 @@ def quiet_env() -> dict:
 
 
 class ServerProcess:
-    """`python -m tfinpaint.cli serve ARGS` (or `-c CODE`) until its banner names its ports."""
+    """`python -m tfinpaint.cli serve ARGS`, started and read until its banner names its ports."""
 
-    def __init__(self, args, stderr_path, data_limit=None, code=None):
+    def __init__(self, args, stderr_path, data_limit=None):
         def limits():
             if data_limit:
                 resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
 
-        command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "tfinpaint.cli"]
         self.stderr_path = stderr_path
         with open(stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(
-                command + ["serve", *args],
+                [sys.executable, "-m", "tfinpaint.cli", "serve", *args],
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,
@@ -202,13 +202,6 @@ def test_tensorflow_native_lines_are_hidden_unless_verbose(keras_file, tmp_path)
     assert NATIVE_LOG_LINE.search(verbose.stderr), verbose.stderr
 
 
-# `tfinpaint serve` with no model, with the shipped model's path pointed at a tiny generator.
-SERVE_DEFAULT = (
-    "import sys; import tfinpaint.serving.default_model as d; d.DEFAULT_MODEL_PATH = {path!r}; "
-    "from tfinpaint.cli import main; sys.exit(main(sys.argv[1:]))"
-)
-
-
 def signature_summary(signature_defs) -> dict:
     return {
         key: {
@@ -219,24 +212,35 @@ def signature_summary(signature_defs) -> dict:
     }
 
 
-def test_serve_without_arguments_serves_the_default_model(keras_file, base_path, tmp_path):
-    cache = str(tmp_path / "cache")
-    code = SERVE_DEFAULT.format(path=keras_file)
-    args = ["--port", "0", "--grpc-port", "0", "--cache-dir", cache]
-    server = ServerProcess(args, str(tmp_path / "stderr.txt"), code=code)
+def test_serve_without_a_model_serves_the_shipped_default_model(base_path, tmp_path, photo_paths):
+    # Only free ports and a fresh cache folder are given: the model is the shipped one.
+    args = ["--port", "0", "--grpc-port", "0", "--cache-dir", str(tmp_path / "cache")]
+    server = ServerProcess(args, str(tmp_path / "stderr.txt"))
     channel, stub = stub_for(server)
     try:
         assert "exporting the default model" in server.banner
         assert "serving default version 1" in server.banner
         assert f"REST  http://127.0.0.1:{server.rest_port}/v1/models/default" in server.banner
+        assert f"page  http://127.0.0.1:{server.rest_port}/" in server.banner
+        page = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=60)
+        page.request("GET", "/")
+        response = page.getresponse()
+        assert response.status == 200 and response.getheader("Content-Type").startswith("text/html")
+        page.close()
         status, body = server.request("GET", "/v1/models/default")
         assert status == 200 and body["model_version_status"][0]["state"] == "AVAILABLE"
-        status, body = server.request(
-            "POST", "/v1/models/default:predict", bytes_body(SMALL_IMAGE, SMALL_MASK)
-        )
-        assert status == 200
+        full = np.asarray(Image.open(photo_paths[2]).convert("RGB"))  # sky over a ridge
+        top, left = full.shape[0] // 2 - 48, full.shape[1] // 2 - 64
+        photo = full[top : top + 96, left : left + 128]
+        mask = np.zeros((96, 128, 1), np.uint8)
+        mask[32:64, 40:88] = 255
+        png = lambda array: tf.io.encode_png(array).numpy()  # noqa: E731
+        status, body = server.request("POST", "/v1/models/default:predict", bytes_body(png(photo), png(mask)))
+        assert status == 200, body
         out = tf.io.decode_png(base64.b64decode(body["predictions"][0]["b64"])).numpy()
-        assert out.shape == (20, 28, 3)
+        hole = mask[..., 0] > 0
+        assert out.shape == photo.shape and np.array_equal(out[~hole], photo[~hole])
+        assert np.abs(out[hole].astype(int) - photo[hole]).mean() < 30  # a fill, not noise
         assert stub.Predict(good_grpc_request("default"), timeout=120).model_spec.name == "default"
         metadata_request = get_model_metadata_pb2.GetModelMetadataRequest()
         metadata_request.model_spec.name = "default"

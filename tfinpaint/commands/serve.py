@@ -53,8 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from tfinpaint.artifacts import DEFAULT_MODEL_NAME
     from tfinpaint.export import ExportError
-    from tfinpaint.serving.default_model import DEFAULT_MODEL_NAME, default_base_path
+    from tfinpaint.serving.default_model import default_base_path
     from tfinpaint.serving.server import InpaintServer
 
     logging.basicConfig(

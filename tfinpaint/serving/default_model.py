@@ -11,12 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from tfinpaint.artifacts import newest_version
-
-DEFAULT_MODEL_NAME = "default"
-DEFAULT_MODEL_PATH = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights", "default.keras"
-)
+from tfinpaint import artifacts
 
 
 def cache_dir() -> str:
@@ -57,14 +52,15 @@ def default_base_path(cache: str | None = None, say=_print) -> str:
     Raises:
         FileNotFoundError: this install has no default model.
     """
-    keras_path = DEFAULT_MODEL_PATH
+    keras_path = artifacts.DEFAULT_MODEL_PATH
     if not os.path.isfile(keras_path):
         raise FileNotFoundError(
             f"the default model is missing from this install (expected {keras_path}); "
             "serve an export instead: tfinpaint serve --model-base-path saved_models/NAME"
         )
-    base = os.path.join(cache or cache_dir(), "serving", f"{DEFAULT_MODEL_NAME}-{_export_key(keras_path)}")
-    if newest_version(base) is None:
+    name = f"{artifacts.DEFAULT_MODEL_NAME}-{_export_key(keras_path)}"
+    base = os.path.join(cache or cache_dir(), "serving", name)
+    if artifacts.newest_version(base) is None:
         from tfinpaint.export import ExportError, export_saved_model
         from tfinpaint.inference import load_generator
 
@@ -72,7 +68,7 @@ def default_base_path(cache: str | None = None, say=_print) -> str:
         try:
             export_saved_model(load_generator(keras_path), base, version=1)
         except ExportError:
-            if newest_version(base) is None:
+            if artifacts.newest_version(base) is None:
                 raise
             # Another server starting at the same time published it first: theirs serves.
     return base
