@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tfinpaint import artifacts
 from tfinpaint.baselines import BASELINES
 from tfinpaint.config import get_config
 from tfinpaint.inference import KerasInpainter, inpaint
 from tfinpaint.io import read_image
 from tfinpaint.models import build_generator
-from tfinpaint.serving import app, default_model
+from tfinpaint.serving import app
 from tfinpaint.serving.app.form import parse_form
 
 
@@ -48,7 +49,7 @@ def decoded(body: bytes) -> np.ndarray:
 def paper1():
     return KerasInpainter(
         build_generator(
-            get_config(1, "demo", ["model.width=4", "model.latent_channels=8", "model.max_attention_side=64"])
+            get_config(1, "demo", ["model.width=4", "model.latent_channels=8", "model.max_side=64"])
         ),
         name="paper1_tiny",
     )
@@ -63,7 +64,7 @@ def context(paper1):
 
 @pytest.fixture
 def no_default(monkeypatch, tmp_path):
-    monkeypatch.setattr(default_model, "DEFAULT_MODEL_PATH", str(tmp_path / "missing.keras"))
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", str(tmp_path / "missing.keras"))
 
 
 @pytest.fixture
@@ -137,19 +138,19 @@ def test_models_list_served_default_and_classical(context, monkeypatch, tmp_path
     status, _, body = app.handle("GET", "/v1/app/models", {}, b"", context)
     listed = json.loads(body)
     assert status == 200
-    assert [(m["name"], m["kind"], m["can_sample"]) for m in listed["models"]] == [
-        ("paper1_tiny", "served", True),
-        *[(name, "classical", False) for name in installed_baselines()],
+    assert [(m["name"], m["kind"], m["can_sample"], m["blend"]) for m in listed["models"]] == [
+        ("paper1_tiny", "served", True, "none"),
+        *[(name, "classical", False, "none") for name in installed_baselines()],
     ]
     assert listed["selected"] == "paper1_tiny"
     assert listed["limits"] == {"max_request_bytes": 10_000_000, "max_pixels": 200_000}
     # With the shipped model present, `default` is offered and picked first.
     path = str(tmp_path / "default.keras")
     build_generator(get_config(2, "demo", ["model.generator_width=8"])).save(path)
-    monkeypatch.setattr(default_model, "DEFAULT_MODEL_PATH", path)
+    monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", path)
     listed = json.loads(app.handle("GET", "/v1/app/models", {}, b"", context)[2])
-    assert ("default", "default", False) in [
-        (m["name"], m["kind"], m["can_sample"]) for m in listed["models"]
+    assert ("default", "default", False, "poisson") in [
+        (m["name"], m["kind"], m["can_sample"], m["blend"]) for m in listed["models"]
     ]
     assert listed["selected"] == "default"
 
@@ -193,6 +194,8 @@ def test_seeded_samples_blending_and_jpeg(context, photo, paper1):
     classical = {**fields, "model": "telea"}  # the same code path, without a network's cost
     blended = decoded(post(context, {**classical, "blend": "poisson"})[2])
     np.testing.assert_array_equal(blended, inpaint(image, hole, model="telea", blend="poisson"))
+    unsaid = decoded(post(context, {**classical, "blend": ""})[2])  # the model's own default
+    np.testing.assert_array_equal(unsaid, inpaint(image, hole, model="telea"))
     status, headers, body = post(context, {**classical, "format": "jpeg"})
     assert status == 200 and headers["Content-Type"] == "image/jpeg"
     assert Image.open(io.BytesIO(body)).format == "JPEG"
@@ -276,6 +279,7 @@ def test_a_model_that_cannot_load_is_listed_with_the_reason(no_default):
         "name": "broken",
         "kind": "served",
         "can_sample": False,
+        "blend": "none",
         "error": "OSError: saved_model.pb is truncated",
     }
     assert [m["name"] for m in listed["models"][1:]] == installed_baselines()

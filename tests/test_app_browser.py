@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tfinpaint import artifacts
 from tfinpaint.config import get_config
 from tfinpaint.export import export_saved_model
 from tfinpaint.io import read_image
 from tfinpaint.models import build_generator
-from tfinpaint.serving import default_model
 from tfinpaint.serving.server import InpaintServer
 
 if os.environ.get("TFINPAINT_NO_BROWSER"):
@@ -44,14 +44,14 @@ SERVED = "paper1_tiny"
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("app")
     paper1 = build_generator(
-        get_config(1, "demo", ["model.width=4", "model.latent_channels=8", "model.max_attention_side=64"])
+        get_config(1, "demo", ["model.width=4", "model.latent_channels=8", "model.max_side=64"])
     )
     base = str(root / SERVED)
     export_saved_model(paper1, base)
     default = str(root / "default.keras")
     build_generator(get_config(2, "demo", ["model.generator_width=8"])).save(default)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(default_model, "DEFAULT_MODEL_PATH", default)
+        patch.setattr(artifacts, "DEFAULT_MODEL_PATH", default)
         with InpaintServer(
             base,
             port=0,
@@ -416,6 +416,10 @@ def test_served_model_another_sample_compare_and_painting_on_the_result(page, ph
 
 def test_default_model_is_picked_and_blends(page, photo_paths):
     assert by_id(page, "model-select").input_value() == "default"
+    # Blending starts as each model does by default: on for paper 2's, off for a classical fill.
+    assert by_id(page, "blend").is_checked()
+    by_id(page, "model-select").select_option("telea")
+    assert not by_id(page, "blend").is_checked()
     photo = photo_paths[5]
     rgb = read_image(photo).rgb
     open_photo(page, photo)

@@ -4,12 +4,12 @@
 every other path, so the server's TF Serving routes stay as they are:
 
 - `GET  /` -> the page; `GET /app/<file>` -> its script and style (shipped in `static/`).
-- `GET  /v1/app/models` -> `{"models": [{"name", "kind", "can_sample"}, …], "selected": name,
+- `GET  /v1/app/models` -> `{"models": [{"name", "kind", "can_sample", "blend"}, …], "selected": name,
   "limits": {"max_request_bytes", "max_pixels"}}`: the served models, `default` (when this
   install ships it) and the classical fills telea, ns, biharmonic (patchmatch when installed).
 - `POST /v1/app/inpaint`, multipart/form-data: `image` (any file `tfinpaint inpaint` reads),
   `mask` (white = hole, the image's size), `model` (a name from the list; default `selected`),
-  `blend` (`poisson` | `none`, default `poisson`), `seed` (empty = the model's deterministic
+  `blend` (`poisson` | `none`; empty = the model's default), `seed` (empty = the model's deterministic
   completion, an integer = that random sample, for models that can sample), `dilate` and
   `feather` (pixels, default 0: grow the hole; blend the fill in over a ring, as
   `tfinpaint inpaint --dilate/--feather`), `format` (`png`, default, or `jpeg`). Answers the
@@ -159,7 +159,7 @@ def _inpaint(headers: dict, body: bytes, context: AppContext) -> Response:
     fmt = {"": "png", "png": "png", "jpeg": "jpeg", "jpg": "jpeg"}.get(fmt)
     if fmt is None:
         raise _AppError(400, f"form field 'format': {form['format'].text!r}; expected png or jpeg")
-    blend = form["blend"].text if "blend" in form else "poisson"
+    blend = (form["blend"].text if "blend" in form else "") or None  # None: the model's default
     seed = _seed(form)
     dilate, feather = _pixels(form, "dilate"), _pixels(form, "feather")
     catalog = ModelCatalog(context.served)

@@ -12,14 +12,14 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 
+from tfinpaint import artifacts
 from tfinpaint.baselines import BASELINES
 from tfinpaint.inference import ModelInpainter, load_model_inpainter
 from tfinpaint.inpainters import Inpainter
-from tfinpaint.serving import default_model
 
 log = logging.getLogger("tfinpaint.serve.app")
 
-DEFAULT_NAME = "default"
+DEFAULT_NAME = artifacts.DEFAULT_MODEL_NAME
 # Classical fills for comparison: telea, ns, biharmonic, and patchmatch when its extra is installed.
 CLASSICAL_NAMES = tuple(BASELINES)
 
@@ -28,21 +28,16 @@ class UnknownModelError(LookupError):
     """A model name the page's endpoint does not offer; the message lists those it does."""
 
 
-def _default_model_path() -> str | None:
-    """The shipped default model's file, or None when this install has none."""
-    path = default_model.DEFAULT_MODEL_PATH
-    return path if os.path.isfile(path) else None
-
-
 _default_lock = threading.Lock()
 _default_loaded: dict[str, ModelInpainter] = {}
 
 
 def _default_inpainter(path: str) -> ModelInpainter:
-    """The default model, loaded on first use and kept (two first requests load it once)."""
+    """The shipped model (`path`: its file), loaded on first use and kept; two first requests
+    load it once."""
     with _default_lock:
         if path not in _default_loaded:
-            _default_loaded[path] = load_model_inpainter(path)
+            _default_loaded[path] = load_model_inpainter(DEFAULT_NAME)
         return _default_loaded[path]
 
 
@@ -60,24 +55,27 @@ class ModelCatalog:
 
     def _getters(self) -> dict[str, Callable[[], Inpainter]]:
         getters = dict(self.served)
-        default_path = _default_model_path()
-        if default_path and DEFAULT_NAME not in getters:
+        default_path = artifacts.DEFAULT_MODEL_PATH
+        if DEFAULT_NAME not in getters and os.path.isfile(default_path):
             getters[DEFAULT_NAME] = functools.partial(_default_inpainter, default_path)
         for name in CLASSICAL_NAMES:
             getters[name] = BASELINES[name]
         return getters
 
     def names(self) -> list[dict]:
-        """[{"name", "kind" (served|default|classical), "can_sample"}, …], served models first.
+        """[{"name", "kind" (served|default|classical), "can_sample", "blend"}, …], served first.
 
-        A model that fails to load is listed with `"error"` (the reason) instead of hiding it.
+        `blend` is what `inpaint` does for the model when not told ("poisson" for paper 2's
+        models, "none" otherwise). A model that fails to load is listed with `"error"` (the
+        reason) instead of being hidden.
         """
         entries = []
         for name, get in self._getters().items():
             kind = "classical" if name in CLASSICAL_NAMES else "served" if name in self.served else "default"
-            entry = {"name": name, "kind": kind, "can_sample": False}
+            entry = {"name": name, "kind": kind, "can_sample": False, "blend": "none"}
             try:
-                entry["can_sample"] = bool(get().can_sample)
+                inpainter = get()
+                entry.update(can_sample=bool(inpainter.can_sample), blend=inpainter.default_blend)
             except Exception as error:  # one broken model must not hide the others
                 if kind == "classical":
                     continue  # an optional extra that is not installed (patchmatch)

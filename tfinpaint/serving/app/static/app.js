@@ -147,12 +147,19 @@ async function loadModels() {
   );
   const usable = data.models.filter((model) => !model.error).map((model) => model.name);
   ui.model.value = usable.includes(data.selected) ? data.selected : usable[0] || "";
+  showBlendDefault();
   const broken = data.models.filter((model) => model.error);
   if (broken.length) showError(broken.map((model) => `model ${model.name}: ${model.error}`).join("\n"));
   const megabytes = (data.limits.max_request_bytes / 2 ** 20).toFixed(0);
   const megapixels = (data.limits.max_pixels / 1e6).toFixed(1);
   ui.limits.textContent = `This server takes photos up to ${megapixels} megapixels and ${megabytes} MB.`;
   updateButtons();
+}
+
+/** Tick "Poisson blending" as the chosen model does by default (paper 2's models blend). */
+function showBlendDefault() {
+  const model = state.models.get(ui.model.value);
+  if (model) ui.blend.checked = model.blend === "poisson";
 }
 
 // ---- images -----------------------------------------------------------------------------------
@@ -470,7 +477,10 @@ ui.downloadMask.addEventListener(
   guarded(async () => download(await mask.toPngBlob(), `${stem(state.original.name)}_mask.png`)),
 );
 ui.zoom.addEventListener("change", layout);
-ui.model.addEventListener("change", updateButtons);
+ui.model.addEventListener("change", () => {
+  showBlendDefault();
+  updateButtons();
+});
 ui.run.addEventListener("click", guarded(() => run(false)));
 ui.another.addEventListener("click", guarded(() => run(true)));
 ui.compare.addEventListener("pointerdown", () => setCompare(true));
