@@ -1,4 +1,4 @@
-"""Image and mask files from users: RELIABILITY.md's table, one test (or more) per row."""
+"""Image and mask files from users: one test (or more) per kind of file users bring."""
 
 import functools
 import io

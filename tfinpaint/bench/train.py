@@ -48,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--peer-script",
-        help="a PyTorch script taking SIZE BATCH STEPS [bf16] that prints `images_per_sec N`",
+        default="scripts/torch_peer_paper2.py",
+        help="a PyTorch script taking SIZE BATCH STEPS [bf16] that prints `images_per_sec N` "
+        "(default: the repository's scripts/torch_peer_paper2.py)",
     )
     add_common_arguments(parser)
 
