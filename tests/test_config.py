@@ -145,6 +145,6 @@ def test_a_run_on_other_data_gets_its_own_names():
 def test_the_default_preset_keeps_its_recipe():
     config = get_config(2, "default")
     m, d, t = config.model, config.data, config.train
-    assert (m.generator_width, m.critic_width, m.t1, m.t2, m.t3) == (32, 32, 6000, 500, 1500)
+    assert (m.generator_width, m.critic_width, m.t1, m.t2, m.t3) == (32, 32, 4000, 400, 1200)
     assert (d.image_size, d.split_ratio, d.upscale_small, d.hole_fraction) == (128, 0.95, True, 0.5)
     assert (t.batch_size, t.precision, t.val_batches, t.eval_images) == (16, "mixed_bfloat16", 4, 200)

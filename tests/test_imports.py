@@ -3,8 +3,6 @@
 import ast
 import os
 
-import pytest
-
 import tfinpaint
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(tfinpaint.__file__))
@@ -99,26 +97,10 @@ def test_the_graph_reader_sees_imports_inside_functions():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-# The circles left in the training side's modules (the train branch removes them); the lead
-# drops these marks when that branch is merged.
-_TRAIN_SIDE_PENDING = pytest.mark.xfail(
-    reason="pending the train branch: data <-> data.datasets/masks (DataError), models.paper1 <-> "
-    "training.wgan_gp, models.paper2 -> training.wgan_clip",
-    strict=False,
-)
-
-
-@_TRAIN_SIDE_PENDING
 def test_no_import_circle():
     assert cycles(import_graph()) == []
 
 
-def test_no_import_circle_outside_the_training_side():
-    training_side = ("tfinpaint.data", "tfinpaint.models", "tfinpaint.training")
-    assert [c for c in cycles(import_graph()) if not all(m.startswith(training_side) for m in c)] == []
-
-
-@_TRAIN_SIDE_PENDING
 def test_networks_do_not_import_their_trainers():
     graph = import_graph()
     offenders = {

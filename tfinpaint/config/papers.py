@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import typing
 from dataclasses import dataclass
 
 from tfinpaint.config.errors import ConfigError
-
-if typing.TYPE_CHECKING:
-    from tfinpaint.config.experiment import ExperimentConfig
 
 # Paper 2's critic roles and the two readings of their depths (`tfinpaint.models.paper2`).
 CRITIC_ROLES = ("local", "global", "x2", "x4")
@@ -56,7 +52,7 @@ class Paper1Config:
     max_side: int = 512
     kl_reduction: str = "mean"
 
-    def validate(self, config: ExperimentConfig) -> None:
+    def validate(self, config) -> None:
         """Reject values paper 1 cannot train with (`ConfigError`)."""
         _check_image_size(config, self.size_multiple, self.size_multiple)
         if config.train.steps is None:
@@ -143,7 +139,7 @@ class Paper2Config:
             for role in self.critic_roles
         }
 
-    def validate(self, config: ExperimentConfig) -> None:
+    def validate(self, config) -> None:
         """Reject values paper 2 cannot train with (`ConfigError`)."""
         _check_image_size(config, self.size_multiple, self.min_image_size)
         roles = self.critic_roles
@@ -193,7 +189,7 @@ class Paper2Config:
 MODEL_CONFIGS = {1: Paper1Config, 2: Paper2Config}
 
 
-def _check_image_size(config: ExperimentConfig, multiple: int, smallest: int) -> None:
+def _check_image_size(config, multiple: int, smallest: int) -> None:
     size = config.data.image_size
     if size < smallest or size % multiple:
         raise ConfigError(

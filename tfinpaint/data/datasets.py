@@ -46,14 +46,12 @@ import tensorflow as tf
 from tfinpaint.convention import IMAGE_EXTENSIONS
 from tfinpaint.data import masks as masklib
 from tfinpaint.data.errors import DataError
+from tfinpaint.data.splits import in_split
 
 TFRECORD_EXTENSIONS = (".tfrecord", ".tfrecords", ".tfrec")
 IMAGE_FEATURE = "image/encoded"
 SPLITS = ("train", "val", "test", "all")
 PARTITIONS = {"train": 0, "val": 1, "test": 2}
-# Share of the files outside `train` in `val`; the rest is `test`.
-VAL_FRACTION = 0.5
-_HASH_BUCKETS = 1_000_000
 _TFRECORD_SHUFFLE_BUFFER = 1024
 ACCEPTED = (
     f"a folder of images ({', '.join(IMAGE_EXTENSIONS)}), a text file listing images, "
@@ -254,26 +252,6 @@ def _list_source(list_path: str, root: str | None) -> Source:
         None if partitions is None else tuple(partitions[i] for i in images),
         skipped,
     )
-
-
-def in_split(keys, split: str, split_ratio: float, val_fraction: float = VAL_FRACTION):
-    """Boolean tensor: which `keys` (relative paths, string tensor) belong to `split`.
-
-    A key's FarmHash fingerprint bucket, as a share u in [0, 1): `train` when u < split_ratio,
-    `val` when u is in the next `val_fraction` of the rest, `test` above. A TF op, so file
-    lists (eagerly) and TFRecord records (in the graph) split the same way. Mask folders split
-    in two with `val_fraction=0` (`test` = everything outside `train`).
-    """
-    if split == "all":
-        return tf.ones_like(keys, dtype=tf.bool)
-    bucket = tf.strings.to_hash_bucket_fast(keys, _HASH_BUCKETS)
-    train_end = int(round(split_ratio * _HASH_BUCKETS))
-    val_end = train_end + int(round(val_fraction * (_HASH_BUCKETS - train_end)))
-    if split == "train":
-        return bucket < train_end
-    if split == "val":
-        return (bucket >= train_end) & (bucket < val_end)
-    return bucket >= val_end
 
 
 def _check_split_args(split, split_ratio):

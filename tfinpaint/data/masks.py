@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from tfinpaint.convention import MASK_FILE_EXTENSIONS, InputWarning
 from tfinpaint.data.errors import DataError
+from tfinpaint.data.splits import in_split
 
 HOLE_RATIO_BUCKETS = ("0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%", ">60%")
 MASK_KINDS = ("center", "random_rect", "free_form", "files:DIR", "files-paired:DIR", "mixed")
@@ -384,7 +385,6 @@ def _split_masks(paths: list, source: str, split: str | None) -> list:
         return paths
     if split not in MASK_SPLITS:
         raise MaskError(f"mask source {source!r}@{split}: expected @train or @test after the folder")
-    from tfinpaint.data.datasets import in_split
 
     base = source if os.path.isdir(source) else os.path.dirname(os.path.abspath(source))
     keys = tf.constant([os.path.relpath(p, base) for p in paths])
