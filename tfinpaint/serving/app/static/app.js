@@ -489,7 +489,8 @@ for (const type of ["pointerup", "pointerleave", "pointercancel"]) {
 }
 ui.downloadResult.addEventListener("click", () => download(state.current.blob, state.current.name));
 ui.downloadJpeg.addEventListener("click", guarded(downloadJpeg));
-window.addEventListener("resize", layout);
+// Refit when the window or the header (status, error) changes size.
+new ResizeObserver(layout).observe(ui.viewport);
 window.addEventListener("blur", () => setCompare(false));
 
 document.addEventListener("keydown", (event) => {
