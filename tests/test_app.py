@@ -121,11 +121,17 @@ def test_page_and_its_files(context):
         "clear",
         "model-select",
         "run",
+        "result-image",
+        "download-result",
+        "download-mask",
+        "error",
     ):
         assert f'data-testid="{testid}"'.encode() in body
     for name, kind in (
         ("app.js", "text/javascript"),
         ("mask.js", "text/javascript"),
+        ("server.js", "text/javascript"),
+        ("files.js", "text/javascript"),
         ("app.css", "text/css"),
     ):
         status, headers, body = app.handle("GET", f"/app/{name}?v=1", {}, b"", context)

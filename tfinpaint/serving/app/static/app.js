@@ -1,7 +1,9 @@
 // The page of `tfinpaint serve`: open a photo, paint what to remove, run a model on the
 // server (POST /v1/app/inpaint), compare, paint again on the result, download.
 
+import { download, jpegBlob, loadImage, stem } from "/app/files.js";
 import { MaskLayer, holesFromImageData } from "/app/mask.js";
+import { fetchModels, post } from "/app/server.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -73,6 +75,10 @@ function setStatus(text = "", fraction = undefined) {
   else if (fraction !== undefined) ui.progress.value = fraction;
 }
 
+function showUpload(fraction) {
+  setStatus(`Uploading… ${Math.round(100 * fraction)} %`, fraction);
+}
+
 /** Run an action; any failure is shown in the error area, never swallowed. */
 function guarded(action) {
   return async (...args) => {
@@ -87,51 +93,18 @@ function guarded(action) {
 
 // ---- the server -------------------------------------------------------------------------------
 
-/** POST a form; resolves with the answer's Blob, rejects with the server's error message. */
-function post(path, form, onUploaded = () => {}) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", path);
-    xhr.responseType = "blob";
-    xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable) setStatus(`Uploading… ${Math.round((100 * e.loaded) / e.total)} %`, e.loaded / e.total);
-    };
-    xhr.upload.onload = onUploaded;
-    xhr.onload = async () => {
-      if (xhr.status === 200) resolve(xhr.response);
-      else reject(new Error(await errorMessage(xhr)));
-    };
-    xhr.onerror = () =>
-      reject(new Error(`The server did not answer ${path}: is \`tfinpaint serve\` still running?`));
-    xhr.send(form);
-  });
-}
-
-async function errorMessage(xhr) {
-  const text = xhr.response ? await xhr.response.text() : "";
-  try {
-    const message = JSON.parse(text).error;
-    if (message) return message;
-  } catch {
-    // not JSON: fall through to the raw answer
-  }
-  return `HTTP ${xhr.status} ${xhr.statusText}: ${text.slice(0, 300)}`;
-}
-
 /** The file as the server reads it, as PNG (formats a browser cannot show, e.g. TIFF). */
 async function decodeOnServer(file) {
   const form = new FormData();
   form.append("image", file, file.name);
   setStatus(`Reading ${file.name} on the server…`, null);
-  const png = await post("/v1/app/decode", form);
+  const png = await post("/v1/app/decode", form, { onProgress: showUpload });
   setStatus();
   return png;
 }
 
 async function loadModels() {
-  const response = await fetch("/v1/app/models");
-  const data = await response.json();
-  if (!response.ok) throw new Error(data.error || `HTTP ${response.status} from /v1/app/models`);
+  const data = await fetchModels();
   const labels = { served: "", default: " (shipped model)", classical: " (classical fill)" };
   ui.model.replaceChildren(
     ...data.models.map((model) => {
@@ -164,19 +137,9 @@ function showBlendDefault() {
 
 // ---- images -----------------------------------------------------------------------------------
 
-function loadImage(url) {
-  const image = new Image();
-  image.src = url;
-  return image.decode().then(() => image);
-}
-
 function track(url) {
   state.urls.push(url);
   return url;
-}
-
-function stem(name) {
-  return name.replace(/\.[^.]*$/, "") || "image";
 }
 
 async function openPhoto(file) {
@@ -239,24 +202,8 @@ async function openMask(file) {
   mask.replace(holesFromImageData(context.getImageData(0, 0, canvas.width, canvas.height)));
 }
 
-function download(blob, name) {
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(blob);
-  link.download = name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-}
-
 async function downloadJpeg() {
-  const image = await loadImage(state.current.url);
-  const canvas = document.createElement("canvas");
-  canvas.width = image.naturalWidth;
-  canvas.height = image.naturalHeight;
-  canvas.getContext("2d").drawImage(image, 0, 0);
-  const jpeg = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.95));
-  download(jpeg, `${stem(state.current.name)}.jpg`);
+  download(await jpegBlob(state.current.url), `${stem(state.current.name)}.jpg`);
 }
 
 // ---- view -------------------------------------------------------------------------------------
@@ -419,9 +366,12 @@ async function run(anotherSample = false) {
   document.body.dataset.busy = "true";
   updateButtons();
   try {
-    const blob = await post("/v1/app/inpaint", form, () => {
-      running();
-      timer = setInterval(running, 200);
+    const blob = await post("/v1/app/inpaint", form, {
+      onProgress: showUpload,
+      onUploaded: () => {
+        running();
+        timer = setInterval(running, 200);
+      },
     });
     const url = track(URL.createObjectURL(blob));
     await loadImage(url); // decoded before it replaces the view
@@ -489,7 +439,8 @@ for (const type of ["pointerup", "pointerleave", "pointercancel"]) {
 }
 ui.downloadResult.addEventListener("click", () => download(state.current.blob, state.current.name));
 ui.downloadJpeg.addEventListener("click", guarded(downloadJpeg));
-window.addEventListener("resize", layout);
+// Refit when the window or the header (status, error) changes size.
+new ResizeObserver(layout).observe(ui.viewport);
 window.addEventListener("blur", () => setCompare(false));
 
 document.addEventListener("keydown", (event) => {
