@@ -10,7 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 from tfinpaint.data import DataError, build_dataset, check_source, demo_data_dir, resolve_source, split_files
-from tfinpaint.data.datasets import IMAGE_FEATURE, Source
+from tfinpaint.data.sources import IMAGE_FEATURE, Source
 from tfinpaint.data.splits import in_split
 
 S = 32

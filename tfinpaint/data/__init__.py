@@ -4,20 +4,8 @@
 lists the files a source would skip; `tfinpaint.data.masks` makes the holes.
 """
 
-from tfinpaint.data.datasets import (
-    ACCEPTED,
-    IMAGE_EXTENSIONS,
-    IMAGE_FEATURE,
-    TFRECORD_EXTENSIONS,
-    Source,
-    SourceReport,
-    build_dataset,
-    check_source,
-    decode_image,
-    demo_data_dir,
-    resolve_source,
-    split_files,
-)
+from tfinpaint.convention import IMAGE_EXTENSIONS
+from tfinpaint.data.datasets import build_dataset
 from tfinpaint.data.errors import DataError
 from tfinpaint.data.masks import (
     HOLE_RATIO_BUCKETS,
@@ -25,6 +13,18 @@ from tfinpaint.data.masks import (
     hole_ratio,
     hole_ratio_bucket,
     make_mask_generator,
+)
+from tfinpaint.data.sources import (
+    ACCEPTED,
+    IMAGE_FEATURE,
+    TFRECORD_EXTENSIONS,
+    Source,
+    SourceReport,
+    check_source,
+    decode_image,
+    demo_data_dir,
+    resolve_source,
+    split_files,
 )
 
 __all__ = [
