@@ -123,19 +123,16 @@ def test_file_list_places_and_celeba_styles(folder, tmp_path):
     assert resolved.kind == "list" and resolved.keys == ("img00.jpg", "img03.jpg", "sub/q1.JPEG")
     assert len(_eval_all(str(places), root=folder)["index"]) == 3
 
-    celeba = os.path.join(folder, "list_eval_partition.txt")
-    with open(celeba, "w") as f:
-        f.write("".join(f"img{i:02d}.jpg {p}\n" for i, p in enumerate([0, 0, 1, 2, 0, 2])))
-    try:
-        for split, expected in [("train", [0, 1, 4]), ("val", [2]), ("test", [3, 5])]:
-            out = build_dataset(celeba, image_size=S, batch_size=8, split=split, training=False)
-            assert sorted(np.concatenate([b["index"].numpy() for b in out])) == expected
-        with open(celeba, "a") as f:
-            f.write("img05.jpg 7\n")
-        with pytest.raises(DataError, match="partition 7"):
-            resolve_source(celeba)
-    finally:
-        os.remove(celeba)
+    # The list lives outside the (shared) image folder: paths are relative to `root`.
+    celeba = tmp_path / "list_eval_partition.txt"
+    celeba.write_text("".join(f"img{i:02d}.jpg {p}\n" for i, p in enumerate([0, 0, 1, 2, 0, 2])))
+    for split, expected in [("train", [0, 1, 4]), ("val", [2]), ("test", [3, 5])]:
+        out = build_dataset(str(celeba), root=folder, image_size=S, batch_size=8, split=split, training=False)
+        assert sorted(np.concatenate([b["index"].numpy() for b in out])) == expected
+    with open(celeba, "a") as f:
+        f.write("img05.jpg 7\n")
+    with pytest.raises(DataError, match="partition 7"):
+        resolve_source(str(celeba), root=folder)
 
 
 def test_glob_and_path_list_sources(folder):

@@ -160,8 +160,7 @@ PRESETS: dict[int, dict[str, ExperimentConfig]] = {
             train=TrainConfig(batch_size=8, steps=200_000),
         ),
         # Small enough that `python scripts/train.py --paper 1` finishes on a 2-core CPU. A 10x
-        # learning rate: at the paper's 1e-4 the demo's 1,200 steps end far blurrier
-        # (19.4 vs 22.5 dB on the demo validation split after 600 steps).
+        # learning rate: at the paper's 1e-4 the demo's 1,200 steps ended far blurrier.
         "demo": ExperimentConfig(
             paper=1,
             preset="demo",
@@ -184,8 +183,8 @@ PRESETS: dict[int, dict[str, ExperimentConfig]] = {
             paper=2,
             preset="demo",
             data=DataConfig(image_size=64, masks="center", hole_fraction=0.5),
-            # 4,000 steps: about 4 minutes here; 1,000 steps ended at 23.9 dB, these at 25.6 dB
-            # on the demo validation split (README, Results).
+            # 4,000 steps, a few minutes on a 2-core CPU; 1,000 ended visibly blurrier (README,
+            # Results has the scores).
             model=Paper2Config(generator_width=16, critic_width=16, t1=2000, t2=300, t3=1700),
             train=TrainConfig(
                 batch_size=8, checkpoint_every=200, log_every=25, image_every=100, eval_images=64
