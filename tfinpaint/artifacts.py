@@ -119,18 +119,25 @@ def resolve_model(value: str | os.PathLike | None = None) -> str:
     )
 
 
-def read_run_json(path: str) -> dict:
-    """A run's JSON file as a dict; `RunFileError` naming the file when it is damaged."""
+def read_run_json(
+    path: str,
+    what: str = "the run's file",
+    todo: str = "restore it, or remove the run directory and train again",
+) -> dict:
+    """A run's JSON file as a dict; `RunFileError` naming the file, what is wrong and `todo`."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise RunFileError(
-            f"{path}: not valid JSON ({error}); the file is truncated or damaged (a full disk or a "
-            "power cut while it was written): restore it, or remove the run directory and train again."
+            f"{path} is damaged ({what} cannot be read: {error}), truncated or half written (a full "
+            f"disk or a power cut while it was written); {todo}"
         ) from None
     if not isinstance(data, dict):
-        raise RunFileError(f"{path}: holds a JSON {type(data).__name__}; expected an object.")
+        raise RunFileError(
+            f"{path} is damaged ({what} should be a JSON object, found {type(data).__name__}: a "
+            f"truncated or overwritten file); {todo}"
+        )
     return data
 
 
