@@ -65,17 +65,33 @@ def test_default_is_the_shipped_weights_and_a_clear_error_without_them(tmp_path,
     assert "gone.keras" in str(error.value) and "--model" in str(error.value)
 
 
-def test_run_config_names_and_training_size(tmp_path):
+def test_run_config_and_training_size(tmp_path):
     run = _run_dir(tmp_path / "run", {"paper": 1, "preset": "paper", "data": {"image_size": 256}})
     keras_path = os.path.join(run, "generator.keras")
     assert artifacts.run_config(keras_path)["preset"] == "paper"
-    assert artifacts.model_names(keras_path) == ("paper1-paper", "paper1_paper")
     assert artifacts.training_size(keras_path) == 256
     loose = tmp_path / "loose.keras"
     loose.write_bytes(b"")
     assert artifacts.run_config(str(loose)) is None
-    assert artifacts.model_names(str(loose)) == ("loose", "loose")
     assert artifacts.training_size(str(loose)) is None
+
+
+def test_names_come_from_the_run_config(tmp_path):
+    from tfinpaint.config import get_config
+    from tfinpaint.inference.loading import model_names
+
+    def names(config):
+        run = _run_dir(tmp_path / str(len(os.listdir(tmp_path))), config.to_json())
+        return model_names(os.path.join(run, "generator.keras"))
+
+    assert names(get_config(1, "paper")) == ("paper1-paper", "paper1_paper")
+    # A run on other data, or with its own name, never exports under the demo's name.
+    faces = get_config(2, "demo", ["data.source=/data/faces"])
+    assert names(faces) == (faces.name, faces.export_name) != ("paper2-demo", "paper2_demo")
+    assert names(get_config(2, "demo", ["train.name=garden-v1"])) == ("garden-v1", "garden_v1")
+    loose = tmp_path / "loose.keras"
+    loose.write_bytes(b"")
+    assert model_names(str(loose)) == ("loose", "loose")
 
 
 @pytest.mark.parametrize("content", ['{"paper": 2, "preset": "de', "\x00\x01garbage", "[1, 2]"])

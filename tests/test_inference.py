@@ -44,6 +44,17 @@ def paper1():
 
 
 @pytest.fixture(scope="module")
+def keras2(paper2):
+    """The paper-2 generator behind the default policy, shared: each new inpainter traces anew."""
+    return KerasInpainter(paper2)
+
+
+@pytest.fixture(scope="module")
+def keras1(paper1):
+    return KerasInpainter(paper1)
+
+
+@pytest.fixture(scope="module")
 def model_files(paper2, tmp_path_factory):
     """A `.keras` file, a run directory and a TF Serving base path, all of the paper-2 model."""
     from tfinpaint.export import export_saved_model
@@ -84,6 +95,11 @@ def network_runs(inpainter, image, hole):
     return out.numpy(), masks
 
 
+def assert_same_pixels(a, b):
+    """Equal up to a rounding tie: a traced graph may fuse float ops the eager run keeps apart."""
+    assert a.shape == b.shape and np.abs(a.astype(int) - b).max() <= 1 and (a != b).mean() < 1e-3
+
+
 def shapes(masks):
     return [m.shape[1:3] for m in masks]
 
@@ -105,20 +121,20 @@ def box_mask(h, w, *boxes):
 # -- the size policy --------------------------------------------------------------------------
 
 
-def test_odd_size_is_reflect_padded_and_cropped_back(paper2):
-    inpainter = KerasInpainter(paper2)
+def test_odd_size_is_reflect_padded_and_cropped_back(keras2):
+    inpainter = keras2
     image, hole = photo(333, 517), box_mask(333, 517, (100, 160, 200, 290))
     recorded, masks = network_runs(inpainter, image, hole)
     assert shapes(masks) == [(336, 520)]
     out = inpaint(image, hole, model=inpainter, blend="none")
     assert out.shape == image.shape and out.dtype == np.uint8
-    np.testing.assert_array_equal(out, recorded)  # the traced policy = the eager one
+    assert_same_pixels(out, recorded)  # the traced policy = the eager one
     np.testing.assert_array_equal(out[~hole], image[~hole])
     assert (out[hole] != image[hole]).any()
 
 
-def test_large_image_runs_the_network_on_a_window_only(paper2):
-    inpainter = KerasInpainter(paper2)  # max_side 1024, context 128
+def test_large_image_runs_the_network_on_a_window_only(keras2):
+    inpainter = keras2  # max_side 1024, context 128
     image = np.tile(photo(200, 300), (10, 10, 1))
     hole = box_mask(2000, 3000, (1200, 1240, 2500, 2560))
     recorded, masks = network_runs(inpainter, image, hole)
@@ -126,7 +142,7 @@ def test_large_image_runs_the_network_on_a_window_only(paper2):
     assert all(side % 4 == 0 for side in shapes(masks)[0])
     out = inpaint(image, hole, model=inpainter, blend="none")
     assert out.shape == (2000, 3000, 3)
-    np.testing.assert_array_equal(out, recorded)
+    assert_same_pixels(out, recorded)
     np.testing.assert_array_equal(out[~hole], image[~hole])
     assert (out[hole] != image[hole]).any()
 
@@ -189,26 +205,26 @@ def test_the_network_runs_at_its_training_scale(paper2, tmp_path):
     assert exported.policy == loaded.policy
 
 
-def test_model_max_side_caps_the_window(paper1):
-    inpainter = KerasInpainter(paper1)  # its max_side (64 here) wins over the default 1024
+def test_model_max_side_caps_the_window(keras1):
+    inpainter = keras1  # its max_side (64 here) wins over the default 1024
     assert inpainter.policy.window_side == 64
     image, hole = photo(150, 200), box_mask(150, 200, (60, 80, 90, 110))
     out, masks = network_runs(inpainter, image, hole)
     assert masks and all(max(shape) <= 64 and shape[0] % 32 == 0 == shape[1] % 32 for shape in shapes(masks))
     np.testing.assert_array_equal(out[~hole], image[~hole])
-    np.testing.assert_array_equal(inpaint(image, hole, model=inpainter), out)  # paper 1: no blend
+    assert_same_pixels(inpaint(image, hole, model=inpainter), out)  # paper 1: no blend
 
 
-def test_tiny_images_are_scaled_up_to_the_stride(paper1):
-    inpainter = KerasInpainter(paper1)  # size multiple 32
+def test_tiny_images_are_scaled_up_to_the_stride(keras1):
+    inpainter = keras1  # size multiple 32
     image, hole = photo(3, 50), box_mask(3, 50, (0, 2, 10, 20))
     out, masks = network_runs(inpainter, image, hole)
     assert shapes(masks) == [(32, 64)]
     np.testing.assert_array_equal(out[~hole], image[~hole])
 
 
-def test_empty_mask_returns_the_input_without_running_the_network(paper2):
-    inpainter = KerasInpainter(paper2)
+def test_empty_mask_returns_the_input_without_running_the_network(keras2):
+    inpainter = keras2
     image = photo(1200, 70)  # larger than the window: the windowed path plans no window
     empty = np.zeros(image.shape[:2], bool)
     out, masks = network_runs(inpainter, image, empty)
@@ -244,18 +260,18 @@ def test_inpaint_batch_contract(paper2):
         np.testing.assert_array_equal(np.round(out[i] * 255).astype(np.uint8), one)
 
 
-def test_poisson_blend_by_default_for_paper2_only_and_near_the_hole(paper1, paper2):
+def test_poisson_blend_by_default_for_paper2_only_and_near_the_hole(keras2, keras1):
     image, hole = photo(64, 96), box_mask(64, 96, (0, 24, 30, 60))  # touches the top border
-    raw = inpaint(image, hole, model=KerasInpainter(paper2), blend="none")
-    blended = inpaint(image, hole, model=KerasInpainter(paper2))
+    raw = inpaint(image, hole, model=keras2, blend="none")
+    blended = inpaint(image, hole, model=keras2)
     region = blend_region(hole, 3)
     np.testing.assert_array_equal(blended[~region], image[~region])
     assert (blended[hole] != raw[hole]).any()
-    assert KerasInpainter(paper2).default_blend == "poisson"
-    assert KerasInpainter(paper1).default_blend == "none"  # paper 1 has no post-processing
+    assert keras2.default_blend == "poisson"
+    assert keras1.default_blend == "none"  # paper 1 has no post-processing
     np.testing.assert_array_equal(
-        inpaint(image, hole, model=KerasInpainter(paper1)),
-        inpaint(image, hole, model=KerasInpainter(paper1), blend="none"),
+        inpaint(image, hole, model=keras1),
+        inpaint(image, hole, model=keras1, blend="none"),
     )
 
 
@@ -273,31 +289,31 @@ def test_the_result_never_depends_on_what_the_hole_held(paper2, size):
         )
 
 
-def test_samples_from_paper1_and_a_clear_error_for_paper2(paper1, paper2):
+def test_samples_from_paper1_and_a_clear_error_for_paper2(keras2, keras1):
     image, hole = photo(40, 60), box_mask(40, 60, (8, 30, 10, 40))
-    first, second = inpaint(image, hole, model=KerasInpainter(paper1), samples=2, seed=3)
-    again = inpaint(image, hole, model=KerasInpainter(paper1), samples=1)
+    first, second = inpaint(image, hole, model=keras1, samples=2, seed=3)
+    again = inpaint(image, hole, model=keras1, samples=1)
     assert first.shape == second.shape == again.shape == image.shape
     assert (first[hole] != second[hole]).any()
     with pytest.raises(ValueError, match="cannot draw samples"):
-        inpaint(image, hole, model=KerasInpainter(paper2), samples=2)
+        inpaint(image, hole, model=keras2, samples=2)
 
 
-def test_array_masks_and_argument_errors(paper2):
+def test_array_masks_and_argument_errors(keras2):
     image = photo(40, 60)
     soft = np.zeros((40, 60, 1), np.uint8)
     soft[10:20, 10:20] = 255
     soft[30:35, 30:35] = 100  # below mid-grey: not a hole
     with pytest.warns(InputWarning, match="grey"):
-        out = inpaint(image, soft, model=KerasInpainter(paper2), blend="none")
+        out = inpaint(image, soft, model=keras2, blend="none")
     np.testing.assert_array_equal(out[30:35, 30:35], image[30:35, 30:35])
     with pytest.raises(ValueError, match=r"does not match"):
-        inpaint(image, np.ones((20, 20), bool), model=KerasInpainter(paper2))
+        inpaint(image, np.ones((20, 20), bool), model=keras2)
     with pytest.raises(ValueError, match="blend"):
-        inpaint(image, soft, model=KerasInpainter(paper2), blend="laplace")
+        inpaint(image, soft, model=keras2, blend="laplace")
 
 
-def test_classical_baselines_by_name_in_the_same_call(paper2):
+def test_classical_baselines_by_name_in_the_same_call():
     image, hole = photo(48, 64), box_mask(48, 64, (10, 30, 20, 40))
     for name in ("telea", "NS", "biharmonic"):
         out = inpaint(image, hole, model=name)  # classical: never blended by default
@@ -310,7 +326,7 @@ def test_classical_baselines_by_name_in_the_same_call(paper2):
 # -- exported and saved models ----------------------------------------------------------------
 
 
-def test_saved_model_inpainter_gives_the_keras_pixels(paper2, model_files):
+def test_saved_model_inpainter_gives_the_keras_pixels(model_files, keras2):
     inpainter = load_model_inpainter(model_files["base"])
     assert isinstance(inpainter, SavedModelInpainter) and inpainter.name == "paper2_demo/1"
     assert not inpainter.can_sample and inpainter.paper == 2 and inpainter.default_blend == "poisson"
@@ -319,7 +335,7 @@ def test_saved_model_inpainter_gives_the_keras_pixels(paper2, model_files):
         out = inpaint(image, hole, model=inpainter, blend="none")
         np.testing.assert_array_equal(out[~hole], image[~hole])
         # The same weights and the same policy, in another graph: at most a rounding tie apart.
-        reference = inpaint(image, hole, model=KerasInpainter(paper2), blend="none")
+        reference = inpaint(image, hole, model=keras2, blend="none")
         assert np.abs(out.astype(int) - reference).max() <= 1
     with pytest.raises(ValueError, match="fixed in its graph"):
         load_model_inpainter(model_files["base"], context=16)
@@ -338,9 +354,9 @@ def test_paper1_export_samples_through_its_sample_signature(paper1, tmp_path):
     np.testing.assert_array_equal(first[~hole], image[~hole])
 
 
-def test_keras_file_run_dir_and_default_load_in_safe_mode(paper2, model_files, default_model):
+def test_keras_file_run_dir_and_default_load_in_safe_mode(paper2, model_files, default_model, keras2):
     image, hole = photo(32, 48), box_mask(32, 48, (8, 24, 8, 30))
-    reference = inpaint(image, hole, model=KerasInpainter(paper2), blend="none")
+    reference = inpaint(image, hole, model=keras2, blend="none")
     for path, name in (
         (model_files["keras"], "generator"),
         (model_files["run_dir"], "paper2-demo"),
@@ -352,7 +368,7 @@ def test_keras_file_run_dir_and_default_load_in_safe_mode(paper2, model_files, d
         out = inpaint(image, hole, model=inpainter, blend="none")
         np.testing.assert_array_equal(out, reference)
     # No model given: the shipped one, Poisson-blended as a paper-2 model.
-    np.testing.assert_array_equal(inpaint(image, hole), inpaint(image, hole, model=KerasInpainter(paper2)))
+    np.testing.assert_array_equal(inpaint(image, hole), inpaint(image, hole, model=keras2))
 
 
 def test_load_inpainter_names_paths_and_errors(model_files, default_model, monkeypatch):
@@ -492,12 +508,12 @@ def test_cli_bad_inputs_are_one_line_errors(tmp_path, model_files, capsys, monke
     assert not os.path.exists(tmp_path / "p_inpainted.png")
 
 
-def test_cli_default_model_and_baselines(tmp_path, default_model, paper2, capsys):
+def test_cli_default_model_and_baselines(tmp_path, default_model, capsys, keras2):
     image_array, hole = photo(40, 56), box_mask(40, 56, (8, 30, 10, 40))
     image = _save(tmp_path / "p.png", image_array)
     mask = _mask_png(tmp_path / "m.png", hole)
     assert cli.main(["inpaint", image, "--mask", mask, "-o", str(tmp_path / "default.png")]) == 0
-    expected = inpaint(image_array, hole, model=KerasInpainter(paper2))  # blended: paper 2
+    expected = inpaint(image_array, hole, model=keras2)  # blended: paper 2
     np.testing.assert_array_equal(read_image(tmp_path / "default.png").rgb, expected)
     assert (
         cli.main(["inpaint", image, "--mask", mask, "--model", "telea", "-o", str(tmp_path / "t.png")]) == 0

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from tfinpaint.convention import InputWarning
+from tfinpaint.data import mask_files, mask_specs
 from tfinpaint.data import masks as M
 
 S = 64
@@ -113,12 +114,12 @@ def test_a_folder_of_0_1_masks_trains_on_the_holes_inpaint_sees(tmp_path):
         top, left = rng.integers(0, S // 2, 2)
         hole[top : top + S // 3, left : left + S // 4] = 1
         Image.fromarray(hole).save(d / f"m{i}.png")
-    bank = M.make_mask_generator(f"files:{d}", S).bank()
+    bank = mask_specs.make_mask_generator(f"files:{d}", S).bank()
     for i, path in enumerate(sorted(d.iterdir())):
         inpaint_sees = read_mask(str(path))
         assert inpaint_sees.sum() == (S // 3) * (S // 4)
         np.testing.assert_array_equal(bank[i], inpaint_sees)
-    masks = M.make_mask_generator(f"files:{d}", S).sample(range(12)).numpy()
+    masks = mask_specs.make_mask_generator(f"files:{d}", S).sample(range(12)).numpy()
     assert all(m.sum() == (S // 3) * (S // 4) for m in masks)
 
 
@@ -133,7 +134,7 @@ def test_file_masks_threshold_modes_resize_and_pairing(tmp_path):
     _write_mask(d / "d.png", (np.tri(S, dtype=np.uint16) * 40000).astype(np.uint16))  # 16-bit
     (d / "notes.txt").write_text("not a mask")
     with pytest.warns(InputWarning, match="4 warning\\(s\\) reading 4 mask files"):
-        gen = M.FileMasks(S, str(d))
+        gen = mask_files.FileMasks(S, str(d))
     assert [p.rsplit("/", 1)[1] for p in gen.paths] == ["a.png", "b.png", "c.jpg", "d.png"]
     bank = gen.bank()
     assert bank.shape == (4, S, S)
@@ -145,7 +146,7 @@ def test_file_masks_threshold_modes_resize_and_pairing(tmp_path):
     assert picks == {0.5, 0.0, 1.0, np.tri(S).mean()}
 
     with pytest.warns(InputWarning):
-        paired = M.FileMasks(S, str(d), paired=True)
+        paired = mask_files.FileMasks(S, str(d), paired=True)
     paired.pair_with(["/x/c.png", "/y/a.jpg"], [7, 2])
     masks = paired.sample([7, 2]).numpy()
     assert masks[0].min() == 1 and M.hole_ratio(masks[1:])[0] == 0.5
@@ -154,24 +155,24 @@ def test_file_masks_threshold_modes_resize_and_pairing(tmp_path):
     listing = tmp_path / "list.txt"
     listing.write_text("masks/b.png\nmasks/a.png\n")
     with pytest.warns(InputWarning):
-        listed = M.FileMasks(S, str(listing))
+        listed = mask_files.FileMasks(S, str(listing))
     assert [p.rsplit("/", 1)[1] for p in listed.paths] == ["b.png", "a.png"]
 
 
 def test_mixed_and_mask_strings(tmp_path):
-    gen = M.make_mask_generator("mixed:center=0.5,random_rect=0.5", S)
+    gen = mask_specs.make_mask_generator("mixed:center=0.5,random_rect=0.5", S)
     masks = gen.sample(range(64)).numpy()
     center = M.CenterMasks(S).sample([0]).numpy()[0]
     is_center = np.array([np.array_equal(m, center) for m in masks])
     assert 16 <= is_center.sum() <= 48
     np.testing.assert_array_equal(masks, gen.sample(range(64)).numpy())
-    default = M.make_mask_generator("mixed", S)
+    default = mask_specs.make_mask_generator("mixed", S)
     assert [type(g).__name__ for g in default.generators] == [
         "FreeFormMasks",
         "RandomRectMasks",
         "CenterMasks",
     ]
-    assert isinstance(M.make_mask_generator("center", S, 0.25), M.CenterMasks)
+    assert isinstance(mask_specs.make_mask_generator("center", S, 0.25), M.CenterMasks)
     for spec, message in [
         ("circle", "unknown kind 'circle'"),
         ("files:", "expected files:DIR"),
@@ -181,6 +182,6 @@ def test_mixed_and_mask_strings(tmp_path):
         (f"files:{tmp_path}", "holds no mask"),
     ]:
         with pytest.raises(M.MaskError, match=message):
-            M.make_mask_generator(spec, S)
+            mask_specs.make_mask_generator(spec, S)
     with pytest.raises(M.MaskError, match="32 px given for images of 64"):
-        M.make_mask_generator(M.CenterMasks(32), S)
+        mask_specs.make_mask_generator(M.CenterMasks(32), S)

@@ -33,16 +33,6 @@ class RunFileError(ValueError):
     """A run's JSON file (config.json, run.json) that cannot be read; the message names it."""
 
 
-def run_name(paper: int, preset: str) -> str:
-    """How reports and logs call a run of `paper`'s `preset`: `paper2-demo`."""
-    return f"paper{paper}-{preset}"
-
-
-def export_name(paper: int, preset: str) -> str:
-    """The TF Serving model name (folder under the export root) of a run: `paper2_demo`."""
-    return f"paper{paper}_{preset}"
-
-
 def is_saved_model(path: str) -> bool:
     return os.path.isfile(os.path.join(path, SAVED_MODEL_FILE))
 
@@ -119,18 +109,25 @@ def resolve_model(value: str | os.PathLike | None = None) -> str:
     )
 
 
-def read_run_json(path: str) -> dict:
-    """A run's JSON file as a dict; `RunFileError` naming the file when it is damaged."""
+def read_run_json(
+    path: str,
+    what: str = "the run's file",
+    todo: str = "restore it, or remove the run directory and train again",
+) -> dict:
+    """A run's JSON file as a dict; `RunFileError` naming the file, what is wrong and `todo`."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise RunFileError(
-            f"{path}: not valid JSON ({error}); the file is truncated or damaged (a full disk or a "
-            "power cut while it was written): restore it, or remove the run directory and train again."
+            f"{path} is damaged ({what} cannot be read: {error}), truncated or half written (a full "
+            f"disk or a power cut while it was written); {todo}"
         ) from None
     if not isinstance(data, dict):
-        raise RunFileError(f"{path}: holds a JSON {type(data).__name__}; expected an object.")
+        raise RunFileError(
+            f"{path} is damaged ({what} should be a JSON object, found {type(data).__name__}: a "
+            f"truncated or overwritten file); {todo}"
+        )
     return data
 
 
@@ -141,15 +138,6 @@ def run_config(keras_path: str) -> dict | None:
         return None
     data = read_run_json(path)
     return data if "paper" in data and "preset" in data else None
-
-
-def model_names(keras_path: str) -> tuple[str, str]:
-    """(report name, export name) of a `.keras` generator: from its run, else the file's stem."""
-    config = run_config(keras_path)
-    if config:
-        return run_name(config["paper"], config["preset"]), export_name(config["paper"], config["preset"])
-    stem = os.path.splitext(os.path.basename(keras_path))[0]
-    return stem, stem
 
 
 def training_size(keras_path: str) -> int | None:

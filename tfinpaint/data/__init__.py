@@ -7,13 +7,8 @@ lists the files a source would skip; `tfinpaint.data.masks` makes the holes.
 from tfinpaint.convention import IMAGE_EXTENSIONS
 from tfinpaint.data.datasets import build_dataset
 from tfinpaint.data.errors import DataError
-from tfinpaint.data.masks import (
-    HOLE_RATIO_BUCKETS,
-    MaskError,
-    hole_ratio,
-    hole_ratio_bucket,
-    make_mask_generator,
-)
+from tfinpaint.data.mask_specs import make_mask_generator
+from tfinpaint.data.masks import HOLE_RATIO_BUCKETS, MaskError, hole_ratio, hole_ratio_bucket
 from tfinpaint.data.sources import (
     ACCEPTED,
     IMAGE_FEATURE,

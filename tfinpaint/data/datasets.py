@@ -37,8 +37,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfinpaint.data import masks as masklib
 from tfinpaint.data.errors import DataError
+from tfinpaint.data.mask_files import FileMasks
+from tfinpaint.data.mask_specs import make_mask_generator
+from tfinpaint.data.masks import MaskError
 from tfinpaint.data.sources import (
     IMAGE_FEATURE,
     Source,
@@ -128,17 +130,17 @@ def build_dataset(
         raise DataError(f"shard_index={shard_index}, num_shards={num_shards}: expected 0 <= index < shards")
     check_split_args(split, split_ratio)
     resolved = resolve_source(source, root)
-    generator = masklib.make_mask_generator(masks, image_size, hole_fraction, root=root)
+    generator = make_mask_generator(masks, image_size, hole_fraction, root=root)
     if resolved.kind == "tfrecord":
-        if isinstance(generator, masklib.FileMasks) and generator.paired:
-            raise masklib.MaskError(
+        if isinstance(generator, FileMasks) and generator.paired:
+            raise MaskError(
                 f"masks={masks!r}: pairing masks by file name needs image files, "
                 f"not TFRecords ({resolved.description})"
             )
         elements = _tfrecord_elements(resolved, split, split_ratio, seed, training, num_shards, shard_index)
     else:
         paths, indices = split_files(resolved, split, split_ratio)
-        if isinstance(generator, masklib.FileMasks) and generator.paired:
+        if isinstance(generator, FileMasks) and generator.paired:
             generator.pair_with(paths, indices)
         elements = _file_elements(paths, indices, seed, training, num_shards, shard_index)
 

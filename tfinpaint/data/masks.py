@@ -14,7 +14,8 @@ Free-form strokes are drawn once, with OpenCV, into a seeded bank (rasterising s
 TF ops per example was far too slow); the pipeline only gathers from the bank and applies
 one of the 8 flips/rotations of the square, so each bank entry gives 8 distinct masks.
 
-Mask strings (`masks=` in `build_dataset`, `data.masks` in the config):
+Mask files are `tfinpaint.data.mask_files`; mask strings are read by
+`tfinpaint.data.mask_specs.make_mask_generator`:
 `center`, `random_rect`, `free_form`, `files:DIR_OR_LIST` (random pick),
 `files-paired:DIR_OR_LIST` (mask named like the image), `mixed`
 (= `mixed:free_form=0.5,random_rect=0.3,center=0.2`), or `mixed:NAME=W,...` where a NAME may
@@ -28,21 +29,13 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import warnings
 
 import numpy as np
 import tensorflow as tf
 
-from tfinpaint.convention import MASK_FILE_EXTENSIONS, InputWarning
 from tfinpaint.data.errors import DataError
-from tfinpaint.data.splits import in_split
 
 HOLE_RATIO_BUCKETS = ("0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%", ">60%")
-MASK_KINDS = ("center", "random_rect", "free_form", "files:DIR", "files-paired:DIR", "mixed")
-MASK_SPLITS = {"train": "train", "test": "test"}
-MASK_SPLIT_RATIO = 0.8
-DEFAULT_MIX = (("free_form", 0.5), ("random_rect", 0.3), ("center", 0.2))
 
 
 class MaskError(DataError):
@@ -288,218 +281,3 @@ def _free_form_bank(
             bank[i] = mask
             i += 1
     return bank
-
-
-class FileMasks(_BankMasks):
-    """Masks read from image files as `tfinpaint inpaint` reads them (white >= 128 = hole, {0, 1}
-    masks accepted, any mode), resized nearest to S.
-
-    Warnings about the files (grey edges from a soft brush or JPEG, a mask in the alpha channel)
-    are collected into one `InputWarning` for the folder.
-
-    Args:
-        image_size: side S of the masks.
-        source: a folder (recursive) or a text file listing mask paths (one per line,
-            relative to the list's folder).
-        paired: False = a random mask per example; True = the mask whose file name (without
-            extension) equals the image's, looked up by `pair_with(image_paths)`.
-        split: None = every mask; "train" / "test" = the hash-chosen 4/5 / 1/5 of them (by
-            path relative to `source`).
-    """
-
-    def __init__(self, image_size: int, source: str, paired: bool = False, split: str | None = None):
-        self.source, self.paired, self.split = source, bool(paired), split
-        self.paths = _split_masks(_mask_paths(source), source, split)
-        # One warning for the folder, not one per file (a mask set can hold thousands).
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            bank = np.stack([_read_mask(p, int(image_size)) for p in self.paths])
-        if caught:
-            warnings.warn(
-                f"mask source {source!r}: {len(caught)} warning(s) reading {len(self.paths)} mask files, "
-                f"e.g. {caught[0].message}",
-                InputWarning,
-                stacklevel=2,
-            )
-        super().__init__(image_size, bank, dihedral=False)
-        self._pairs = None
-
-    def pair_with(self, image_paths, indices=None) -> None:
-        """Map each image (by global index) to the mask with the same file stem."""
-        by_stem = {}
-        for k, p in enumerate(self.paths):
-            by_stem.setdefault(os.path.splitext(os.path.basename(p))[0], k)
-        indices = list(range(len(image_paths))) if indices is None else list(indices)
-        table = np.zeros(max(indices, default=-1) + 1, np.int32)
-        missing = []
-        for index, path in zip(indices, image_paths):
-            stem = os.path.splitext(os.path.basename(path))[0]
-            if stem not in by_stem:
-                missing.append(path)
-            else:
-                table[index] = by_stem[stem]
-        if missing:
-            raise MaskError(
-                f"files-paired:{self.source}: {len(missing)} image(s) have no mask of the same "
-                f"file name, e.g. {missing[0]!r}; expected <name>.png (or another image "
-                "extension) in the mask folder for every image"
-            )
-        self._pairs = table
-
-    def _pick(self, params, index):
-        if not self.paired:
-            return super()._pick(params, index)
-        if self._pairs is None:
-            raise MaskError(f"files-paired:{self.source}: pair_with(image_paths) was not called")
-        return tf.gather(tf.constant(self._pairs), tf.cast(index, tf.int32))  # IndexError -> dropped
-
-
-def _mask_paths(source: str) -> list:
-    if os.path.isdir(source):
-        paths = sorted(
-            os.path.join(d, f)
-            for d, _, files in os.walk(source)
-            for f in files
-            if f.lower().endswith(MASK_FILE_EXTENSIONS)
-        )
-    elif os.path.isfile(source):
-        root = os.path.dirname(os.path.abspath(source))
-        with open(source, encoding="utf-8") as f:
-            names = [line.split()[0] for line in f if line.strip() and not line.startswith("#")]
-        paths = [n if os.path.isabs(n) else os.path.join(root, n) for n in names]
-    else:
-        raise MaskError(
-            f"mask source {source!r} does not exist; expected a folder of mask images "
-            f"({', '.join(MASK_FILE_EXTENSIONS)}) or a text file listing them"
-        )
-    if not paths:
-        raise MaskError(
-            f"mask source {source!r} holds no mask images; expected files ending in "
-            f"{', '.join(MASK_FILE_EXTENSIONS)}"
-        )
-    return paths
-
-
-def _split_masks(paths: list, source: str, split: str | None) -> list:
-    if split is None:
-        return paths
-    if split not in MASK_SPLITS:
-        raise MaskError(f"mask source {source!r}@{split}: expected @train or @test after the folder")
-
-    base = source if os.path.isdir(source) else os.path.dirname(os.path.abspath(source))
-    keys = tf.constant([os.path.relpath(p, base) for p in paths])
-    keep = in_split(keys, MASK_SPLITS[split], MASK_SPLIT_RATIO, val_fraction=0.0).numpy()
-    chosen = [p for p, k in zip(paths, keep) if k]
-    if not chosen:
-        raise MaskError(f"mask source {source!r}@{split}: the split holds no masks ({len(paths)} in all)")
-    return chosen
-
-
-def _read_mask(path: str, size: int) -> np.ndarray:
-    """One mask file -> uint8 [size, size] with 1 = hole, read as `tfinpaint inpaint` reads it.
-
-    `tfinpaint.io.read_mask` applies the package's mask rule (`convention.hole_from_values`:
-    white >= 128 = hole, {0, 1} masks accepted) after the same decoding (EXIF orientation,
-    16-bit scaling, alpha), so a mask folder marks the same holes in training and inference.
-    """
-    from tfinpaint.io import ImageError, read_mask
-
-    try:
-        hole = read_mask(path)
-    except (ImageError, OSError) as e:
-        raise MaskError(
-            f"mask file {path!r} cannot be read as an image ({e}); expected a black-and-white image, "
-            "white = hole"
-        ) from e
-    if hole.shape != (size, size):
-        import cv2
-
-        hole = cv2.resize(hole, (size, size), interpolation=cv2.INTER_NEAREST)
-    return hole
-
-
-class MixedMasks(MaskGenerator):
-    """A weighted random choice among other generators, per example.
-
-    Args:
-        image_size: side S of the masks.
-        choices: sequence of (generator, weight); weights > 0, normalised here.
-    """
-
-    def __init__(self, image_size: int, choices):
-        super().__init__(image_size)
-        choices = list(choices)
-        if not choices or any(w <= 0 for _, w in choices):
-            raise MaskError(f"mixed masks {choices}: expected one or more (generator, weight > 0)")
-        self.generators = [g for g, _ in choices]
-        total = float(sum(w for _, w in choices))
-        self.weights = [w / total for _, w in choices]
-        self.num_params = 1 + sum(g.num_params for g in self.generators)
-
-    def render(self, params, index):
-        bounds = np.cumsum(self.weights)[:-1].astype(np.float32)
-        choice = tf.reduce_sum(tf.cast(params[0] >= bounds, tf.int32))
-        branches, offset = [], 1
-        for gen in self.generators:
-            sub = params[offset : offset + max(gen.num_params, 1)]
-            branches.append(lambda gen=gen, sub=sub: gen.render(sub, index))
-            offset += gen.num_params
-        return tf.switch_case(choice, branches)
-
-
-def make_mask_generator(
-    spec, image_size: int, hole_fraction: float = 0.5, root: str | None = None
-) -> MaskGenerator:
-    """Build a generator from a mask string (see the module docstring) or return a generator as is.
-
-    `root` is the folder relative `files:` sources are read from (default: the working directory).
-    """
-    if isinstance(spec, MaskGenerator):
-        if spec.image_size != image_size:
-            raise MaskError(f"mask generator for {spec.image_size} px given for images of {image_size} px")
-        return spec
-    if not isinstance(spec, str) or not spec:
-        raise MaskError(f"masks={spec!r}: expected one of {', '.join(MASK_KINDS)} or a MaskGenerator")
-    name, _, arg = spec.partition(":")
-    if name == "center":
-        return CenterMasks(image_size, hole_fraction)
-    if name == "random_rect":
-        return RandomRectMasks(image_size)
-    if name == "free_form":
-        return FreeFormMasks(image_size)
-    if name in ("files", "files-paired"):
-        if not arg:
-            raise MaskError(f"masks={spec!r}: expected {name}:DIR (a folder or list of mask images)")
-        folder, split = arg, None
-        if "@" in arg and arg.rsplit("@", 1)[1] in MASK_SPLITS:
-            folder, split = arg.rsplit("@", 1)
-        if root and not os.path.isabs(folder):
-            folder = os.path.join(root, folder)
-        return FileMasks(image_size, folder, paired=name == "files-paired", split=split)
-    if name == "mixed":
-        return MixedMasks(
-            image_size,
-            [(make_mask_generator(n, image_size, hole_fraction, root), w) for n, w in _parse_mix(spec, arg)],
-        )
-    raise MaskError(f"masks={spec!r}: unknown kind {name!r}; expected one of {', '.join(MASK_KINDS)}")
-
-
-def _parse_mix(spec: str, arg: str):
-    if not arg:
-        return DEFAULT_MIX
-    pairs = []
-    for item in arg.split(","):
-        name, _, weight = item.rpartition("=")
-        try:
-            w = float(weight)
-        except ValueError:
-            raise MaskError(
-                f"masks={spec!r}: {item!r} is not NAME=WEIGHT (e.g. mixed:free_form=0.7,center=0.3)"
-            ) from None
-        if name not in ("center", "random_rect", "free_form") and not name.startswith("files:"):
-            raise MaskError(
-                f"masks={spec!r}: {name!r} cannot be mixed; expected center, random_rect, "
-                "free_form or files:DIR"
-            )
-        pairs.append((name, w))
-    return pairs

@@ -19,7 +19,7 @@ from tfinpaint import artifacts
 from tfinpaint.export.publishing import CONFIG_FILE, ExportError, publish_version, write_models_config
 from tfinpaint.export.signatures import save_serving_model
 from tfinpaint.export.tflite import TFLITE_VARIANTS, checked_size, export_tflite, parse_variants
-from tfinpaint.inference.loading import load_generator
+from tfinpaint.inference.loading import load_generator, model_names
 from tfinpaint.inference.sizing import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, SizePolicy
 
 __all__ = [
@@ -111,7 +111,7 @@ def load_source(source: str):
         ) from error
     if os.fspath(source) == artifacts.DEFAULT_MODEL_NAME:
         return generator, artifacts.DEFAULT_MODEL_NAME
-    return generator, artifacts.model_names(path)[1]
+    return generator, model_names(path)[1]
 
 
 def export(

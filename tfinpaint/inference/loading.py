@@ -35,6 +35,23 @@ def load_generator(path: str):
     return generator
 
 
+def model_names(keras_path: str) -> tuple[str, str]:
+    """(report name, export name) of a `.keras` generator: its run's (`ExperimentConfig.name`
+    and `export_name`, which follow a run on other data or a `train.name`), else the file's
+    stem for both."""
+    from tfinpaint.config import ConfigError, ExperimentConfig
+
+    config = artifacts.run_config(keras_path)
+    if config:
+        try:
+            experiment = ExperimentConfig.from_dict(config)
+            return experiment.name, experiment.export_name
+        except (ConfigError, KeyError, TypeError, ValueError):
+            pass  # a config this tfinpaint cannot read names nothing: the file's stem does
+    stem = os.path.splitext(os.path.basename(keras_path))[0]
+    return stem, stem
+
+
 def load_model_inpainter(
     model: str | os.PathLike | None = None, *, max_side: int | None = None, context: int | None = None
 ) -> ModelInpainter:
@@ -59,7 +76,7 @@ def load_model_inpainter(
             f"{resolved}: cannot be loaded as a tfinpaint generator ({type(error).__name__}: {error})."
         ) from error
     is_default = model is None or os.fspath(model) == artifacts.DEFAULT_MODEL_NAME
-    name = artifacts.DEFAULT_MODEL_NAME if is_default else artifacts.model_names(resolved)[0]
+    name = artifacts.DEFAULT_MODEL_NAME if is_default else model_names(resolved)[0]
     return KerasInpainter(
         generator,
         name=name,
@@ -80,9 +97,19 @@ def load_inpainter(
     key = "" if model is None else str(model).strip().lower()
     if key in BASELINES:
         return BASELINES[key]()
-    if model is not None and key != artifacts.DEFAULT_MODEL_NAME and not os.path.exists(model):
+    if key == artifacts.DEFAULT_MODEL_NAME:
+        model = artifacts.DEFAULT_MODEL_NAME  # any case, as the baselines' names
+    elif model is not None and not os.path.exists(model):
         raise ModelPathError(
             f"--model {str(model)!r}: not a baseline name and no such file or folder. Expected one of "
             f"{', '.join(BASELINES)} (any case), or {artifacts.MODEL_FORMS}."
         )
-    return load_model_inpainter(model, max_side=max_side, context=context)
+    try:
+        return load_model_inpainter(model, max_side=max_side, context=context)
+    except ModelPathError as error:
+        if model not in (None, artifacts.DEFAULT_MODEL_NAME):
+            raise
+        # Without the shipped weights (or with a damaged file) a classical fill still works.
+        raise ModelPathError(
+            f"{error} A classical fill needs no model: --model {' | '.join(BASELINES)}."
+        ) from None

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 
+from tfinpaint.artifacts import RunFileError, read_run_json
 from tfinpaint.config import ConfigError, ExperimentConfig
 
 
@@ -17,19 +18,11 @@ class RunError(RuntimeError):
 def read_json(path: str, what: str) -> dict:
     """A run file's JSON object; a `RunError` naming the file and what to do when it is damaged."""
     try:
-        with open(path, encoding="utf-8") as f:
-            value = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RunError(
-            f"{path} is damaged ({what} cannot be read: {error}); pass --overwrite to train this run "
-            "again from scratch, or --run-dir for a new run"
-        ) from None
-    if not isinstance(value, dict):
-        raise RunError(
-            f"{path} is damaged ({what} should be a JSON object, found {type(value).__name__}); pass "
-            "--overwrite to train this run again from scratch, or --run-dir for a new run"
+        return read_run_json(
+            path, what, "pass --overwrite to train this run again from scratch, or --run-dir for a new run"
         )
-    return value
+    except RunFileError as error:
+        raise RunError(str(error)) from None
 
 
 def write_json(path: str, value) -> None:
