@@ -71,7 +71,13 @@ def page():
 @pytest.fixture(scope="module")
 def server(base_path, page):
     server = InpaintServer(
-        base_path, port=0, grpc_port=None, max_request_bytes=MAX_BODY, max_pixels=5000, poll_seconds=3600
+        base_path,
+        port=0,
+        grpc_port=None,
+        max_request_bytes=MAX_BODY,
+        max_pixels=4000,
+        page_max_pixels=5000,
+        poll_seconds=3600,
     )
     with pytest.MonkeyPatch.context() as patch:  # the page is looked up once, at start
         patch.setattr(server_module, "browser_page", lambda: page)

@@ -22,8 +22,10 @@ from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, predict
 from test_serving_limits import BOMBS, OVERSIZED, SMALL_IMAGE, SMALL_MASK, bytes_body
 
 from tfinpaint import export as ex
+from tfinpaint import io
 from tfinpaint.config import get_config
 from tfinpaint.models import build_generator
+from tfinpaint.serving.server import DEFAULT_MAX_PIXELS
 
 # A hard cap on the server's heap: a bomb that slipped through would need gigabytes, and must
 # fail the test, not the machine. A healthy server stays near 0.6 GB.
@@ -145,6 +147,7 @@ def test_server_survives_20_bombs_and_20_oversized_grpc_shapes(base_path, tmp_pa
     channel, stub = stub_for(server)
     predict = "/v1/models/paper2_tiny:predict"
     try:
+        assert server.request("GET", "/v1/app/models")[1]["limits"]["max_pixels"] == 65536  # page too
         for _ in range(3):  # warm up both paths before measuring
             assert server.request("POST", predict, bytes_body(SMALL_IMAGE, SMALL_MASK))[0] == 200
             stub.Predict(good_grpc_request("paper2_tiny"), timeout=120)
@@ -229,6 +232,13 @@ def test_serve_without_a_model_serves_the_shipped_default_model(base_path, tmp_p
         page.close()
         status, body = server.request("GET", "/v1/models/default")
         assert status == 200 and body["model_version_status"][0]["state"] == "AVAILABLE"
+        # No --max-pixels: the API keeps its whole-image cap, the page (windowed) takes what
+        # `tfinpaint inpaint` takes, so a 12 MP photo is not refused.
+        status, body = server.request("GET", "/v1/app/models")
+        assert status == 200 and body["limits"]["max_pixels"] == io.MAX_PIXELS
+        big = [tf.io.encode_png(np.zeros((2100, 2100, c), np.uint8)).numpy() for c in (3, 1)]
+        status, body = server.request("POST", "/v1/models/default:predict", bytes_body(*big))
+        assert status == 400 and f"limit is {DEFAULT_MAX_PIXELS}" in body["error"], body
         full = np.asarray(Image.open(photo_paths[2]).convert("RGB"))  # sky over a ridge
         top, left = full.shape[0] // 2 - 48, full.shape[1] // 2 - 64
         photo = full[top : top + 96, left : left + 128]

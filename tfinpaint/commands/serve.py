@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 
+from tfinpaint.io import MAX_PIXELS
 from tfinpaint.serving.server import DEFAULT_MAX_PIXELS, DEFAULT_MAX_REQUEST_BYTES
 
 
@@ -36,8 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-pixels",
         type=int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"requests with more image pixels get 400 (default: {DEFAULT_MAX_PIXELS})",
+        help="requests with more image pixels get 400 (default: the API "
+        f"{DEFAULT_MAX_PIXELS:,}, whole-image graphs; the page {MAX_PIXELS:,} like `tfinpaint "
+        "inpaint`, since it windows any photo)",
     )
     parser.add_argument(
         "--max-concurrent", type=int, default=2, help="predictions run at once; the rest wait (default: 2)"
@@ -75,7 +77,8 @@ def run(args) -> int:
             port=args.port,
             grpc_port=None if args.grpc_port < 0 else args.grpc_port,
             max_request_bytes=args.max_request_bytes,
-            max_pixels=args.max_pixels,
+            max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+            page_max_pixels=args.max_pixels or MAX_PIXELS,
             max_concurrent=args.max_concurrent,
             poll_seconds=args.poll_seconds,
         ).start()

@@ -24,6 +24,7 @@ import importlib
 import signal
 import threading
 
+from tfinpaint.io import MAX_PIXELS
 from tfinpaint.serving.app_context import AppContext
 from tfinpaint.serving.http_server import RestServer
 from tfinpaint.serving.predictor import DEFAULT_MAX_PIXELS, DEFAULT_MAX_REQUEST_BYTES, Predictor
@@ -52,7 +53,10 @@ class InpaintServer:
         port: REST port (0 = pick a free one; see `rest_port`). None = no REST.
         grpc_port: gRPC port (0 = pick a free one). None = no gRPC.
         max_request_bytes: larger bodies get HTTP 413 / gRPC RESOURCE_EXHAUSTED unread.
-        max_pixels: requests carrying more image pixels get 400 / INVALID_ARGUMENT.
+        max_pixels: API requests carrying more image pixels get 400 / INVALID_ARGUMENT.
+        page_max_pixels: the page's cap. The page runs `tfinpaint.inference.inpaint`, which
+            windows any photo, so it takes what `tfinpaint inpaint` takes; the API runs the
+            exported graph on the whole image, hence its lower cap.
         max_concurrent: predictions run at once (more wait).
         poll_seconds: how often the base path is rescanned for a newer version.
         page: mount the browser page (`tfinpaint.serving.app`) on the REST port, when the
@@ -72,6 +76,7 @@ class InpaintServer:
         grpc_port: int | None = 8500,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        page_max_pixels: int = MAX_PIXELS,
         max_concurrent: int = 2,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
         page: bool = True,
@@ -82,6 +87,7 @@ class InpaintServer:
         self.grpc_port = grpc_port
         self.max_request_bytes = max_request_bytes
         self.max_pixels = max_pixels
+        self.page_max_pixels = page_max_pixels
         self.max_concurrent = max_concurrent
         self.poll_seconds = poll_seconds
         self.page = page
@@ -110,7 +116,7 @@ class InpaintServer:
         source = self.source
         return AppContext(
             max_request_bytes=self.max_request_bytes,
-            max_pixels=self.max_pixels,
+            max_pixels=self.page_max_pixels,
             served={source.name: lambda: source.current().inpainter(source.name)},
             slots=self.predictor.slots,
         )
