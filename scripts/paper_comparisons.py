@@ -4,7 +4,8 @@ commands listed there first).
 
     python scripts/paper_comparisons.py critics runs/A runs/B ...
         paper 2's critic comparison: the critics, steps and the end-of-run scores of each run
-        (its report.json: the test split, the run's masks), the classical baselines once.
+        (the report of the protocol the run trained on: its test split, its masks), the
+        classical baselines once.
     python scripts/paper_comparisons.py kl runs/A [runs/B ...]
         paper 1's KL reduction: the kl_* and l1_* terms of each run at its first and last log
         step (TensorBoard), and how far two `sample` seeds differ inside and outside the hole on
@@ -27,6 +28,13 @@ def _json(run: str, name: str) -> dict:
         return json.load(f)
 
 
+def _training_protocol(masks: str) -> str:
+    """The end-of-run report (`report-<protocol>/`) scored with the masks a run trained on."""
+    from tfinpaint.evaluate import report_protocols
+
+    return next(name for name, spec in report_protocols(masks).items() if spec == masks)
+
+
 def critics_table(runs: list) -> str:
     """Markdown rows: run, critics, steps, train minutes, PSNR / SSIM / L1 and hole PSNR."""
     lines = [
@@ -36,7 +44,8 @@ def critics_table(runs: list) -> str:
     baselines = {}
     for run in runs:
         config, state = _json(run, "config.json"), _json(run, "run.json")
-        rows = [r for r in _json(run, "report.json")["rows"] if r["bucket"] is None]
+        protocol = _training_protocol(config["data"]["masks"])
+        rows = [r for r in _json(run, f"report-{protocol}/report.json")["rows"] if r["bucket"] is None]
         name = os.path.basename(os.path.normpath(run))
         for row in rows:
             if row["model"] in ("telea", "ns", "biharmonic"):

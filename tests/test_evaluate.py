@@ -12,7 +12,7 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from tfinpaint import cli, grid
-from tfinpaint.evaluate import GRID_PNG, REPORT_JSON, REPORT_MD, evaluate
+from tfinpaint.evaluate import GRID_PNG, REPORT_JSON, REPORT_MD, evaluate, report_protocols
 
 SIZE = 64
 ROW_KEYS = {"model", "bucket", "n", "psnr", "ssim", "l1", "psnr_hole", "ssim_hole", "ms_per_image"}
@@ -172,6 +172,14 @@ def test_cli_prints_table_and_names_unknown_model(tmp_path, photo_dir, capsys):
     error = capsys.readouterr().err
     assert code == 2 and "'deepfill'" in error and "telea, ns, biharmonic" in error
     assert not os.path.exists(tmp_path / "bad")
+
+
+def test_report_protocols_score_centre_and_random_holes_apart():
+    random = "mixed:free_form=0.5,random_rect=0.5"
+    assert report_protocols("center") == {"center": "center", "random": random}
+    assert report_protocols(random) == {"center": "center", "random": random}
+    assert report_protocols("mixed") == {"center": "center", "random": random, "training": "mixed"}
+    assert report_protocols("free_form")["training"] == "free_form"
 
 
 def test_make_grid_shapes_and_errors():

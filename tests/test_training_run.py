@@ -85,14 +85,19 @@ def test_run_directory_holds_everything(finished_run):
     assert os.path.isdir(summary["export"])
     assert os.path.isfile(os.path.join(summary["export"], "saved_model.pb"))
     assert os.path.isfile(os.path.join(summary["export"], "tflite", "model_fp32.tflite"))
-    report = json.loads((run / "report.json").read_text())
-    models = {r["model"] for r in report["rows"] if r["bucket"] is None}
-    assert {"paper2-demo", "telea", "ns", "biharmonic"} <= models
+    # The papers' two protocols scored apart (tiny_config trains on centre holes, so no third).
+    assert set(summary["report"]) == {"center", "random"}
+    for protocol, masks in (("center", "center"), ("random", "mixed:free_form=0.5,random_rect=0.5")):
+        report = json.loads((run / f"report-{protocol}" / "report.json").read_text())
+        assert report["masks"] == masks
+        models = {r["model"] for r in report["rows"] if r["bucket"] is None}
+        assert {"paper2-demo", "telea", "ns", "biharmonic"} <= models
+        folder = run / f"report-{protocol}"
+        assert f"report ({protocol}): {folder / 'report.md'}, examples: {folder / 'examples.png'}" in lines
+        assert (folder / "report.md").is_file() and (folder / "examples.png").is_file()
     assert any("global batch 4 = 1 replica(s) x 4" in line for line in lines)
     assert "plan: reconstruction steps 1-2, critics steps 3-4, joint steps 5-8" in lines
-    assert f"report: {run / 'report.md'}, examples: {run / 'examples.png'}" in lines
     assert f"inpaint with it: tfinpaint inpaint PHOTO.jpg --mask MASK.png --model {run}" in lines
-    assert (run / "report.md").is_file() and (run / "examples.png").is_file()
 
 
 def test_tensorboard_has_scalars_images_and_config(finished_run):
@@ -420,4 +425,4 @@ def test_a_bfloat16_run_exports_tflite_and_scores_in_float32(tmp_path):
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert glob.glob(os.path.join(summary["export"], "tflite", "model_fp32.tflite"))
-    assert summary["report"]["rows"]
+    assert summary["report"]["center"]["rows"]

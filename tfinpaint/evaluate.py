@@ -35,6 +35,9 @@ from tfinpaint.inference.loading import load_inpainter
 from tfinpaint.inpainters import Inpainter
 from tfinpaint.io import write_bytes_atomic, write_image
 
+# The papers score centre holes and random holes as two protocols, never one mix (paper 1
+# Table I; paper 2's centre and random holes): "random" is irregular strokes and rectangles.
+PAPER_PROTOCOLS = {"center": "center", "random": "mixed:free_form=0.5,random_rect=0.5"}
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 GRID_PNG = "examples.png"
@@ -136,6 +139,15 @@ def format_table(report: dict) -> str:
             f"{_fmt(r['ssim_hole'], 4)} | {_fmt(r['ms_per_image'], 1)} |"
         )
     return "\n".join(lines)
+
+
+def report_protocols(training_masks: str) -> dict[str, str]:
+    """Protocol name -> mask spec an end-of-run report scores: the papers' two protocols, and
+    the training masks as `training` when they are neither (e.g. `mixed`)."""
+    protocols = dict(PAPER_PROTOCOLS)
+    if training_masks not in protocols.values():
+        protocols["training"] = training_masks
+    return protocols
 
 
 def _split_text(split: str) -> str:

@@ -58,7 +58,7 @@ class TrainConfig:
         checkpoint_every, keep_checkpoints: checkpoint cadence (steps) and how many to keep.
         log_every, image_every: TensorBoard scalar and image-grid cadence (steps).
         val_batches: validation batches scored at each log point.
-        eval_images: images scored by the end-of-run evaluation (0 = every validation image).
+        eval_images: images scored per protocol by the end-of-run evaluation (0 = every test image).
         mixed_precision: `mixed_float16` compute with float32 outputs, scores and losses.
         precision: explicit Keras dtype policy (overrides mixed_precision), e.g. `mixed_bfloat16`.
         deterministic: `tf.config.experimental.enable_op_determinism`.

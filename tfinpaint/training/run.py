@@ -2,8 +2,9 @@
 
 `train(config)` is what `python scripts/train.py --paper N` and `tfinpaint train` call. A run
 lives in `runs/<config.name>/` (or `run_dir`): `config.json`, `run.json` (state, then the
-summary), `checkpoints/`, `logs/` (TensorBoard), `generator.keras`, and at the end
-`report.json`, `report.md` and `examples.png`. Rerunning the same command resumes an unfinished
+summary), `checkpoints/`, `logs/` (TensorBoard), `generator.keras`, and at the end one report
+folder per evaluation protocol, `report-<protocol>/` (`report.json`, `report.md`,
+`examples.png`; `tfinpaint.evaluate.report_protocols`). Rerunning the same command resumes an unfinished
 run and refuses a finished one; nothing is overwritten without `overwrite=True`. A run on other
 data than the preset's gets its own name (`ExperimentConfig.name`), so it never resumes, replaces
 or exports over the demo.
@@ -31,7 +32,8 @@ def train(
     progress: bool | None = None,
     log=print,
 ) -> dict:
-    """Train (or resume) `config`; returns a summary dict (run_dir, steps, seconds, export, report).
+    """Train (or resume) `config`; returns a summary dict (run_dir, steps, seconds, export, and
+    report: protocol -> the end-of-run report).
 
     Raises:
         ConfigError, DataError: bad configuration or data, before any model is built.
@@ -281,9 +283,11 @@ def _plan(config: ExperimentConfig, steps: int) -> str:
 def _next_steps(summary: dict, run_dir: str) -> list:
     """Where the run's results are, and the command that uses its model."""
     lines = []
-    if "report" in summary:
+    for protocol in summary.get("report", {}):
+        folder = report_dir(run_dir, protocol)
         lines.append(
-            f"report: {os.path.join(run_dir, 'report.md')}, examples: {os.path.join(run_dir, 'examples.png')}"
+            f"report ({protocol}): {os.path.join(folder, 'report.md')}, "
+            f"examples: {os.path.join(folder, 'examples.png')}"
         )
     if summary.get("unreadable"):
         lines.append(f"{len(summary['unreadable'])} unreadable image(s) skipped; listed in run.json")
@@ -308,35 +312,44 @@ def _validate(gan, eval_fn, val_ds, count: int) -> dict:
     return {k: float(v) for k, v in logs.items()}
 
 
+def report_dir(run_dir: str, protocol: str) -> str:
+    """The folder of a run's end-of-run report for one protocol (`center`, `random`, ...)."""
+    return os.path.join(run_dir, f"report-{protocol}")
+
+
 def _evaluate(gan, config: ExperimentConfig, run_dir: str, log) -> dict:
+    """Protocol -> report: the generator beside the classical baselines on the test split, once
+    per protocol of `report_protocols` (the papers score centre and random holes apart)."""
     from tfinpaint.baselines import CORE_BASELINES
-    from tfinpaint.evaluate import evaluate
+    from tfinpaint.evaluate import evaluate, report_protocols
     from tfinpaint.inference import KerasInpainter
 
     data = config.data
     inpainters = [KerasInpainter(gan.generator, name=config.name), *CORE_BASELINES]
-    limit = config.train.eval_images or None
     source, split = data_splits(data)["test"]
-    report = evaluate(
-        inpainters,
-        source,
-        root=data.root,
-        split=split,
-        split_ratio=data.split_ratio,
-        masks=data.masks,
-        hole_fraction=data.hole_fraction,
-        image_size=data.image_size,
-        limit=limit,
-        upscale_small=data.upscale_small,
-        seed=config.train.seed,
-        out_dir=run_dir,
-        overwrite=True,
-        progress=False,
-    )
-    whole = [r for r in report["rows"] if r["bucket"] is None]
-    for row in whole:
-        log(
-            f"  {row['model']:>16}: PSNR {row['psnr']:.2f} dB  SSIM {row['ssim']:.4f}  "
-            f"L1 {row['l1']:.4f}  ({row['n']} images)"
+    reports = {}
+    for protocol, masks in report_protocols(data.masks).items():
+        reports[protocol] = evaluate(
+            inpainters,
+            source,
+            root=data.root,
+            split=split,
+            split_ratio=data.split_ratio,
+            masks=masks,
+            hole_fraction=data.hole_fraction,
+            image_size=data.image_size,
+            limit=config.train.eval_images or None,
+            upscale_small=data.upscale_small,
+            seed=config.train.seed,
+            out_dir=report_dir(run_dir, protocol),
+            overwrite=True,
+            progress=False,
         )
-    return report
+        log(f"test split, {protocol} holes (masks {masks}):")
+        for row in reports[protocol]["rows"]:
+            if row["bucket"] is None:
+                log(
+                    f"  {row['model']:>16}: PSNR {row['psnr']:.2f} dB  SSIM {row['ssim']:.4f}  "
+                    f"L1 {row['l1']:.4f}  ({row['n']} images)"
+                )
+    return reports
