@@ -80,11 +80,14 @@ def test_names_come_from_the_run_config(tmp_path):
     from tfinpaint.config import get_config
     from tfinpaint.inference.loading import model_names
 
-    def names(config):
+    def names(config, file="generator.keras"):
         run = _run_dir(tmp_path / str(len(os.listdir(tmp_path))), config.to_json())
-        return model_names(os.path.join(run, "generator.keras"))
+        return model_names(os.path.join(run, file))
 
     assert names(get_config(1, "paper")) == ("paper1-paper", "paper1_paper")
+    # A phase-end checkpoint is named apart from the run's final generator.
+    reconstruction = names(get_config(2, "default"), "generator-reconstruction.keras")
+    assert reconstruction == ("paper2-default-reconstruction", "paper2_default_reconstruction")
     # A run on other data, or with its own name, never exports under the demo's name.
     faces = get_config(2, "demo", ["data.source=/data/faces"])
     assert names(faces) == (faces.name, faces.export_name) != ("paper2-demo", "paper2_demo")

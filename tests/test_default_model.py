@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tfinpaint
+from tfinpaint import artifacts
 from tfinpaint.config import get_config
 
 WEIGHTS = os.path.join(os.path.dirname(tfinpaint.__file__), "weights", "default.keras")
@@ -15,10 +16,11 @@ WEIGHTS = os.path.join(os.path.dirname(tfinpaint.__file__), "weights", "default.
 def default_generator():
     from tfinpaint.inference import load_generator
 
-    return load_generator(WEIGHTS)
+    return load_generator("default")  # the model's name loads the shipped file
 
 
 def test_weights_ship_inside_the_package_under_20_mb():
+    assert artifacts.DEFAULT_MODEL_PATH == WEIGHTS
     assert os.path.isfile(WEIGHTS), "tfinpaint/weights/default.keras is missing from the package"
     assert os.path.getsize(WEIGHTS) < 20 * 1024 * 1024
 

@@ -17,8 +17,8 @@ from tfinpaint.inference.sizing import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE
 from tfinpaint.inpainters import Inpainter
 
 
-def load_generator(path: str):
-    """The inference generator saved in a `.keras` file.
+def load_generator(path: str | os.PathLike):
+    """The inference generator saved in a `.keras` file, or `default`: the shipped one.
 
     `safe_mode=True` refuses arbitrary code (lambdas) in the file, but a model file is still
     code: load only files you trust. The generator's `train_size` is in its saved config; a
@@ -29,6 +29,8 @@ def load_generator(path: str):
     # The papers' modules register the generator classes the file names.
     from tfinpaint.models import paper1, paper2  # noqa: F401
 
+    if os.fspath(path) == artifacts.DEFAULT_MODEL_NAME:
+        path = artifacts.default_model_path()
     generator = keras.saving.load_model(path, safe_mode=True, compile=False)
     if getattr(generator, "train_size", None) is None:
         generator.train_size = artifacts.training_size(path)
@@ -38,17 +40,21 @@ def load_generator(path: str):
 def model_names(keras_path: str) -> tuple[str, str]:
     """(report name, export name) of a `.keras` generator: its run's (`ExperimentConfig.name`
     and `export_name`, which follow a run on other data or a `train.name`), else the file's
-    stem for both."""
+    stem for both. A phase-end checkpoint of a run, `generator-<phase>.keras`, adds its phase
+    (`paper2-default-reconstruction`), so it is never scored or exported as the final one."""
     from tfinpaint.config import ConfigError, ExperimentConfig
 
+    stem = os.path.splitext(os.path.basename(keras_path))[0]
     config = artifacts.run_config(keras_path)
     if config:
         try:
             experiment = ExperimentConfig.from_dict(config)
-            return experiment.name, experiment.export_name
         except (ConfigError, KeyError, TypeError, ValueError):
             pass  # a config this tfinpaint cannot read names nothing: the file's stem does
-    stem = os.path.splitext(os.path.basename(keras_path))[0]
+        else:
+            phase = stem.removeprefix("generator").lstrip("-")
+            suffix = f"-{phase}" if phase else ""
+            return experiment.name + suffix, experiment.export_name + suffix.replace("-", "_")
     return stem, stem
 
 
