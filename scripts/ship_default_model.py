@@ -1,6 +1,6 @@
 """Copy a trained generator into the package as the shipped default model.
 
-    python scripts/ship_default_model.py runs/paper2-default/generator.keras [--overwrite]
+    python scripts/ship_default_model.py RUN/generator-reconstruction.keras [--overwrite] [--out FILE]
 
 The generator is rebuilt under the float32 dtype policy (a run trained with mixed_bfloat16 saves
 its layers with that policy; the variables are float32 either way) and written atomically to
@@ -21,7 +21,8 @@ TARGET = os.path.join(os.path.dirname(HERE), "tfinpaint", "weights", "default.ke
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "generator", help="a trained generator (.keras), e.g. runs/paper2-default/generator.keras"
+        "generator",
+        help="a trained generator (.keras), e.g. runs/paper2-default/generator-reconstruction.keras",
     )
     parser.add_argument("--out", default=TARGET, help=f"default: {TARGET}")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
