@@ -3,6 +3,7 @@ evaluation, the plan and the closing lines, refusal to redo a finished run, dama
 checkpoints, a run on other data, NaN guard, bad input, and (in subprocesses) kill -9 resume,
 determinism and multi-worker training."""
 
+import argparse
 import glob
 import json
 import os
@@ -17,7 +18,7 @@ import pytest
 from PIL import Image
 
 from tfinpaint.cli import main as cli_main
-from tfinpaint.config import get_config
+from tfinpaint.config import ConfigError, get_config
 
 TINY = [
     "data.image_size=32",
@@ -426,3 +427,53 @@ def test_a_bfloat16_run_exports_tflite_and_scores_in_float32(tmp_path):
         keras.mixed_precision.set_global_policy("float32")
     assert glob.glob(os.path.join(summary["export"], "tflite", "model_fp32.tflite"))
     assert summary["report"]["center"]["rows"]
+
+
+def test_init_from_starts_a_run_from_a_trained_generator(tmp_path):
+    # The weights of another (tiny) generator, saved as a user's .keras: a fine-tuning run starts
+    # from them, its first checkpoint keeps the run going, and a foreign network is refused.
+    from tfinpaint.models import build_generator
+    from tfinpaint.training import build
+    from tfinpaint.training.build import init_generator, init_weights_path
+    from tfinpaint.training.run import train
+
+    quick = ["train.export=false", "train.evaluate=false"]
+    config = tiny_config(*quick)
+    trained = build_generator(config)
+    trained.set_weights([np.full(w.shape, 0.01 * i, np.float32) for i, w in enumerate(trained.weights)])
+    saved = str(tmp_path / "mine.keras")
+    trained.save(saved)
+    gan = build.build_gan(config, 4)
+    init_generator(gan.generator, init_weights_path(saved))
+    for got, want in zip(gan.generator.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(got, want)
+
+    lines = []
+    train(
+        tiny_config(*quick, f"train.init_from={saved}"),
+        run_dir=str(tmp_path / "run"),
+        strategy="one",
+        progress=False,
+        log=lines.append,
+    )
+    assert f"generator initialised from {saved}" in lines
+
+    wider = build_generator(tiny_config("model.generator_width=8"))
+    wider.save(str(tmp_path / "wider.keras"))
+    refused = r"wider.keras holds a Paper2Generator with [\d,]+ parameters; this run builds"
+    with pytest.raises(ConfigError, match=refused):
+        init_generator(gan.generator, str(tmp_path / "wider.keras"))
+    with pytest.raises(ConfigError, match="train.init_from='nowhere'"):
+        init_weights_path("nowhere")
+
+
+def test_init_from_default_is_the_shipped_model_and_a_flag():
+    from tfinpaint import artifacts
+    from tfinpaint.commands.train import add_arguments, config_from_args
+    from tfinpaint.training.build import init_weights_path
+
+    assert init_weights_path("default") == artifacts.DEFAULT_MODEL_PATH
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--paper", "2", "--preset", "default", "--init-from", "default"])
+    assert config_from_args(args).train.init_from == "default"

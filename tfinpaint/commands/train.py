@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the run's name: runs/NAME and saved_models/NAME (default paper{N}-{preset}, plus the "
         "data folder's name with --data)",
     )
+    parser.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="fine-tune: start from a trained generator's weights: default (the shipped model), "
+        "a .keras file or a run directory",
+    )
     parser.add_argument("--run-dir", help="default runs/NAME")
     parser.add_argument("--export-root", default="saved_models", help="TF Serving model root")
     parser.add_argument("--strategy", default="auto", choices=STRATEGIES)
@@ -81,6 +87,7 @@ def config_from_args(args):
         "train.steps": args.steps,
         "train.seed": args.seed,
         "train.name": args.name,
+        "train.init_from": args.init_from,
     }
     overrides = [f"{k}={v}" for k, v in flags.items() if v is not None]
     if args.mixed_precision:

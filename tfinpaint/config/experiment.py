@@ -65,6 +65,9 @@ class TrainConfig:
         jit_compile: XLA for the train step (measured slower on CPU).
         export: SavedModel (and TFLite variants listed in `tflite`) at the end of the run.
         evaluate: score the generator beside the classical baselines at the end of the run.
+        init_from: start a new run from a trained generator's weights (fine-tuning): `default`
+            (the shipped model), a `.keras` generator or a run directory; None = fresh weights.
+            Only a run's first start reads it; a resumed run continues from its checkpoint.
     """
 
     name: str | None = None
@@ -84,6 +87,7 @@ class TrainConfig:
     export: bool = True
     tflite: str = "fp32,fp16,int8"
     evaluate: bool = True
+    init_from: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,3 +15,45 @@ def build_gan(config, global_batch_size: int):
     if config.paper not in TRAINERS:
         raise ValueError(f"paper {config.paper!r} does not exist; expected one of {sorted(TRAINERS)}")
     return importlib.import_module(TRAINERS[config.paper]).build_gan(config, global_batch_size)
+
+
+def init_weights_path(model: str) -> str:
+    """The `.keras` generator `train.init_from` names (`default`, a file or a run directory).
+
+    Raises:
+        ConfigError: nothing loadable there, or an export (SavedModels hold no training weights).
+    """
+    from tfinpaint.artifacts import ModelPathError, resolve_model
+    from tfinpaint.config import ConfigError
+
+    try:
+        path = resolve_model(model)
+    except ModelPathError as error:
+        raise ConfigError(f"train.init_from={model!r}: {error}") from None
+    if not path.endswith(".keras"):
+        raise ConfigError(
+            f"train.init_from={model!r}: {path} is an export; start from a .keras generator "
+            "(`default`, a run directory or its generator.keras)"
+        )
+    return path
+
+
+def init_generator(generator, path: str) -> None:
+    """Copy the weights of the generator saved at `path` into `generator` (same architecture).
+
+    Raises:
+        ConfigError: the saved generator is another network (paper, width or layers differ).
+    """
+    from tfinpaint.config import ConfigError
+    from tfinpaint.inference.loading import load_generator
+
+    trained = load_generator(path)
+    found = [tuple(w.shape) for w in trained.weights]
+    expected = [tuple(w.shape) for w in generator.weights]
+    if type(trained) is not type(generator) or found != expected:
+        raise ConfigError(
+            f"train.init_from: {path} holds a {type(trained).__name__} with {trained.count_params():,} "
+            f"parameters; this run builds a {type(generator).__name__} with "
+            f"{generator.count_params():,} (the paper, width or layers differ)"
+        )
+    generator.set_weights(trained.get_weights())

@@ -48,7 +48,7 @@ def train(
     import tensorflow as tf
 
     from tfinpaint.data import build_dataset
-    from tfinpaint.training.build import build_gan
+    from tfinpaint.training.build import build_gan, init_generator, init_weights_path
     from tfinpaint.training.checkpoints import CheckpointError, RunCheckpoint
     from tfinpaint.training.distribute import make_step_function, make_strategy, worker_info
     from tfinpaint.training.progress import Progress, StopSignal
@@ -68,6 +68,7 @@ def train(
         )
     # Everything that can be wrong with the request is checked before a model is built.
     data_report = _check_data(config)
+    init_path = init_weights_path(config.train.init_from) if config.train.init_from else None
     if chief:
         prepare_run_dir(run_dir, config, overwrite)
 
@@ -138,6 +139,9 @@ def train(
         raise RunError(str(error)) from None
     if start:
         log(f"resumed from step {start} (phase {gan.phase(start)})")
+    elif init_path:
+        init_generator(gan.generator, init_path)
+        log(f"generator initialised from {init_path}")
     board = TensorBoardLogger(os.path.join(run_dir, "logs"), enabled=chief)
     if start == 0:
         board.config(config.to_json())
