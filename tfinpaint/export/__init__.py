@@ -19,7 +19,7 @@ from tfinpaint import artifacts
 from tfinpaint.export.publishing import CONFIG_FILE, ExportError, publish_version, write_models_config
 from tfinpaint.export.signatures import save_serving_model
 from tfinpaint.export.tflite import TFLITE_VARIANTS, checked_size, export_tflite, parse_variants
-from tfinpaint.inference.loading import load_generator, model_names
+from tfinpaint.inference.loading import keras_generator_path, load_generator, model_names
 from tfinpaint.inference.sizing import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, SizePolicy
 
 __all__ = [
@@ -95,20 +95,10 @@ def load_source(source: str):
         sits in the run directory or beside the file, else the file's stem).
     """
     try:
-        path = artifacts.resolve_model(source)
+        path = keras_generator_path(source)
+        generator = load_generator(path)
     except artifacts.ModelPathError as error:
         raise ExportError(str(error)) from None
-    if not path.endswith(".keras"):
-        raise ExportError(
-            f"{source}: a SavedModel; this needs the Keras generator (a .keras file, a run directory "
-            f"or {artifacts.DEFAULT_MODEL_NAME})"
-        )
-    try:
-        generator = load_generator(path)
-    except (ValueError, TypeError, OSError) as error:
-        raise ExportError(
-            f"{path}: cannot be loaded as a tfinpaint generator ({type(error).__name__}: {error})"
-        ) from error
     if os.fspath(source) == artifacts.DEFAULT_MODEL_NAME:
         return generator, artifacts.DEFAULT_MODEL_NAME
     return generator, model_names(path)[1]

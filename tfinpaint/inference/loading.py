@@ -23,6 +23,9 @@ def load_generator(path: str | os.PathLike):
     `safe_mode=True` refuses arbitrary code (lambdas) in the file, but a model file is still
     code: load only files you trust. The generator's `train_size` is in its saved config; a
     file saved before it was gets it from the run directory it sits in.
+
+    Raises:
+        ModelPathError: the file cannot be loaded as a tfinpaint generator.
     """
     import keras
 
@@ -31,10 +34,31 @@ def load_generator(path: str | os.PathLike):
 
     if os.fspath(path) == artifacts.DEFAULT_MODEL_NAME:
         path = artifacts.default_model_path()
-    generator = keras.saving.load_model(path, safe_mode=True, compile=False)
+    try:
+        generator = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except (ValueError, TypeError, OSError) as error:
+        raise ModelPathError(
+            f"{path}: cannot be loaded as a tfinpaint generator ({type(error).__name__}: {error})."
+        ) from error
     if getattr(generator, "train_size", None) is None:
         generator.train_size = artifacts.training_size(path)
     return generator
+
+
+def keras_generator_path(model: str | os.PathLike) -> str:
+    """The `.keras` file of a value naming a Keras generator: `default`, a file or a run directory.
+
+    Raises:
+        ModelPathError: nothing loadable there, or an export (a SavedModel holds no Keras
+            generator to export again or to train on).
+    """
+    path = artifacts.resolve_model(model)
+    if not path.endswith(".keras"):
+        raise ModelPathError(
+            f"{model}: {path} is a SavedModel export; this needs the Keras generator (a .keras file, "
+            f"a run directory or {artifacts.DEFAULT_MODEL_NAME})"
+        )
+    return path
 
 
 def model_names(keras_path: str) -> tuple[str, str]:
@@ -75,12 +99,7 @@ def load_model_inpainter(
     resolved = artifacts.resolve_model(model)
     if not resolved.endswith(".keras"):
         return SavedModelInpainter(resolved, max_side=max_side, context=context)
-    try:
-        generator = load_generator(resolved)
-    except (ValueError, TypeError, OSError) as error:
-        raise ModelPathError(
-            f"{resolved}: cannot be loaded as a tfinpaint generator ({type(error).__name__}: {error})."
-        ) from error
+    generator = load_generator(resolved)
     is_default = model is None or os.fspath(model) == artifacts.DEFAULT_MODEL_NAME
     name = artifacts.DEFAULT_MODEL_NAME if is_default else model_names(resolved)[0]
     return KerasInpainter(

@@ -23,31 +23,30 @@ def init_weights_path(model: str) -> str:
     Raises:
         ConfigError: nothing loadable there, or an export (SavedModels hold no training weights).
     """
-    from tfinpaint.artifacts import ModelPathError, resolve_model
+    from tfinpaint.artifacts import ModelPathError
     from tfinpaint.config import ConfigError
+    from tfinpaint.inference.loading import keras_generator_path
 
     try:
-        path = resolve_model(model)
+        return keras_generator_path(model)
     except ModelPathError as error:
         raise ConfigError(f"train.init_from={model!r}: {error}") from None
-    if not path.endswith(".keras"):
-        raise ConfigError(
-            f"train.init_from={model!r}: {path} is an export; start from a .keras generator "
-            "(`default`, a run directory or its generator.keras)"
-        )
-    return path
 
 
 def init_generator(generator, path: str) -> None:
     """Copy the weights of the generator saved at `path` into `generator` (same architecture).
 
     Raises:
-        ConfigError: the saved generator is another network (paper, width or layers differ).
+        ConfigError: the file is no generator, or another network (paper, width or layers differ).
     """
+    from tfinpaint.artifacts import ModelPathError
     from tfinpaint.config import ConfigError
     from tfinpaint.inference.loading import load_generator
 
-    trained = load_generator(path)
+    try:
+        trained = load_generator(path)
+    except ModelPathError as error:
+        raise ConfigError(f"train.init_from: {error}") from None
     found = [tuple(w.shape) for w in trained.weights]
     expected = [tuple(w.shape) for w in generator.weights]
     if type(trained) is not type(generator) or found != expected:
