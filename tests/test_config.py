@@ -147,4 +147,4 @@ def test_the_default_preset_keeps_its_recipe():
     m, d, t = config.model, config.data, config.train
     assert (m.generator_width, m.critic_width, m.t1, m.t2, m.t3) == (32, 32, 4000, 400, 1200)
     assert (d.image_size, d.split_ratio, d.upscale_small, d.hole_fraction) == (128, 0.95, True, 0.5)
-    assert (t.batch_size, t.precision, t.val_batches, t.eval_images) == (16, "mixed_bfloat16", 4, 200)
+    assert (t.batch_size, t.precision, t.val_batches, t.eval_images) == (16, "auto", 4, 200)

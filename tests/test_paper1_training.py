@@ -10,7 +10,7 @@ from PIL import Image
 
 from tfinpaint import metrics
 from tfinpaint.config import get_config
-from tfinpaint.training import wgan_gp
+from tfinpaint.training import noise, wgan_gp
 from tfinpaint.training.distribute import make_step_function, make_strategy
 
 SIZE, BATCH, N_CRITIC = 32, 8, 2
@@ -108,14 +108,14 @@ def test_tiny_run_drives_l1_down(batch):
 def test_noise_is_keyed_by_global_example_index():
     index = tf.constant([0, 1, 2, 3], tf.int64)
     shape = tf.constant([2, 1, 1, 8])
-    full = wgan_gp.per_example_normal(wgan_gp.noise_seeds(index, 0, 5, 1, 0), shape)
-    half = wgan_gp.per_example_normal(wgan_gp.noise_seeds(index[2:], 0, 5, 1, 0), shape)
+    full = noise.per_example_normal(noise.noise_seeds(index, 0, 5, 1, 0), shape)
+    half = noise.per_example_normal(noise.noise_seeds(index[2:], 0, 5, 1, 0), shape)
     np.testing.assert_array_equal(full[2:].numpy(), half.numpy())
     assert not np.allclose(full[0].numpy(), full[1].numpy())
     for other in [(1, 5, 1, 0), (0, 6, 1, 0), (0, 5, 2, 0), (0, 5, 1, 1)]:
-        moved = wgan_gp.per_example_normal(wgan_gp.noise_seeds(index, *other), shape)
+        moved = noise.per_example_normal(noise.noise_seeds(index, *other), shape)
         assert not np.allclose(moved.numpy(), full.numpy())
-    eps = wgan_gp.per_example_uniform(wgan_gp.noise_seeds(index, 0, 5, 1, 1)).numpy()
+    eps = noise.per_example_uniform(noise.noise_seeds(index, 0, 5, 1, 1)).numpy()
     assert eps.shape == (4,) and (eps >= 0).all() and (eps < 1).all()
 
 

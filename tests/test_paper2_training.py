@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfinpaint.config import get_config
+from tfinpaint import losses
+from tfinpaint.config import ConfigError, get_config
 from tfinpaint.layers.normalization import FusedBatchNormalization
 from tfinpaint.training import wgan_clip
 from tfinpaint.training.distribute import make_step_function, make_strategy, split_batch
@@ -190,6 +191,8 @@ def test_every_tracker_is_reported_finite_in_every_phase(one_device):
         "wasserstein_x2",
         "wasserstein_x4",
         "g_adv",
+        "adv_weight",
+        "grad_ratio",
         "psnr",
     ]
     for entry in logs:
@@ -269,9 +272,111 @@ def test_a_subset_of_critics_with_a_lambda_each():
     gan = wgan_clip.build_gan(config, GLOBAL_BATCH)
     assert list(gan.critics) == ["local", "global"]
     assert gan.adv_weights == {"local": 0.001, "global": 0.01}
-    assert gan.tracked_names == ("rec_loss", "wasserstein_local", "wasserstein_global", "g_adv", "psnr")
+    assert gan.tracked_names == (
+        "rec_loss",
+        "wasserstein_local",
+        "wasserstein_global",
+        "g_adv",
+        "adv_weight",
+        "grad_ratio",
+        "psnr",
+    )
     with pytest.raises(ValueError, match="one or more of"):
         Paper2GAN(gan.generator, {"middle": gan.critics["local"]}, 4)
+
+
+def _joint_only(*overrides):
+    """A paper-2 GAN whose every step is a joint step (t1 = t2 = 0), trained with SGD."""
+    return _build(
+        tf.distribute.get_strategy(),
+        get_config(2, "demo", TINY + ["model.t1=0", "model.t2=0", *overrides]),
+        _sgd,
+    )
+
+
+def _step_logs(gan, step_fn, n_steps):
+    """Each step's own tracked values (the trackers are reset before every step)."""
+    iterator, logs = iter(_random_batches(n_steps)), []
+    for _ in range(n_steps):
+        for tracker in gan.trackers.values():
+            tracker.reset_state()
+        logs.append({k: float(v) for k, v in step_fn(iterator).items()})
+    return logs
+
+
+def test_the_two_stage_generator_gradient_is_the_gradient_of_the_weighted_loss():
+    gan, _ = _joint_only("model.adv_weighting=mean", "model.adv_weight=0.5")
+    batch = next(iter(_random_batches(1)))
+    inputs = {"image": batch["image"], "mask": batch["mask"]}
+    variables = gan.generator.trainable_variables
+    with tf.GradientTape() as tape:
+        completed = gan.generator(inputs, training=True)
+        rec = gan.average(losses.masked_l2(batch["image"], completed, batch["mask"]))
+        fake = {"image": completed, "mask": batch["mask"]}
+        adv = [
+            0.5 * gan.average(losses.wasserstein_generator_loss(c(fake, training=True)))
+            for c in gan.critics.values()
+        ]
+        direct = tape.gradient(rec + tf.add_n(adv), variables)
+    with tf.GradientTape() as tape:
+        completed = gan.generator(inputs, training=True)
+        with tape.stop_recording():
+            output_gradient = gan._output_gradient(
+                batch["image"], batch["mask"], completed, tf.constant(0, "int64")
+            )
+        two_stage = tape.gradient(tf.reduce_sum(output_gradient * completed), variables)
+    for a, b in zip(direct, two_stage):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-7)
+    assert gan.trackers["adv_weight"].result() == 1.0 and gan.trackers["grad_ratio"].result() > 0
+
+
+def test_the_adaptive_weight_holds_the_gradient_ratio():
+    gan, step_fn = _joint_only("model.adv_weighting=adaptive", "model.adv_ratio=0.3")
+    for log in _step_logs(gan, step_fn, 2):
+        np.testing.assert_allclose(log["grad_ratio"], 0.3, rtol=1e-3)
+        assert log["adv_weight"] > 0
+
+
+def test_summed_lambdas_weigh_one_pixel_term_and_ramp_up():
+    gan, step_fn = _joint_only("model.adv_ramp=4")
+    weights = [log["adv_weight"] for log in _step_logs(gan, step_fn, 3)]
+    # L_r is a mean over 3 * 32 * 32 terms; the ramp gives 1/4, 2/4, 3/4 of the weight.
+    np.testing.assert_allclose(weights, [k / 4 / (3 * SIZE * SIZE) for k in (1, 2, 3)], rtol=1e-5)
+
+
+def test_gradient_penalty_critics_are_unclipped_and_train_the_same_on_two_replicas(mirrored):
+    config = get_config(
+        2,
+        "demo",
+        TINY + ["model.t1=0", "model.t2=1", "model.critic_regularizer=gp", "model.adv_weighting=adaptive"],
+    )
+    runs = []
+    for strategy in (tf.distribute.get_strategy(), mirrored):
+        gan, step_fn = _build(strategy, config, _sgd)
+        for layer in gan.generator.network.layers:
+            if isinstance(layer, FusedBatchNormalization):
+                layer.fused = False
+        logs = _step_logs(gan, step_fn, 3)
+        runs.append((_snapshot(gan), logs))
+    (one, one_logs), (two, two_logs) = runs
+    assert all(v.constraint is None for c in gan.critics.values() for v in c.variables)
+    assert max(np.abs(v).max() for v in one["critics"]) > CLIP
+    assert all(np.isfinite(log["gp_local"]) and log["gp_local"] > 0 for log in one_logs)
+    for key in ("generator", "critics"):
+        for a, b in zip(one[key], two[key]):
+            np.testing.assert_allclose(b, a, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(two_logs[-1]["grad_ratio"], one_logs[-1]["grad_ratio"], rtol=1e-3)
+
+
+def test_adversarial_settings_are_checked():
+    for override, expected in (
+        ("model.critic_regularizer=spectral", "expected one of clip, gp"),
+        ("model.adv_weighting=sum", "expected one of summed, mean, adaptive"),
+        ("model.adv_ratio=0", "expected a positive number"),
+        ("model.adv_ramp=-1", "expected 0 or more steps"),
+    ):
+        with pytest.raises(ConfigError, match=expected):
+            get_config(2, "demo", [override])
 
 
 def test_a_tiny_run_learns_under_mixed_bfloat16(photo_paths):

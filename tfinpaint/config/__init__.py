@@ -21,10 +21,20 @@ from tfinpaint.config.experiment import (
     validate,
 )
 from tfinpaint.config.overrides import apply_overrides, get_config
-from tfinpaint.config.papers import CRITIC_DEPTHS, CRITIC_ROLES, MODEL_CONFIGS, Paper1Config, Paper2Config
+from tfinpaint.config.papers import (
+    ADV_WEIGHTINGS,
+    CRITIC_DEPTHS,
+    CRITIC_REGULARIZERS,
+    CRITIC_ROLES,
+    MODEL_CONFIGS,
+    Paper1Config,
+    Paper2Config,
+)
 
 __all__ = [
+    "ADV_WEIGHTINGS",
     "CRITIC_DEPTHS",
+    "CRITIC_REGULARIZERS",
     "CRITIC_ROLES",
     "DEFAULT_DATA_ROOT",
     "DEFAULT_MASKS",

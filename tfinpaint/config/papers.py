@@ -9,6 +9,10 @@ from tfinpaint.config.errors import ConfigError
 # Paper 2's critic roles and the two readings of their depths (`tfinpaint.models.paper2`).
 CRITIC_ROLES = ("local", "global", "x2", "x4")
 CRITIC_DEPTHS = ("tables", "glcic")
+# How paper 2's critics are held to a Lipschitz bound, and how its lambdas scale the
+# adversarial term against the reconstruction loss (docs/SPEC-paper2.md, "Adversarial weight").
+CRITIC_REGULARIZERS = ("clip", "gp")
+ADV_WEIGHTINGS = ("summed", "mean", "adaptive")
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,22 @@ class Paper2Config:
             four: the paper; `local,global`: GLCIC; `local`: a single local critic).
         critic_depths: `tables` (the tables' captions: local 6 convs, global 5) or `glcic`
             (GLCIC's discriminators: global 6, local 5, every critic ending in 4x4x512).
+        critic_regularizer: `clip` (the paper: weights clipped to [-clip_value, clip_value]) or
+            `gp` (WGAN-GP's gradient penalty, weight `gp_weight`, unclipped critics).
         clip_value: WGAN weight clipping bound c, applied to the initial weights and after
-            every critic update.
+            every critic update (`clip` only).
+        gp_weight: the gradient penalty's weight (`gp` only; 10 in WGAN-GP).
         adv_weight: lambda, the weight of each critic's adversarial term (0.001 for all four).
+        adv_weighting: how the lambdas meet the reconstruction loss, which this package takes
+            as a per-pixel mean: `summed` reads them against the paper's eq. 1 summed over
+            pixels and channels (the adversarial term weighs lambda / (3 H W) against the mean),
+            `mean` applies them to the mean as they are, `adaptive` keeps them as the critics'
+            relative weights and scales their image gradient to `adv_ratio` times the
+            reconstruction gradient's norm at every step (taming-transformers' adaptive weight,
+            taken at the generator's output).
+        adv_ratio: the adversarial / reconstruction gradient-norm ratio of `adaptive`.
+        adv_ramp: joint steps over which the adversarial weight rises linearly from 0, so the
+            generator's optimiser does not meet a new gradient at full strength.
         adv_weight_local, adv_weight_global, adv_weight_x2, adv_weight_x4: one critic's lambda
             (None = adv_weight).
         t1, t2, t3: phase lengths in steps: generator only, critics only, joint. A
@@ -109,8 +126,13 @@ class Paper2Config:
     generator_batchnorm: bool = True
     critics: str = ",".join(CRITIC_ROLES)
     critic_depths: str = "tables"
+    critic_regularizer: str = "clip"
     clip_value: float = 0.01
+    gp_weight: float = 10.0
     adv_weight: float = 0.001
+    adv_weighting: str = "summed"
+    adv_ratio: float = 0.2
+    adv_ramp: int = 0
     adv_weight_local: float | None = None
     adv_weight_global: float | None = None
     adv_weight_x2: float | None = None
@@ -155,8 +177,17 @@ class Paper2Config:
             )
         if self.optimizer not in ("adam", "rmsprop"):
             raise ConfigError(f"model.optimizer={self.optimizer!r}: expected 'adam' or 'rmsprop'")
-        if not self.clip_value > 0:
-            raise ConfigError(f"model.clip_value={self.clip_value}: expected a positive number")
+        choices = {"critic_regularizer": CRITIC_REGULARIZERS, "adv_weighting": ADV_WEIGHTINGS}
+        for name, accepted in choices.items():
+            if getattr(self, name) not in accepted:
+                raise ConfigError(
+                    f"model.{name}={getattr(self, name)!r}: expected one of {', '.join(accepted)}"
+                )
+        for name in ("clip_value", "gp_weight", "adv_ratio"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"model.{name}={getattr(self, name)}: expected a positive number")
+        if self.adv_ramp < 0:
+            raise ConfigError(f"model.adv_ramp={self.adv_ramp}: expected 0 or more steps")
         for name in ("t1", "t2", "t3"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"model.{name}={getattr(self, name)}: expected 0 or more steps")

@@ -362,17 +362,16 @@ def build_generator(config) -> Paper2Generator:
 
 
 def build_critics(config) -> dict:
-    """The critics a paper-2 `ExperimentConfig` names (`model.critics`), built and clipped.
+    """The critics a paper-2 `ExperimentConfig` names (`model.critics`), built (and clipped).
 
     Keras constraints act after an optimiser update only, so the Glorot-initialised weights
     (several times the clip bound) are clipped here once, before the first critic step.
     """
     m, size = config.model, config.data.image_size
+    clip_value = m.clip_value if m.critic_regularizer == "clip" else None
     critics = {}
     for role in m.critic_roles:
-        critic = Paper2Critic(
-            role, size, width=m.critic_width, clip_value=m.clip_value, depths=m.critic_depths
-        )
+        critic = Paper2Critic(role, size, width=m.critic_width, clip_value=clip_value, depths=m.critic_depths)
         critic.build()
         clip_weights(critic)
         critics[role] = critic

@@ -51,6 +51,7 @@ def train(
     from tfinpaint.training.build import build_gan, init_generator, init_weights_path
     from tfinpaint.training.checkpoints import CheckpointError, RunCheckpoint
     from tfinpaint.training.distribute import make_step_function, make_strategy, worker_info
+    from tfinpaint.training.precision import dtype_policy
     from tfinpaint.training.progress import Progress, StopSignal
     from tfinpaint.training.summaries import TensorBoardLogger
 
@@ -76,7 +77,7 @@ def train(
     if train_cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(train_cfg.seed)
-    policy = train_cfg.precision or ("mixed_float16" if train_cfg.mixed_precision else "float32")
+    policy = dtype_policy(train_cfg)
     keras.config.set_dtype_policy(policy)
     steps = config.total_steps()
     log(

@@ -1,4 +1,4 @@
-"""Paper 2's training model: three phases, weight-clipped WGAN critics, one G forward a step."""
+"""Paper 2's training model: three phases, WGAN critics (clipped or penalised), one G forward a step."""
 
 from __future__ import annotations
 
@@ -6,13 +6,21 @@ import keras
 import tensorflow as tf
 
 from tfinpaint import losses, metrics
-from tfinpaint.config import CRITIC_ROLES
+from tfinpaint.config import ADV_WEIGHTINGS, CRITIC_REGULARIZERS, CRITIC_ROLES
 from tfinpaint.models.paper2 import build_critics, build_generator
 from tfinpaint.training.gan import InpaintingGAN
+from tfinpaint.training.noise import noise_seeds, per_example_uniform
 from tfinpaint.training.optimizers import FusedAdam, TorchRMSprop
 
 PHASES = ("reconstruction", "critics", "joint")
 DEFAULT_ADV_WEIGHT = 0.001
+_EPSILON = 1  # the gradient penalty's purpose in the noise stream
+
+
+def global_norm(gradient):
+    """The L2 norm of a per-replica gradient over the whole global batch (all replicas)."""
+    squares = tf.reduce_sum(tf.square(gradient))
+    return tf.sqrt(tf.distribute.get_replica_context().all_reduce("sum", squares))
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -23,9 +31,17 @@ class Paper2GAN(InpaintingGAN):
     - Phase 2, steps [t1, t1 + t2) (`critics`): the critics only; no trainable generator
       variable changes.
     - Phase 3, from t1 + t2 (`joint`): the critics, then the generator on
-      `L_r + sum_k adv_weights[k] * (-D_k(completed))`. The generator runs once: the critics'
+      `L_r + w * sum_k adv_weights[k] * (-D_k(completed))`. The generator runs once: the critics'
       update reads its completed image with the gradient stopped, the generator's update
-      reuses it.
+      reuses it. Its gradient is taken in two stages: both terms are differentiated with
+      respect to the completed image (so their norms can be compared and balanced), then the
+      sum is carried back through the generator.
+
+    The adversarial weight `w` (`adv_weighting`): `summed` = 1 / (3 H W), the paper's lambdas
+    read against its eq. 1 summed over pixels, since `L_r` here is a per-pixel mean; `mean` = 1;
+    `adaptive` = `adv_ratio * |grad L_r| / |grad sum_k lambda_k L_adv,k|` at the completed
+    image, every step (the lambdas then only weigh the critics against each other). `w` rises
+    linearly from 0 over the first `adv_ramp` joint steps.
 
     The critics of phases 2 and 3 see fakes made the same way: by the generator in training
     mode, i.e. with BatchNorm's batch statistics. (Phase 3 needs training mode for its
@@ -34,13 +50,18 @@ class Paper2GAN(InpaintingGAN):
 
     The critics are a subset of `local`, `global`, `x2`, `x4` (all four: the paper; `local` +
     `global`: GLCIC; `local`: a single local critic, the paper's Tables 6-7 comparison), each
-    with its own lambda. Their weights are clipped to [-c, c] by their `WeightClip` constraints,
-    which the optimiser applies after every critic update.
+    with its own lambda. They are held to a Lipschitz bound by `critic_regularizer`: `clip`
+    (the paper) clips their weights to [-c, c] through their `WeightClip` constraints, which the
+    optimiser applies after every critic update; `gp` adds WGAN-GP's gradient penalty
+    (`gp_weight`) on interpolates of real and completed images, drawn per example from the
+    batch's `index` and `seed`.
 
     Tracked (replica-local means; every name is returned in every phase): `rec_loss` (masked
     L2, paper eq. 1 as a mean), `wasserstein_<critic>` (mean D(real) - mean D(completed), the
     critic's Wasserstein estimate), `g_adv` (sum over critics of -mean D(completed), before
-    the lambdas), `psnr` (of the completed batch, MAX 1). A value a phase does not compute is
+    the lambdas), `gp_<critic>` (the penalty, `gp` only), `adv_weight` (w) and `grad_ratio`
+    (|w grad sum_k lambda_k L_adv,k| / |grad L_r| at the completed image), `psnr` (of the
+    completed batch, MAX 1). A value a phase does not compute is
     not updated, so after a tracker reset it reads 0: the critics' estimates and `g_adv` in
     phase 1. In phase 2 `g_adv` is read from the critics' own pass (scores before their update).
 
@@ -74,6 +95,12 @@ class Paper2GAN(InpaintingGAN):
         t1=20_000,
         t2=10_000,
         adv_weights=None,
+        critic_regularizer="clip",
+        gp_weight=10.0,
+        adv_weighting="summed",
+        adv_ratio=0.2,
+        adv_ramp=0,
+        seed=0,
         optimizer="adam",
         lr=2e-4,
         beta_1=0.5,
@@ -81,6 +108,16 @@ class Paper2GAN(InpaintingGAN):
         rmsprop_lr=5e-5,
         **kwargs,
     ):
+        if critic_regularizer not in CRITIC_REGULARIZERS or adv_weighting not in ADV_WEIGHTINGS:
+            raise ValueError(
+                f"critic_regularizer={critic_regularizer!r}, adv_weighting={adv_weighting!r}: expected "
+                f"one of {CRITIC_REGULARIZERS} and one of {ADV_WEIGHTINGS}"
+            )
+        self.critic_regularizer, self.gp_weight = critic_regularizer, float(gp_weight)
+        self.adv_weighting, self.adv_ratio, self.adv_ramp = adv_weighting, float(adv_ratio), int(adv_ramp)
+        self.seed = int(seed)
+        # Set before the base class reads `tracked_names`; the penalty keys its noise by "index".
+        self.batch_keys = ("image", "mask", "index") if critic_regularizer == "gp" else ("image", "mask")
         super().__init__(generator, critics, global_batch_size, **kwargs)
         if optimizer not in ("adam", "rmsprop"):
             raise ValueError(f"optimizer={optimizer!r}: expected 'adam' or 'rmsprop'")
@@ -99,7 +136,16 @@ class Paper2GAN(InpaintingGAN):
 
     @property
     def tracked_names(self) -> tuple:
-        return ("rec_loss", *(f"wasserstein_{k}" for k in self.critics), "g_adv", "psnr")
+        gp = tuple(f"gp_{k}" for k in self.critics) if self.critic_regularizer == "gp" else ()
+        return (
+            "rec_loss",
+            *(f"wasserstein_{k}" for k in self.critics),
+            *gp,
+            "g_adv",
+            "adv_weight",
+            "grad_ratio",
+            "psnr",
+        )
 
     # ------------------------------------------------------------------ optimisers, schedule
     def optimizer_variables(self) -> dict:
@@ -136,8 +182,8 @@ class Paper2GAN(InpaintingGAN):
 
     def _critic_step(self, batch, step, iteration):
         image, mask = batch["image"], batch["mask"]
-        completed = self.generator({"image": image, "mask": mask}, training=True)
-        fake_scores = self._update_critics(image, mask, completed)
+        completed = tf.cast(self.generator({"image": image, "mask": mask}, training=True), "float32")
+        fake_scores = self._update_critics(batch, step, completed)
         self.track(
             rec_loss=losses.masked_l2(image, completed, mask),
             g_adv=tf.add_n([losses.wasserstein_generator_loss(s) for s in fake_scores.values()]),
@@ -147,37 +193,81 @@ class Paper2GAN(InpaintingGAN):
     def _joint_step(self, batch, step, iteration):
         image, mask = batch["image"], batch["mask"]
         with tf.GradientTape() as tape:
-            completed = self.generator({"image": image, "mask": mask}, training=True)
-            rec = losses.masked_l2(image, completed, mask)
+            completed = tf.cast(self.generator({"image": image, "mask": mask}, training=True), "float32")
             with tape.stop_recording():
-                self._update_critics(image, mask, completed)
+                self._update_critics(batch, step, completed)
+                output_gradient = self._output_gradient(image, mask, completed, step)
+            # d/dθ sum(g * G_θ(x)) = J^T g: the generator's gradient from the one on its output.
+            loss = self.scaled("generator", tf.reduce_sum(output_gradient * completed))
+        self.apply("generator", tape, loss)
+        self.track(psnr=metrics.psnr(image, completed, max_val=1.0))
+
+    def _output_gradient(self, image, mask, completed, step):
+        """d(L_r + w * sum_k lambda_k L_adv,k) / d(completed image), w from `adv_weighting`.
+
+        Both terms are differentiated with respect to the completed image apart, so their
+        gradient norms can be compared (`grad_ratio`, logged) and, for `adaptive`, balanced.
+        """
+        with tf.GradientTape(persistent=True) as image_tape:
+            image_tape.watch(completed)
+            rec = losses.masked_l2(image, completed, mask)
             fake = {"image": completed, "mask": mask}
             adv = {
                 role: losses.wasserstein_generator_loss(critic(fake, training=True))
                 for role, critic in self.critics.items()
             }
-            weighted = [self.adv_weights[role] * self.average(a) for role, a in adv.items()]
-            loss = self.scaled("generator", self.average(rec) + tf.add_n(weighted))
-        self.apply("generator", tape, loss)
-        psnr = metrics.psnr(image, completed, max_val=1.0)
-        self.track(rec_loss=rec, g_adv=tf.add_n(list(adv.values())), psnr=psnr)
+            rec_total = self.average(rec)
+            adv_total = tf.add_n([self.adv_weights[role] * self.average(a) for role, a in adv.items()])
+        rec_grad = image_tape.gradient(rec_total, completed)
+        adv_grad = image_tape.gradient(adv_total, completed)
+        rec_norm, adv_norm = global_norm(rec_grad), global_norm(adv_grad)
+        if self.adv_weighting == "adaptive":
+            weight = self.adv_ratio * tf.math.divide_no_nan(rec_norm, adv_norm)
+        elif self.adv_weighting == "summed":
+            weight = 1.0 / tf.cast(tf.reduce_prod(tf.shape(image)[1:]), "float32")
+        else:
+            weight = tf.constant(1.0)
+        weight *= self.ramp(step)
+        self.track(
+            rec_loss=rec,
+            g_adv=tf.add_n(list(adv.values())),
+            adv_weight=weight,
+            grad_ratio=tf.math.divide_no_nan(weight * adv_norm, rec_norm),
+        )
+        return rec_grad + weight * adv_grad
 
-    def _update_critics(self, image, mask, completed):
+    def ramp(self, step):
+        """The adversarial weight's factor at `step`: 0 -> 1 over the first `adv_ramp` joint steps."""
+        if self.adv_ramp == 0:
+            return tf.constant(1.0)
+        joint_steps = tf.cast(step - self.t1 - self.t2 + 1, "float32")
+        return tf.clip_by_value(joint_steps / self.adv_ramp, 0.0, 1.0)
+
+    def _update_critics(self, batch, step, completed):
         """One update of every critic on real vs completed images; returns their fake scores."""
+        image, mask = batch["image"], batch["mask"]
         batch_size = tf.shape(image)[0]
+        completed = tf.stop_gradient(completed)
         # Real and completed images go through each critic as one batch of 2B: one conv call each.
-        both = {
-            "image": tf.concat([image, tf.stop_gradient(completed)], axis=0),
-            "mask": tf.concat([mask, mask], axis=0),
-        }
+        both = {"image": tf.concat([image, completed], axis=0), "mask": tf.concat([mask, mask], axis=0)}
+        if self.critic_regularizer == "gp":
+            epsilon = per_example_uniform(noise_seeds(batch["index"], self.seed, step, 0, _EPSILON))
         fake_scores, estimates = {}, {}
         with tf.GradientTape() as tape:
             total = 0.0
             for name, critic in self.critics.items():
                 real, fake = tf.split(critic(both, training=True), [batch_size, batch_size], axis=0)
                 per_example = losses.wasserstein_critic_loss(real, fake)
-                total += per_example
                 fake_scores[name], estimates[f"wasserstein_{name}"] = fake, -per_example
+                if self.critic_regularizer == "gp":
+                    # The local critic crops its window around the hole of the same mask.
+                    def scores(x, training, critic=critic):
+                        return critic({"image": x, "mask": mask}, training=training)
+
+                    penalty = losses.gradient_penalty(scores, image, completed, epsilon)
+                    per_example += self.gp_weight * penalty
+                    estimates[f"gp_{name}"] = penalty
+                total += per_example
             loss = self.scaled("critics", self.average(total))
         self.apply("critics", tape, loss)
         self.track(**estimates)
@@ -189,6 +279,12 @@ class Paper2GAN(InpaintingGAN):
             "t1": self.t1,
             "t2": self.t2,
             "adv_weights": dict(self.adv_weights),
+            "critic_regularizer": self.critic_regularizer,
+            "gp_weight": self.gp_weight,
+            "adv_weighting": self.adv_weighting,
+            "adv_ratio": self.adv_ratio,
+            "adv_ramp": self.adv_ramp,
+            "seed": self.seed,
             "optimizer": self.optimizer_name,
             "lr": self.lr,
             "beta_1": self.beta_1,
@@ -211,6 +307,12 @@ def build_gan(config, global_batch_size: int) -> Paper2GAN:
         t1=t1,
         t2=t2,
         adv_weights=m.adv_weights,
+        critic_regularizer=m.critic_regularizer,
+        gp_weight=m.gp_weight,
+        adv_weighting=m.adv_weighting,
+        adv_ratio=m.adv_ratio,
+        adv_ramp=m.adv_ramp,
+        seed=config.train.seed,
         optimizer=m.optimizer,
         lr=m.lr,
         beta_1=m.beta_1,
