@@ -230,6 +230,8 @@ def test_two_replicas_train_the_same_weights_as_one_device(one_device, two_repli
         for a, b in zip(one[-1][key], two[-1][key]):
             np.testing.assert_allclose(b, a, atol=1e-4, rtol=0)
     np.testing.assert_allclose(two_logs[-1]["rec_loss"], one_logs[-1]["rec_loss"], rtol=1e-4)
+    # The gradient norms behind grad_ratio (and the adaptive weight) span both replicas' examples.
+    np.testing.assert_allclose(two_logs[-1]["grad_ratio"], one_logs[-1]["grad_ratio"], rtol=1e-3)
     assert max(np.abs(v).max() for v in two[-1]["critics"]) <= np.float32(CLIP)
 
 
@@ -330,42 +332,24 @@ def test_the_two_stage_generator_gradient_is_the_gradient_of_the_weighted_loss()
     assert gan.trackers["adv_weight"].result() == 1.0 and gan.trackers["grad_ratio"].result() > 0
 
 
-def test_the_adaptive_weight_holds_the_gradient_ratio():
-    gan, step_fn = _joint_only("model.adv_weighting=adaptive", "model.adv_ratio=0.3")
-    for log in _step_logs(gan, step_fn, 2):
-        np.testing.assert_allclose(log["grad_ratio"], 0.3, rtol=1e-3)
-        assert log["adv_weight"] > 0
+def test_summed_lambdas_weigh_one_pixel_term():
+    gan, _ = _joint_only()
+    batch = next(iter(_random_batches(1)))
+    gan._output_gradient(batch["image"], batch["mask"], batch["image"], tf.constant(0, "int64"))
+    # L_r is a mean over 3 * 32 * 32 terms; the paper's eq. 1 sums them.
+    np.testing.assert_allclose(gan.trackers["adv_weight"].result(), 1 / (3 * SIZE * SIZE), rtol=1e-6)
 
 
-def test_summed_lambdas_weigh_one_pixel_term_and_ramp_up():
-    gan, step_fn = _joint_only("model.adv_ramp=4")
-    weights = [log["adv_weight"] for log in _step_logs(gan, step_fn, 3)]
-    # L_r is a mean over 3 * 32 * 32 terms; the ramp gives 1/4, 2/4, 3/4 of the weight.
-    np.testing.assert_allclose(weights, [k / 4 / (3 * SIZE * SIZE) for k in (1, 2, 3)], rtol=1e-5)
-
-
-def test_gradient_penalty_critics_are_unclipped_and_train_the_same_on_two_replicas(mirrored):
-    config = get_config(
-        2,
-        "demo",
-        TINY + ["model.t1=0", "model.t2=1", "model.critic_regularizer=gp", "model.adv_weighting=adaptive"],
-    )
-    runs = []
-    for strategy in (tf.distribute.get_strategy(), mirrored):
-        gan, step_fn = _build(strategy, config, _sgd)
-        for layer in gan.generator.network.layers:
-            if isinstance(layer, FusedBatchNormalization):
-                layer.fused = False
-        logs = _step_logs(gan, step_fn, 3)
-        runs.append((_snapshot(gan), logs))
-    (one, one_logs), (two, two_logs) = runs
+def test_gradient_penalty_critics_and_an_adaptive_ramped_weight():
+    overrides = ["model.critic_regularizer=gp", "model.critics=local,x4", "model.adv_weighting=adaptive"]
+    config = get_config(2, "demo", TINY + ["model.t1=0", "model.t2=1", "model.adv_ramp=4", *overrides])
+    gan, step_fn = _build(tf.distribute.get_strategy(), config, _sgd)
+    logs = _step_logs(gan, step_fn, 3)
     assert all(v.constraint is None for c in gan.critics.values() for v in c.variables)
-    assert max(np.abs(v).max() for v in one["critics"]) > CLIP
-    assert all(np.isfinite(log["gp_local"]) and log["gp_local"] > 0 for log in one_logs)
-    for key in ("generator", "critics"):
-        for a, b in zip(one[key], two[key]):
-            np.testing.assert_allclose(b, a, atol=1e-4, rtol=0)
-    np.testing.assert_allclose(two_logs[-1]["grad_ratio"], one_logs[-1]["grad_ratio"], rtol=1e-3)
+    assert max(np.abs(v).max() for c in gan.critics.values() for v in c.variables) > CLIP
+    assert all(log["gp_local"] > 0 and log["gp_x4"] > 0 for log in logs)
+    # Step 0 trains the critics; joint steps 1 and 2 hold the ratio at 0.2 x 1/4 and 0.2 x 2/4.
+    np.testing.assert_allclose([log["grad_ratio"] for log in logs], [0.0, 0.05, 0.1], rtol=1e-3)
 
 
 def test_adversarial_settings_are_checked():

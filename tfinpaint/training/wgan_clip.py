@@ -197,17 +197,22 @@ class Paper2GAN(InpaintingGAN):
             with tape.stop_recording():
                 self._update_critics(batch, step, completed)
                 output_gradient = self._output_gradient(image, mask, completed, step)
-            # d/dθ sum(g * G_θ(x)) = J^T g: the generator's gradient from the one on its output.
-            loss = self.scaled("generator", tf.reduce_sum(output_gradient * completed))
+            # d/dθ sum(g * G_θ(x)) = J^T g: the generator's gradient from the one on its output
+            # (already loss-scaled).
+            loss = tf.reduce_sum(output_gradient * completed)
         self.apply("generator", tape, loss)
         self.track(psnr=metrics.psnr(image, completed, max_val=1.0))
 
     def _output_gradient(self, image, mask, completed, step):
-        """d(L_r + w * sum_k lambda_k L_adv,k) / d(completed image), w from `adv_weighting`.
+        """d(L_r + w * sum_k lambda_k L_adv,k) / d(completed image), w from `adv_weighting`,
+        times the generator's loss scale.
 
         Both terms are differentiated with respect to the completed image apart, so their
         gradient norms can be compared (`grad_ratio`, logged) and, for `adaptive`, balanced.
+        Under `mixed_float16` the critics' float16 backward pass would flush the small
+        adversarial gradient to 0 unscaled, so both terms carry the loss scale (1 otherwise).
         """
+        scale = self.scaled("generator", tf.constant(1.0))
         with tf.GradientTape(persistent=True) as image_tape:
             image_tape.watch(completed)
             rec = losses.masked_l2(image, completed, mask)
@@ -216,8 +221,10 @@ class Paper2GAN(InpaintingGAN):
                 role: losses.wasserstein_generator_loss(critic(fake, training=True))
                 for role, critic in self.critics.items()
             }
-            rec_total = self.average(rec)
-            adv_total = tf.add_n([self.adv_weights[role] * self.average(a) for role, a in adv.items()])
+            rec_total = scale * self.average(rec)
+            adv_total = scale * tf.add_n(
+                [self.adv_weights[role] * self.average(a) for role, a in adv.items()]
+            )
         rec_grad = image_tape.gradient(rec_total, completed)
         adv_grad = image_tape.gradient(adv_total, completed)
         rec_norm, adv_norm = global_norm(rec_grad), global_norm(adv_grad)
