@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tfinpaint import texture
 from tfinpaint.data import demo_data_dir
+from tfinpaint.evaluation import texture
 from tfinpaint.io import read_image
 
 PHOTO = "aitzgorri_s1280_r4c4.jpg"  # 256 px of grass with fallen leaves

@@ -28,6 +28,8 @@ Pure NumPy: a 256 px image takes a few milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -106,7 +108,7 @@ def hole_swd(
     fill,
     mask,
     *,
-    seed: int,
+    seed: int | Sequence[int],
     levels: int = LEVELS,
     patch: int = PATCH,
     patches_per_level: int = PATCHES_PER_LEVEL,
@@ -118,7 +120,8 @@ def hole_swd(
         real: the real image [H, W, 3], uint8 or float in [0, 1].
         fill: the completed image, same shape (only its hole pixels differ from `real`).
         mask: [H, W] or [H, W, 1], 1 = hole.
-        seed: draws the patch centres and projection directions; same seed, same value.
+        seed: draws the patch centres and projection directions (`np.random.default_rng`'s
+            seed: an int or ints, e.g. (evaluation seed, image index)); same seed, same value.
         levels: Laplacian pyramid levels (finest first; the last is the low-pass residual).
         patch: side of the square patches.
         patches_per_level: centres drawn (without replacement) among a level's hole pixels;
