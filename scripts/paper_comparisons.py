@@ -30,7 +30,7 @@ def _json(run: str, name: str) -> dict:
 
 def _training_protocol(masks: str) -> str:
     """The end-of-run report (`report-<protocol>/`) scored with the masks a run trained on."""
-    from tfinpaint.evaluate import report_protocols
+    from tfinpaint.evaluation.evaluate import report_protocols
 
     return next(name for name, spec in report_protocols(masks).items() if spec == masks)
 

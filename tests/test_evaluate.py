@@ -11,11 +11,25 @@ import pytest
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from tfinpaint import cli, grid
-from tfinpaint.evaluate import GRID_PNG, REPORT_JSON, REPORT_MD, evaluate, report_protocols
+from tfinpaint import cli
+from tfinpaint.evaluation import grid, texture
+from tfinpaint.evaluation.evaluate import GRID_PNG, REPORT_JSON, REPORT_MD, evaluate, report_protocols
 
 SIZE = 64
-ROW_KEYS = {"model", "bucket", "n", "psnr", "ssim", "l1", "psnr_hole", "ssim_hole", "ms_per_image"}
+ROW_KEYS = {
+    "model",
+    "bucket",
+    "n",
+    "psnr",
+    "ssim",
+    "l1",
+    "psnr_hole",
+    "ssim_hole",
+    "swd",
+    "swd_levels",
+    "grad_ratio",
+    "ms_per_image",
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +76,13 @@ def test_report_schema(report_dir, photo_dir):
     ]
     for row in report["rows"]:
         assert set(row) == ROW_KEYS and row["n"] == 5
-        assert all(isinstance(row[k], float) for k in ROW_KEYS - {"model", "bucket", "n"})
+        assert all(isinstance(row[k], float) for k in ROW_KEYS - {"model", "bucket", "n", "swd_levels"})
         assert row["ms_per_image"] > 0 and row["psnr_hole"] < row["psnr"] < 60
         assert 0 < row["ssim_hole"] < row["ssim"] < 1 and 0 < row["l1"] < 0.2
+        assert row["swd"] > 50 and row["grad_ratio"] > 0  # diffusion fills are far from real texture
+        assert len(row["swd_levels"]) == 3 and row["swd"] == pytest.approx(np.mean(row["swd_levels"]))
     markdown = open(os.path.join(report_dir, REPORT_MD)).read()
-    assert "| telea | all | 5 |" in markdown and "raw composite" in markdown
+    assert "| telea | all | 5 |" in markdown and "raw composite" in markdown and "SWD hole" in markdown
 
 
 def _independent_rows(photo_dir):
@@ -80,9 +96,10 @@ def _independent_rows(photo_dir):
     )
     real = np.round(np.concatenate([b["image"].numpy() for b in batches]) * 255).astype(np.uint8)
     hole = np.concatenate([b["mask"].numpy() for b in batches])[..., 0] >= 0.5
-    psnr, ssim, l1, psnr_hole, ssim_hole = [], [], [], [], []
+    psnr, ssim, l1, psnr_hole, ssim_hole, fills = [], [], [], [], [], []
     for image, h in zip(real, hole):
         out = cv2.inpaint(image, h.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+        fills.append((image, out, h))
         psnr.append(peak_signal_noise_ratio(image, out, data_range=255))
         score, full = structural_similarity(
             image,
@@ -105,6 +122,7 @@ def _independent_rows(photo_dir):
         "l1": np.mean(l1),
         "psnr_hole": np.mean(psnr_hole),
         "ssim_hole": np.mean(ssim_hole),
+        "fills": fills,
     }
 
 
@@ -112,6 +130,10 @@ def test_numbers_match_independent_skimage(report_dir, photo_dir):
     with open(os.path.join(report_dir, REPORT_JSON)) as f:
         row = json.load(f)["rows"][0]
     expected = _independent_rows(photo_dir)
+    expected_swd = np.mean(
+        [texture.hole_swd(*args, seed=(0, i))["swd"] for i, args in enumerate(expected.pop("fills"))]
+    )
+    assert row["swd"] == pytest.approx(expected_swd, rel=1e-6)
     for key, tol in (
         ("psnr", 0.01),
         ("psnr_hole", 0.01),
@@ -218,9 +240,14 @@ def test_poisson_blend_applies_to_learned_models_only(tmp_path, photo_dir):
         blend: {r["model"]: r for r in rep["rows"] if r["bucket"] is None} for blend, rep in reports.items()
     }
     assert reports["poisson"]["blend"] == "poisson"
-    for key in ("psnr", "ssim", "psnr_hole", "ssim_hole", "l1"):
+    # The raw and the blended composite side by side; the baselines once, never blended.
+    assert list(rows["none"]) == ["paper2", "telea"]
+    assert list(rows["poisson"]) == ["paper2", "paper2+poisson", "telea"]
+    for key in ("psnr", "ssim", "psnr_hole", "ssim_hole", "l1", "swd", "grad_ratio"):
         assert rows["poisson"]["telea"][key] == rows["none"]["telea"][key]
-    assert rows["poisson"]["paper2"]["psnr_hole"] != rows["none"]["paper2"]["psnr_hole"]
+        assert rows["poisson"]["paper2"][key] == rows["none"]["paper2"][key]
+    assert rows["poisson"]["paper2+poisson"]["psnr_hole"] != rows["none"]["paper2"]["psnr_hole"]
+    assert rows["poisson"]["paper2+poisson"]["ms_per_image"] >= rows["poisson"]["paper2"]["ms_per_image"]
     assert "Poisson-blended" in open(tmp_path / "poisson" / REPORT_MD).read()
 
 

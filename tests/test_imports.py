@@ -92,7 +92,7 @@ def test_the_graph_reader_sees_imports_inside_functions():
     # Known edges: a top-level import, a function-level one, a `from package import module`.
     assert "tfinpaint.artifacts" in graph["tfinpaint.inference.loading"]
     assert "tfinpaint.models.paper1" in graph["tfinpaint.inference.loading"]  # inside load_generator
-    assert "tfinpaint.metrics" in graph["tfinpaint.evaluate"]
+    assert "tfinpaint.metrics" in graph["tfinpaint.evaluation.evaluate"]
     assert graph["tfinpaint.artifacts"] == set(), "artifacts must stay a leaf"
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 

@@ -56,6 +56,22 @@ def hole_from_values(values, name: str = "mask") -> np.ndarray:
     return (values >= MASK_THRESHOLD).astype(np.uint8)
 
 
+def hole_map(mask, name: str = "mask") -> np.ndarray:
+    """Any in-memory mask as a hole map: bool [H, W] (or [..., H, W] without a channel), True = hole.
+
+    bool is taken as is, floats are holes at >= 0.5, integers follow `hole_from_values` (the file
+    rule: >= 128, or {0, 1}). A trailing channel axis of size 1 is dropped.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim >= 3 and mask.shape[-1] == 1:
+        mask = mask[..., 0]
+    if mask.dtype == bool:
+        return mask
+    if np.issubdtype(mask.dtype, np.floating):
+        return mask >= 0.5
+    return hole_from_values(mask, name).astype(bool)
+
+
 def composite(image, mask, prediction):
     """The completed image: `image` where mask is 0, `prediction` where it is 1.
 

@@ -1,5 +1,5 @@
 """`tfinpaint evaluate`: score models and classical baselines; writes report.json, report.md and
-an example grid into --out (see `tfinpaint.evaluate.evaluate`)."""
+an example grid into --out (see `tfinpaint.evaluation.evaluate.evaluate`)."""
 
 import argparse
 import sys
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from tfinpaint.evaluate import evaluate, format_table
+    from tfinpaint.evaluation.evaluate import evaluate, format_table
 
     try:
         report = evaluate(

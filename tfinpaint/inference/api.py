@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from tfinpaint import maskops
-from tfinpaint.convention import InputWarning, hole_from_values
+from tfinpaint.convention import InputWarning, hole_map
 from tfinpaint.inference.loading import load_inpainter
 from tfinpaint.inference.model_inpainters import KerasInpainter
 from tfinpaint.inpainters import Inpainter
@@ -50,11 +50,7 @@ def _hole_array(mask, size: tuple[int, int], resize_mask: bool) -> np.ndarray:
             f"mask: shape {list(mask.shape)} does not match the image's {list(size)}; expected [H, W] "
             "or [H, W, 1]."
         )
-    if mask.dtype == bool:
-        return mask
-    if np.issubdtype(mask.dtype, np.floating):
-        return mask >= 0.5
-    return hole_from_values(mask).astype(bool)
+    return hole_map(mask)
 
 
 def inpaint(

@@ -4,7 +4,7 @@
 lives in `runs/<config.name>/` (or `run_dir`): `config.json`, `run.json` (state, then the
 summary), `checkpoints/`, `logs/` (TensorBoard), `generator.keras`, and at the end one report
 folder per evaluation protocol, `report-<protocol>/` (`report.json`, `report.md`,
-`examples.png`; `tfinpaint.evaluate.report_protocols`). Rerunning the same command resumes an unfinished
+`examples.png`; `evaluation.evaluate.report_protocols`). Rerunning the same command resumes an unfinished
 run and refuses a finished one; nothing is overwritten without `overwrite=True`. A run on other
 data than the preset's gets its own name (`ExperimentConfig.name`), so it never resumes, replaces
 or exports over the demo.
@@ -326,7 +326,7 @@ def _evaluate(gan, config: ExperimentConfig, run_dir: str, log) -> dict:
     """Protocol -> report: the generator beside the classical baselines on the test split, once
     per protocol of `report_protocols` (the papers score centre and random holes apart)."""
     from tfinpaint.baselines import CORE_BASELINES
-    from tfinpaint.evaluate import evaluate, report_protocols
+    from tfinpaint.evaluation.evaluate import evaluate, report_protocols
     from tfinpaint.inference import KerasInpainter
 
     data = config.data

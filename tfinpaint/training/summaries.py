@@ -7,7 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfinpaint import grid
+from tfinpaint.evaluation import grid
 
 
 class TensorBoardLogger:

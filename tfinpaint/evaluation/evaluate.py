@@ -1,9 +1,11 @@
-"""Score inpainters the papers' way (PSNR / SSIM / L1 on 8-bit images) and write the report.
+"""Score inpainters the papers' way (PSNR / SSIM / L1 on 8-bit images) and by the hole's texture,
+and write the report.
 
 `evaluate` runs every inpainter on every image of a source with the image's fixed mask, scores
-whole image and hole only, and writes into `out_dir`:
-- `report.json`: `dataset`, `masks`, `image_size`, `blend` and `rows`: one row per model
-  (`"bucket": null`), then one per model and hole-ratio bucket;
+whole image and hole only (`scoring`), and writes into `out_dir`:
+- `report.json`: `dataset`, `masks`, `image_size`, `split`, `blend` and `rows`: one row per
+  model (`"bucket": null`), then one per model and hole-ratio bucket; a row holds `model`,
+  `bucket`, `n`, the averages of `scoring.METRIC_KEYS`, `swd_levels` and `ms_per_image`;
 - `report.md`: the same as the papers' table;
 - `examples.png`: a grid of examples spread over the set (masked input | each model | real image).
 
@@ -15,8 +17,11 @@ Scoring conventions:
   hole-only values and is left out of those averages (null when no image has a hole).
 - `ms_per_image` is the median over batches of (batch time / batch size), so one-off costs
   such as graph tracing on the first call do not count; bucket rows repeat the model's figure.
-- `blend="poisson"` Poisson-blends the outputs of learned models (not the classical baselines,
-  which already continue the surrounding pixels) before scoring.
+- The texture scores (`swd`, `swd_levels` x 1e3, `grad_ratio`; docs/EVALUATION.md) are seeded
+  per image by (`seed`, image index), so every model is measured on the same patches.
+- `blend="poisson"` scores learned models twice, side by side: the raw composite as `<name>`
+  and the Poisson-blended one as `<name>+poisson` (its `ms_per_image` includes the blend). The
+  classical baselines, which already continue the surrounding pixels, are never blended.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ import numpy as np
 
 from tfinpaint import metrics
 from tfinpaint.convention import to_uint8
-from tfinpaint.grid import inpainting_grid
+from tfinpaint.evaluation import scoring
+from tfinpaint.evaluation.grid import inpainting_grid
 from tfinpaint.inference.loading import load_inpainter
 from tfinpaint.inpainters import Inpainter
 from tfinpaint.io import write_bytes_atomic, write_image
@@ -42,7 +48,7 @@ REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 GRID_PNG = "examples.png"
 BLENDS = ("none", "poisson")
-METRIC_KEYS = ("psnr", "ssim", "l1", "psnr_hole", "ssim_hole")
+BLENDED_SUFFIX = "+poisson"
 
 
 def _resolve(inpainters: Iterable[Inpainter | str]) -> list[tuple[str, Inpainter]]:
@@ -81,23 +87,6 @@ def _check_out_dir(out_dir: str, overwrite: bool) -> None:
         )
 
 
-def score_batch(real_uint8: np.ndarray, completed_uint8: np.ndarray, masks: np.ndarray) -> dict:
-    """Per-image metrics of one batch on 8-bit values: name -> float32 [B] (METRIC_KEYS)."""
-    return {
-        "psnr": metrics.psnr(real_uint8, completed_uint8, max_val=255.0).numpy(),
-        "ssim": metrics.ssim(real_uint8, completed_uint8, max_val=255.0).numpy(),
-        "l1": metrics.l1(real_uint8, completed_uint8).numpy() / 255.0,
-        "psnr_hole": metrics.psnr(real_uint8, completed_uint8, max_val=255.0, mask=masks).numpy(),
-        "ssim_hole": metrics.ssim(real_uint8, completed_uint8, max_val=255.0, mask=masks).numpy(),
-    }
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    values = np.asarray(values, np.float64)
-    values = values[np.isfinite(values)]
-    return float(values.mean()) if values.size else None
-
-
 def _rows(names, scores, ratios, ms_per_image) -> list[dict]:
     """Report rows: per model the whole set, then each hole-ratio bucket in ratio order."""
     from tfinpaint.data.masks import HOLE_RATIO_BUCKETS, hole_ratio_bucket
@@ -106,7 +95,6 @@ def _rows(names, scores, ratios, ms_per_image) -> list[dict]:
     order = [b for b in HOLE_RATIO_BUCKETS if (buckets == b).any()]
     rows = []
     for name in names:
-        per_image = {k: np.asarray(v) for k, v in scores[name].items()}
         for bucket in [None, *order]:
             keep = np.ones(len(ratios), bool) if bucket is None else buckets == bucket
             rows.append(
@@ -114,7 +102,7 @@ def _rows(names, scores, ratios, ms_per_image) -> list[dict]:
                     "model": name,
                     "bucket": bucket,
                     "n": int(keep.sum()),
-                    **{k: _mean(per_image[k][keep]) for k in METRIC_KEYS},
+                    **scoring.averages(scores[name], keep),
                     "ms_per_image": ms_per_image[name],
                 }
             )
@@ -128,15 +116,17 @@ def _fmt(value, digits):
 def format_table(report: dict) -> str:
     """The papers' table in Markdown: whole set first, then per hole-ratio bucket."""
     lines = [
-        "| model | hole ratio | n | PSNR (dB) | SSIM | L1 | PSNR hole (dB) | SSIM hole | ms/image |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | hole ratio | n | PSNR (dB) | SSIM | L1 | PSNR hole (dB) | SSIM hole | "
+        "SWD hole (x1e3) | grad ratio | ms/image |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     rows = sorted(report["rows"], key=lambda r: r["bucket"] is not None)
     for r in rows:
         lines.append(
             f"| {r['model']} | {r['bucket'] or 'all'} | {r['n']} | {_fmt(r['psnr'], 2)} | "
             f"{_fmt(r['ssim'], 4)} | {_fmt(r['l1'], 4)} | {_fmt(r['psnr_hole'], 2)} | "
-            f"{_fmt(r['ssim_hole'], 4)} | {_fmt(r['ms_per_image'], 1)} |"
+            f"{_fmt(r['ssim_hole'], 4)} | {_fmt(r['swd'], 0)} | {_fmt(r['grad_ratio'], 2)} | "
+            f"{_fmt(r['ms_per_image'], 1)} |"
         )
     return "\n".join(lines)
 
@@ -156,7 +146,8 @@ def _split_text(split: str) -> str:
 
 def format_markdown(report: dict) -> str:
     scored = (
-        "Poisson-blended composite for learned models (classical baselines raw)"
+        f"raw composite, and Poisson-blended for learned models (`<model>{BLENDED_SUFFIX}` rows; "
+        "classical baselines raw only)"
         if report["blend"] == "poisson"
         else "raw composite (no blending)"
     )
@@ -174,6 +165,11 @@ def format_markdown(report: dict) -> str:
             "- PSNR (MAX 255) and SSIM (Gaussian 11, sigma 1.5) on 8-bit images, per-image values "
             "averaged over images; L1 = mean |error| / 255; hole = hole pixels only; "
             f"PSNR capped at {metrics.PSNR_CAP_DB:g} dB.",
+            "- SWD hole: sliced Wasserstein distance x 1e3 between 7x7 Laplacian-pyramid patches "
+            "(3 levels, centred in the hole) of the fill and of the real image, both normalised by "
+            "the real patches' statistics; 0 = real, lower is better; per level in `report.json` "
+            "(`swd_levels`, finest first). grad ratio: the hole's mean squared luminance gradient, "
+            "fill / real (1 = as much detail as real, a blur < 1). docs/EVALUATION.md.",
             "",
             format_table(report),
             "",
@@ -191,15 +187,19 @@ def _blend(real_uint8, completed_uint8, masks):
     )
 
 
-def _run(inpainter, real8, hole_masks, blend):
-    """One inpainter on one batch: (completed uint8 [B, H, W, 3], milliseconds per image)."""
+def _run(name, inpainter, real8, hole_masks, blend) -> dict:
+    """One inpainter on one batch: report name -> (completed uint8 [B, H, W, 3], ms per image);
+    learned models under `blend="poisson"` give the raw and the blended composite."""
     start = time.perf_counter()
     completed = inpainter.inpaint_batch(real8.astype(np.float32) / 255.0, hole_masks)
     ms = 1000.0 * (time.perf_counter() - start) / real8.shape[0]
     completed8 = to_uint8(np.asarray(completed))
+    runs = {name: (completed8, ms)}
     if blend == "poisson" and not inpainter.classical:
-        completed8 = _blend(real8, completed8, hole_masks)
-    return completed8, ms
+        start = time.perf_counter()
+        blended = _blend(real8, completed8, hole_masks)
+        runs[name + BLENDED_SUFFIX] = (blended, ms + 1000.0 * (time.perf_counter() - start) / real8.shape[0])
+    return runs
 
 
 class _SpreadSample:
@@ -265,9 +265,10 @@ def evaluate(
         masks: the mask kind ("center", "random_rect", "free_form", "files:DIR").
         image_size: side of the centre-cropped evaluation images.
         limit: score only the first `limit` images (sorted order); None = all.
-        seed: mask seed; the same seed gives every image the same mask on every run.
+        seed: mask and texture seed; the same seed gives every image the same mask and texture
+            patches on every run.
         out_dir: folder for report.json, report.md and examples.png (created if missing).
-        blend: "none" or "poisson" (learned models only).
+        blend: "none", or "poisson" to score learned models raw and Poisson-blended, side by side.
         overwrite: replace an existing report in `out_dir`.
         progress: show a tqdm progress bar.
         split, split_ratio: which part of `source` to score ("all" for `tfinpaint evaluate`; the
@@ -287,7 +288,6 @@ def evaluate(
         raise ValueError(f"limit: expected a positive number of images, got {limit}.")
     _check_out_dir(out_dir, overwrite)
     models = _resolve(inpainters)
-    names = [name for name, _ in models]
 
     from tqdm import tqdm
 
@@ -308,8 +308,7 @@ def evaluate(
         upscale_small=upscale_small,
     )
 
-    scores = {name: {k: [] for k in METRIC_KEYS} for name in names}
-    per_image_ms = {name: [] for name in names}
+    scores, per_image_ms = {}, {}
     ratios, examples = [], _SpreadSample(grid_examples)
     bar = tqdm(total=limit, unit="img", disable=not progress, desc="evaluate")
     for batch in dataset:
@@ -318,12 +317,14 @@ def evaluate(
         hole_masks = (batch["mask"].numpy()[:take] >= 0.5).astype(np.float32)
         first = len(ratios)
         ratios.extend(hole_ratio(hole_masks))
+        seeds = [(seed, first + i) for i in range(take)]
         outputs = {}
-        for name, inpainter in models:
-            outputs[name], ms = _run(inpainter, real8, hole_masks, blend)
-            per_image_ms[name].append(ms)
-            for key, values in score_batch(real8, outputs[name], hole_masks).items():
-                scores[name][key].extend(values.tolist())
+        for model_name, inpainter in models:
+            for name, (completed8, ms) in _run(model_name, inpainter, real8, hole_masks, blend).items():
+                outputs[name] = completed8
+                per_image_ms.setdefault(name, []).append(ms)
+                for key, values in scoring.score_batch(real8, completed8, hole_masks, seeds).items():
+                    scores.setdefault(name, {}).setdefault(key, []).extend(values.tolist())
         for i in range(take):
             examples.offer(
                 first + i,
@@ -340,6 +341,7 @@ def evaluate(
     if not ratios:
         raise ValueError(f"evaluate: the data source {source!r} gave no images.")
 
+    names = list(scores)
     ms_per_image = {name: float(np.median(per_image_ms[name])) for name in names}
     report = {
         "dataset": "demo" if source is None else str(source),
