@@ -125,3 +125,10 @@ def test_gradient_penalty_uses_each_examples_own_interpolate():
         assert gp[i] == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match="score"):
         losses.gradient_penalty(quadratic_critic, real, fake, epsilon, score="max")
+
+
+def test_least_squares_gan_losses_golden():
+    real, fake = tf.fill((2, 3, 3, 1), 1.0), tf.constant([[[[0.0]]], [[[2.0]]]])
+    # (mean (D(real) - 1)^2 + mean D(fake)^2) / 2 and mean (D(fake) - 1)^2 (Mao et al. 2017).
+    np.testing.assert_allclose(losses.lsgan_critic_loss(real, fake).numpy(), [0.0, 2.0])
+    np.testing.assert_allclose(losses.lsgan_generator_loss(fake).numpy(), [1.0, 1.0])

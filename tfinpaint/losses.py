@@ -38,6 +38,24 @@ def wasserstein_generator_loss(fake_scores):
     return -critic_score(fake_scores)
 
 
+def lsgan_critic_loss(real_scores, fake_scores):
+    """Least-squares GAN critic loss per example: (mean (D(real) - 1)^2 + mean D(fake)^2) / 2.
+
+    PICNet's `GANLoss("lsgan")` for the discriminator: MSE to 1 on real, to 0 on fake, halved.
+
+    Reference:
+        Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017.
+    """
+    real = tf.cast(real_scores, "float32")
+    fake = tf.cast(fake_scores, "float32")
+    return 0.5 * (per_example_mean(tf.square(real - 1.0)) + per_example_mean(tf.square(fake)))
+
+
+def lsgan_generator_loss(fake_scores):
+    """Least-squares GAN generator loss per example: mean (D(fake) - 1)^2."""
+    return per_example_mean(tf.square(tf.cast(fake_scores, "float32") - 1.0))
+
+
 def masked_l1(image, prediction, mask=None):
     """Mean over pixels and channels of |mask * (image - prediction)| (all pixels if no mask).
 

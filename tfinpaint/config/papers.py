@@ -13,6 +13,8 @@ CRITIC_DEPTHS = ("tables", "glcic")
 # adversarial term against the reconstruction loss (docs/SPEC-paper2.md, "Adversarial weight").
 CRITIC_REGULARIZERS = ("clip", "gp")
 ADV_WEIGHTINGS = ("summed", "mean", "adaptive")
+# Paper 1's adversarial loss: the paper's WGAN-GP, or PICNet's code's least-squares GAN.
+PAPER1_GAN_LOSSES = ("wgan_gp", "lsgan")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Paper1Config:
         latent_channels: channels of the spatial latent z (128 in the paper).
         infer_blocks: L, residual "infer" blocks of the prior path (1; PICNet's code uses 6).
         shared_encoder: one trunk for both paths (PICNet); False = separate E1/E2 weights.
+        gan_loss: `wgan_gp` (the paper: Wasserstein loss + gradient penalty) or `lsgan` (PICNet's
+            code: least-squares loss, no penalty; pair it with `critic_spectral_norm`).
         critic_spectral_norm: PICNet's spectral-norm critic (penalty on the summed patch map).
         critic_residual: `avgpool2(conv1x1(x))` shortcuts around the stride-2 critic convs.
         critic_width: first critic layer width (64).
@@ -42,6 +46,7 @@ class Paper1Config:
     latent_channels: int = 128
     infer_blocks: int = 1
     shared_encoder: bool = True
+    gan_loss: str = "wgan_gp"
     critic_spectral_norm: bool = False
     critic_residual: bool = False
     critic_width: int = 64
@@ -66,6 +71,10 @@ class Paper1Config:
             )
         if self.n_critic < 1:
             raise ConfigError(f"model.n_critic={self.n_critic}: expected a positive integer")
+        if self.gan_loss not in PAPER1_GAN_LOSSES:
+            raise ConfigError(
+                f"model.gan_loss={self.gan_loss!r}: expected one of {', '.join(PAPER1_GAN_LOSSES)}"
+            )
         if self.kl_reduction not in ("sum", "mean"):
             raise ConfigError(f"model.kl_reduction={self.kl_reduction!r}: expected 'mean' or 'sum'")
         if self.max_side < self.size_multiple:

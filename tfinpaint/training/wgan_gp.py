@@ -20,6 +20,7 @@ import keras
 import tensorflow as tf
 
 from tfinpaint import losses, metrics
+from tfinpaint.config.papers import PAPER1_GAN_LOSSES
 from tfinpaint.convention import composite
 from tfinpaint.models.paper1 import (
     ATTENTION_STRIDE,
@@ -59,15 +60,18 @@ class Paper1GAN(InpaintingGAN):
 
     Critic k (n_critic times): `D_k(fake) - D_k(real) + gp_weight * GP` per example (GP from
     `tfinpaint.losses.gradient_penalty`, on the per-example mean patch score, or the summed
-    map for PICNet's spectral-norm critic).
-    Encoder + generator: `adv_weight * (-D1(rec) - D2(gen_completed))
+    map for PICNet's spectral-norm critic); with `gan_loss="lsgan"` (PICNet's code) the
+    least-squares loss `((D_k(real) - 1)^2 + D_k(fake)^2) / 2` and no penalty.
+    Encoder + generator: `adv_weight * (-D1(rec) - D2(gen_completed))` (least squares:
+    `(D1(rec) - 1)^2 + (D2(gen_completed) - 1)^2`)
     + l1_weight * sum over the 4 scales of (L1(rec_s, I_s) + L1(visible_s * (gen_s - I_s)))
     + kl_weight * (KL(N(0, s_v^2) || posterior) + KL(stop_grad(posterior) || prior))`, KLs
     averaged over the latent's elements (`kl_reduction="mean"`, PICNet) or summed
     (docs/SPEC-paper1.md, "Losses").
 
     Tracked (replica means, averaged over the critic iterations of a step for critic values):
-    `d1_wasserstein`, `d2_wasserstein` (D(real) - D(fake)), `d1_gp`, `d2_gp`, `adv_rec`,
+    `d1_wasserstein`, `d2_wasserstein` (D(real) - D(fake)), `d1_gp`, `d2_gp` (`wgan_gp`) or
+    `d1_lsgan`, `d2_lsgan` (the critics' least-squares losses, `lsgan`), `adv_rec`,
     `adv_gen`, `l1_rec`, `l1_gen`, `kl_rec`, `kl_gen` (unweighted), `generator_loss` (weighted
     total) and `psnr` (generation path, completed, dB).
 
@@ -78,6 +82,7 @@ class Paper1GAN(InpaintingGAN):
         n_critic: critic updates per generator update.
         gp_weight, l1_weight, kl_weight, adv_weight: loss weights (10, 20, 80, 1).
         penalty_score: "mean" or "sum" (see `gradient_penalty`).
+        gan_loss: "wgan_gp" (the paper) or "lsgan" (PICNet's code, no penalty).
         kl_reduction: "mean" over the latent's elements (PICNet's code) or "sum".
         lr, beta_1, beta_2: Adam settings of every network.
         seed: training seed mixed into every noise key.
@@ -90,20 +95,16 @@ class Paper1GAN(InpaintingGAN):
     # The batch's "index" (the global example index) keys the noise.
     critic_roles = CRITICS
     batch_keys = ("image", "mask", "index")
-    tracked_names = (
-        "d1_wasserstein",
-        "d2_wasserstein",
-        "d1_gp",
-        "d2_gp",
-        "adv_rec",
-        "adv_gen",
-        "l1_rec",
-        "l1_gen",
-        "kl_rec",
-        "kl_gen",
-        "generator_loss",
-        "psnr",
-    )
+
+    @property
+    def tracked_names(self) -> tuple:
+        critics = (
+            ("d1_lsgan", "d2_lsgan")
+            if self.gan_loss == "lsgan"
+            else ("d1_wasserstein", "d2_wasserstein", "d1_gp", "d2_gp")
+        )
+        generator = ("adv_rec", "adv_gen", "l1_rec", "l1_gen", "kl_rec", "kl_gen", "generator_loss", "psnr")
+        return critics + generator
 
     def __init__(
         self,
@@ -116,6 +117,7 @@ class Paper1GAN(InpaintingGAN):
         kl_weight=80.0,
         adv_weight=1.0,
         penalty_score="mean",
+        gan_loss="wgan_gp",
         kl_reduction="mean",
         lr=1e-4,
         beta_1=0.0,
@@ -131,6 +133,9 @@ class Paper1GAN(InpaintingGAN):
             raise ValueError(
                 f"Paper1GAN: kl_reduction={kl_reduction!r} (model.kl_reduction); expected 'sum' or 'mean'"
             )
+        if gan_loss not in PAPER1_GAN_LOSSES:
+            raise ValueError(f"Paper1GAN: gan_loss={gan_loss!r}; expected one of {PAPER1_GAN_LOSSES}")
+        self.gan_loss = gan_loss  # before the base class reads `tracked_names`
         super().__init__(generator, critics, global_batch_size, **kwargs)
         self.n_critic = int(n_critic)
         self.gp_weight = float(gp_weight)
@@ -205,23 +210,33 @@ class Paper1GAN(InpaintingGAN):
         fakes = {"d1": tf.stop_gradient(out["rec"][-1]), "d2": tf.stop_gradient(out["completed"])}
         for purpose, name in enumerate(CRITICS, start=_EPSILON):
             critic = self.critics[name]
-            epsilon = per_example_uniform(noise_seeds(batch["index"], self.seed, step, iteration, purpose))
             with tf.GradientTape() as tape:
                 real_scores, fake_scores = tf.split(
                     critic(tf.concat([real, fakes[name]], axis=0), training=True), 2, axis=0
                 )
-                gp = losses.gradient_penalty(critic, real, fakes[name], epsilon, score=self.penalty_score)
-                critic_loss = losses.wasserstein_critic_loss(real_scores, fake_scores)
-                loss = self.scaled(name, self.average(critic_loss + self.gp_weight * gp))
+                if self.gan_loss == "lsgan":
+                    critic_loss = losses.lsgan_critic_loss(real_scores, fake_scores)
+                    tracked = {f"{name}_lsgan": critic_loss}
+                else:
+                    seeds = noise_seeds(batch["index"], self.seed, step, iteration, purpose)
+                    epsilon = per_example_uniform(seeds)
+                    gp = losses.gradient_penalty(critic, real, fakes[name], epsilon, score=self.penalty_score)
+                    critic_loss = losses.wasserstein_critic_loss(real_scores, fake_scores)
+                    tracked = {f"{name}_wasserstein": -critic_loss, f"{name}_gp": gp}
+                    critic_loss += self.gp_weight * gp
+                loss = self.scaled(name, self.average(critic_loss))
             self.apply(name, tape, loss)
-            self.track(**{f"{name}_wasserstein": -critic_loss, f"{name}_gp": gp})
+            self.track(**tracked)
 
     def _generator_losses(self, out):
         rec_scores = self.critics["d1"](out["rec"][-1], training=False)
         gen_scores = self.critics["d2"](out["completed"], training=False)
+        adversarial = (
+            losses.lsgan_generator_loss if self.gan_loss == "lsgan" else losses.wasserstein_generator_loss
+        )
         terms = {
-            "adv_rec": losses.wasserstein_generator_loss(rec_scores),
-            "adv_gen": losses.wasserstein_generator_loss(gen_scores),
+            "adv_rec": adversarial(rec_scores),
+            "adv_gen": adversarial(gen_scores),
             "l1_rec": 0.0,
             "l1_gen": 0.0,
         }
@@ -269,6 +284,7 @@ class Paper1GAN(InpaintingGAN):
             "kl_weight": self.kl_weight,
             "adv_weight": self.adv_weight,
             "penalty_score": self.penalty_score,
+            "gan_loss": self.gan_loss,
             "kl_reduction": self.kl_reduction,
             "lr": self.lr,
             "beta_1": self.beta_1,
@@ -291,6 +307,7 @@ def build_gan(config, global_batch_size: int) -> Paper1GAN:
         kl_weight=model.kl_weight,
         adv_weight=model.adv_weight,
         penalty_score="sum" if model.critic_spectral_norm else "mean",
+        gan_loss=model.gan_loss,
         kl_reduction=model.kl_reduction,
         lr=model.lr,
         beta_1=model.beta_1,
