@@ -5,7 +5,8 @@ and write the report.
 whole image and hole only (`scoring`), and writes into `out_dir`:
 - `report.json`: `dataset`, `masks`, `image_size`, `split`, `blend` and `rows`: one row per
   model (`"bucket": null`), then one per model and hole-ratio bucket; a row holds `model`,
-  `bucket`, `n`, the averages of `scoring.METRIC_KEYS`, `swd_levels` and `ms_per_image`;
+  `bucket`, `n`, the averages of `scoring.METRIC_KEYS`, `swd_levels`, with `metrics=` `lpips`
+  and `fid` (whole-set rows; null in bucket rows), and `ms_per_image`;
 - `report.md`: the same as the papers' table;
 - `examples.png`: a grid of examples spread over the set (masked input | each model | real image).
 
