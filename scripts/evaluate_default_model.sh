@@ -7,8 +7,9 @@
 #   scripts/evaluate_default_model.sh OUT_DIR [MODEL ...]      (default MODEL: default)
 #
 # DATASETS (default ../shared/datasets) is the folder holding research-train/. BLEND (default
-# poisson: paper 2's post-processing, what `tfinpaint inpaint` does for this model; the classical
-# fills are never blended) may be set to none for the raw composite.
+# poisson: each model is scored raw and Poisson-blended, `<model>+poisson` rows, the latter what
+# `tfinpaint inpaint` does for this model; the classical fills are never blended) may be set to
+# none for the raw composite only.
 set -euo pipefail
 out=${1:?usage: scripts/evaluate_default_model.sh OUT_DIR [MODEL ...]}
 shift

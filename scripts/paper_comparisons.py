@@ -35,11 +35,19 @@ def _training_protocol(masks: str) -> str:
     return next(name for name, spec in report_protocols(masks).items() if spec == masks)
 
 
+def _texture(row: dict) -> str:
+    """The hole's SWD x1e3 and gradient ratio cells of a report row."""
+    swd, ratio = row.get("swd"), row.get("grad_ratio")
+    return f"{'–' if swd is None else f'{swd:.0f}'} | {'–' if ratio is None else f'{ratio:.2f}'}"
+
+
 def critics_table(runs: list) -> str:
-    """Markdown rows: run, critics, steps, train minutes, PSNR / SSIM / L1 and hole PSNR."""
+    """Markdown rows: run, critics, steps, train minutes, PSNR / SSIM / L1, hole PSNR and the
+    hole's texture (SWD x1e3, gradient ratio; "–" in reports written before they existed)."""
     lines = [
-        "| model | critics | steps | train min | PSNR dB | SSIM | L1 | hole PSNR dB | images |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | critics | steps | train min | PSNR dB | SSIM | L1 | hole PSNR dB | hole SWD x1e3 "
+        "| grad ratio | images |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     baselines = {}
     for run in runs:
@@ -54,12 +62,12 @@ def critics_table(runs: list) -> str:
             lines.append(
                 f"| {name} | {config['model']['critics']} | {state['steps']} | "
                 f"{state['train_seconds'] / 60:.1f} | {row['psnr']:.2f} | {row['ssim']:.4f} | "
-                f"{row['l1']:.4f} | {row['psnr_hole']:.2f} | {row['n']} |"
+                f"{row['l1']:.4f} | {row['psnr_hole']:.2f} | {_texture(row)} | {row['n']} |"
             )
     for model, row in baselines.items():
         lines.append(
             f"| {model} (classical) | - | - | - | {row['psnr']:.2f} | {row['ssim']:.4f} | "
-            f"{row['l1']:.4f} | {row['psnr_hole']:.2f} | {row['n']} |"
+            f"{row['l1']:.4f} | {row['psnr_hole']:.2f} | {_texture(row)} | {row['n']} |"
         )
     return "\n".join(lines)
 

@@ -49,7 +49,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--blend",
         choices=("none", "poisson"),
         default="none",
-        help="Poisson-blend learned models' outputs before scoring (default: none)",
+        help="poisson: also score learned models' Poisson-blended outputs, as <model>+poisson rows "
+        "beside the raw ones (default: none)",
+    )
+    parser.add_argument(
+        "--metrics",
+        default="",
+        metavar="fid,lpips",
+        help="optional learned-feature metrics: FID (InceptionV3) over the set, LPIPS (VGG16, "
+        "baseline variant) per image; their keras.applications weights must be on the machine",
+    )
+    parser.add_argument(
+        "--weights-dir",
+        default=None,
+        metavar="DIR",
+        help="folder holding the --metrics weight files (default: Keras' cache, ~/.keras/models); "
+        "nothing is downloaded",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="report folder")
     parser.add_argument("--overwrite", action="store_true", help="replace a report in --out")
@@ -72,6 +87,8 @@ def run(args) -> int:
             progress=sys.stderr.isatty(),
             upscale_small=args.upscale_small,
             root=args.data_root,
+            metrics=args.metrics,
+            weights_dir=args.weights_dir,
         )
     except (ValueError, FileExistsError, FileNotFoundError, NotADirectoryError) as error:
         print(f"tfinpaint evaluate: {error}", file=sys.stderr)

@@ -5,7 +5,8 @@ and write the report.
 whole image and hole only (`scoring`), and writes into `out_dir`:
 - `report.json`: `dataset`, `masks`, `image_size`, `split`, `blend` and `rows`: one row per
   model (`"bucket": null`), then one per model and hole-ratio bucket; a row holds `model`,
-  `bucket`, `n`, the averages of `scoring.METRIC_KEYS`, `swd_levels` and `ms_per_image`;
+  `bucket`, `n`, the averages of `scoring.METRIC_KEYS`, `swd_levels`, with `metrics=` `lpips`
+  and `fid` (whole-set rows; null in bucket rows), and `ms_per_image`;
 - `report.md`: the same as the papers' table;
 - `examples.png`: a grid of examples spread over the set (masked input | each model | real image).
 
@@ -36,6 +37,7 @@ import numpy as np
 from tfinpaint import metrics
 from tfinpaint.convention import to_uint8
 from tfinpaint.evaluation import scoring
+from tfinpaint.evaluation.features import FeatureScorer
 from tfinpaint.evaluation.grid import inpainting_grid
 from tfinpaint.inference.loading import load_inpainter
 from tfinpaint.inpainters import Inpainter
@@ -87,8 +89,9 @@ def _check_out_dir(out_dir: str, overwrite: bool) -> None:
         )
 
 
-def _rows(names, scores, ratios, ms_per_image) -> list[dict]:
-    """Report rows: per model the whole set, then each hole-ratio bucket in ratio order."""
+def _rows(names, scores, ratios, ms_per_image, set_scores) -> list[dict]:
+    """Report rows: per model the whole set, then each hole-ratio bucket in ratio order.
+    `set_scores(name)` (FID) is a whole-set figure: bucket rows hold None."""
     from tfinpaint.data.masks import HOLE_RATIO_BUCKETS, hole_ratio_bucket
 
     buckets = np.array([hole_ratio_bucket(float(r)) for r in ratios], dtype=object)
@@ -103,6 +106,7 @@ def _rows(names, scores, ratios, ms_per_image) -> list[dict]:
                     "bucket": bucket,
                     "n": int(keep.sum()),
                     **scoring.averages(scores[name], keep),
+                    **{k: v if bucket is None else None for k, v in set_scores(name).items()},
                     "ms_per_image": ms_per_image[name],
                 }
             )
@@ -113,21 +117,31 @@ def _fmt(value, digits):
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+# (header, row key, decimals) of the table's value columns; FID and LPIPS when scored.
+_COLUMNS = (
+    ("PSNR (dB)", "psnr", 2),
+    ("SSIM", "ssim", 4),
+    ("L1", "l1", 4),
+    ("PSNR hole (dB)", "psnr_hole", 2),
+    ("SSIM hole", "ssim_hole", 4),
+    ("SWD hole (x1e3)", "swd", 0),
+    ("grad ratio", "grad_ratio", 2),
+    ("FID", "fid", 2),
+    ("LPIPS (baseline)", "lpips", 4),
+    ("ms/image", "ms_per_image", 1),
+)
+
+
 def format_table(report: dict) -> str:
     """The papers' table in Markdown: whole set first, then per hole-ratio bucket."""
+    columns = [c for c in _COLUMNS if report["rows"] and c[1] in report["rows"][0]]
     lines = [
-        "| model | hole ratio | n | PSNR (dB) | SSIM | L1 | PSNR hole (dB) | SSIM hole | "
-        "SWD hole (x1e3) | grad ratio | ms/image |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | hole ratio | n | " + " | ".join(header for header, _, _ in columns) + " |",
+        "|---|---|---:|" + "---:|" * len(columns),
     ]
-    rows = sorted(report["rows"], key=lambda r: r["bucket"] is not None)
-    for r in rows:
-        lines.append(
-            f"| {r['model']} | {r['bucket'] or 'all'} | {r['n']} | {_fmt(r['psnr'], 2)} | "
-            f"{_fmt(r['ssim'], 4)} | {_fmt(r['l1'], 4)} | {_fmt(r['psnr_hole'], 2)} | "
-            f"{_fmt(r['ssim_hole'], 4)} | {_fmt(r['swd'], 0)} | {_fmt(r['grad_ratio'], 2)} | "
-            f"{_fmt(r['ms_per_image'], 1)} |"
-        )
+    for r in sorted(report["rows"], key=lambda r: r["bucket"] is not None):
+        values = " | ".join(_fmt(r[key], digits) for _, key, digits in columns)
+        lines.append(f"| {r['model']} | {r['bucket'] or 'all'} | {r['n']} | {values} |")
     return "\n".join(lines)
 
 
@@ -170,6 +184,14 @@ def format_markdown(report: dict) -> str:
             "the real patches' statistics; 0 = real, lower is better; per level in `report.json` "
             "(`swd_levels`, finest first). grad ratio: the hole's mean squared luminance gradient, "
             "fill / real (1 = as much detail as real, a blur < 1). docs/EVALUATION.md.",
+            *(
+                [
+                    "- FID: InceptionV3 pool features, whole set only; LPIPS (baseline): unit-normalised "
+                    "VGG16 features without the learned linear heads."
+                ]
+                if "fid" in report["rows"][0] or "lpips" in report["rows"][0]
+                else []
+            ),
             "",
             format_table(report),
             "",
@@ -256,6 +278,9 @@ def evaluate(
     hole_fraction: float = 0.5,
     root: str | None = None,
     upscale_small: bool = False,
+    metrics: Sequence[str] | str = (),
+    weights_dir: str | None = None,
+    backbones: dict | None = None,
 ) -> dict:
     """Score `inpainters` on every image of `source` with its fixed mask and write the report.
 
@@ -278,6 +303,11 @@ def evaluate(
         upscale_small: upscale images smaller than `image_size` instead of skipping them.
         batch_size: images per inpainter call.
         grid_examples: rows of the example grid.
+        metrics: optional learned-feature metrics, "fid" and/or "lpips" (`features`): FID in the
+            whole-set rows, LPIPS (baseline variant) in every row.
+        weights_dir: the folder of their keras.applications weight files (default: Keras' cache);
+            never downloaded: a missing file is a FileNotFoundError saying how to get it.
+        backbones: metric -> feature function, in place of the keras.applications ones.
 
     Returns:
         The report dict written to report.json.
@@ -287,6 +317,7 @@ def evaluate(
     if limit is not None and int(limit) < 1:
         raise ValueError(f"limit: expected a positive number of images, got {limit}.")
     _check_out_dir(out_dir, overwrite)
+    features = FeatureScorer(metrics, weights_dir, backbones)
     models = _resolve(inpainters)
 
     from tqdm import tqdm
@@ -318,12 +349,14 @@ def evaluate(
         first = len(ratios)
         ratios.extend(hole_ratio(hole_masks))
         seeds = [(seed, first + i) for i in range(take)]
+        features.real_batch(real8)
         outputs = {}
         for model_name, inpainter in models:
             for name, (completed8, ms) in _run(model_name, inpainter, real8, hole_masks, blend).items():
                 outputs[name] = completed8
                 per_image_ms.setdefault(name, []).append(ms)
-                for key, values in scoring.score_batch(real8, completed8, hole_masks, seeds).items():
+                per_image = scoring.score_batch(real8, completed8, hole_masks, seeds)
+                for key, values in {**per_image, **features.score_batch(name, completed8)}.items():
                     scores.setdefault(name, {}).setdefault(key, []).extend(values.tolist())
         for i in range(take):
             examples.offer(
@@ -349,7 +382,7 @@ def evaluate(
         "image_size": int(image_size),
         "split": split,
         "blend": blend,
-        "rows": _rows(names, scores, ratios, ms_per_image),
+        "rows": _rows(names, scores, ratios, ms_per_image, features.set_scores),
     }
     os.makedirs(out_dir, exist_ok=True)
     paths = _outputs(out_dir)

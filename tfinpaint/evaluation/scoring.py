@@ -57,9 +57,12 @@ def mean(values) -> float | None:
     return float(values.mean()) if values.size else None
 
 
-def averages(per_image: dict, keep: np.ndarray, keys=METRIC_KEYS) -> dict:
-    """Row values: the mean over the images `keep` selects of each key, and of each SWD level."""
-    row = {key: mean(np.asarray(per_image[key])[keep]) for key in keys}
-    levels = np.asarray(per_image[LEVELS_KEY]).reshape(len(keep), -1)[keep]
-    row[LEVELS_KEY] = [mean(levels[:, level]) for level in range(levels.shape[1])]
+def averages(per_image: dict, keep: np.ndarray) -> dict:
+    """Row values: the mean over the images `keep` selects of every per-image score (METRIC_KEYS
+    and any other, e.g. `lpips`), and of each SWD level."""
+    row = {}
+    for key, values in per_image.items():
+        values = np.asarray(values, np.float64).reshape(len(keep), -1)[keep]
+        means = [mean(values[:, column]) for column in range(values.shape[1])]
+        row[key] = means if key == LEVELS_KEY else means[0]
     return row
