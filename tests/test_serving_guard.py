@@ -1,6 +1,7 @@
 """What a web page or a careless client cannot make `tfinpaint serve` do: the work budget,
 same-origin checks, bind errors, undocumented formats (issue 22)."""
 
+import socket
 import threading
 
 import numpy as np
@@ -11,6 +12,7 @@ from tfinpaint.io import ImageError, read_image
 from tfinpaint.serving.budget import ClientGone, WorkBudget
 from tfinpaint.serving.errors import ServingError
 from tfinpaint.serving.grpc_service import start_grpc_server
+from tfinpaint.serving.http_server import RestServer
 from tfinpaint.serving.origin import Refusal, check_request, normalise_origin
 
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n0 0 moveto 10 10 lineto stroke\n%%EOF\n"
@@ -114,3 +116,17 @@ def test_the_documented_formats_still_read(tmp_path):
         path = tmp_path / f"x.{fmt.lower()}"
         Image.fromarray(rgb).save(path, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
         assert read_image(str(path)).rgb.shape == (9, 11, 3), fmt
+
+
+def test_a_rest_port_in_use_is_an_error_naming_it():
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        with pytest.raises(OSError, match=f"127.0.0.1:{port}.*--port"):
+            RestServer(
+                ("127.0.0.1", port), predictor=None, max_request_bytes=1000, budget=WorkBudget.default()
+            )
+    finally:
+        holder.close()

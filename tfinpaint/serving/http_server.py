@@ -360,6 +360,17 @@ class RestServer(ThreadingHTTPServer):
         self._connections = threading.BoundedSemaphore(max_connections)
         super().__init__(address, RestHandler)
 
+    def server_bind(self):
+        try:
+            super().server_bind()
+        except OSError as error:
+            host, port = self.server_address
+            raise OSError(
+                error.errno,
+                f"cannot listen for REST and the page on {host}:{port}: {error.strerror or error} "
+                "(another `tfinpaint serve`?); pick another with --port (0 = any free port)",
+            ) from error
+
     @property
     def served_address(self) -> tuple[str, int]:
         """(host as bound, port): what a request's `Host` must name."""

@@ -158,24 +158,17 @@ class InpaintServer:
     def _start(self) -> None:
         if self.port is not None:
             app = browser_page() if self.page else None
-            try:
-                self._http = RestServer(
-                    (self.host, self.port),
-                    self.predictor,
-                    self.max_request_bytes,
-                    self.budget,
-                    app=app,
-                    app_context=self.app_context() if app else None,
-                    allowed_origins=self.allowed_origins,
-                    max_connections=self.max_connections,
-                    body_seconds=self.body_seconds,
-                )
-            except OSError as error:
-                raise OSError(
-                    f"cannot listen for REST and the page on {self.host}:{self.port}: "
-                    f"{error.strerror or error} (another `tfinpaint serve`?); pick another with "
-                    "--port (0 = any free port)"
-                ) from error
+            self._http = RestServer(
+                (self.host, self.port),
+                self.predictor,
+                self.max_request_bytes,
+                self.budget,
+                app=app,
+                app_context=self.app_context() if app else None,
+                allowed_origins=self.allowed_origins,
+                max_connections=self.max_connections,
+                body_seconds=self.body_seconds,
+            )
             self.rest_port = self._http.server_address[1]
             self._http_thread = threading.Thread(
                 target=self._http.serve_forever, name="tfinpaint-rest", daemon=True

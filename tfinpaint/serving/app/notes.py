@@ -17,7 +17,7 @@ from tfinpaint.convention import InputWarning
 
 _local = threading.local()
 _install_lock = threading.Lock()
-_previous_showwarning = None
+_previous_showwarning = warnings.showwarning
 
 
 def _show(message, category, filename, lineno, file=None, line=None):
@@ -29,13 +29,14 @@ def _show(message, category, filename, lineno, file=None, line=None):
 
 
 def _install() -> None:
+    """Hook `showwarning` (again, if a `catch_warnings` block replaced it since)."""
     global _previous_showwarning
     with _install_lock:
-        if _previous_showwarning is None:
+        if warnings.showwarning is not _show:
             _previous_showwarning = warnings.showwarning
             warnings.showwarning = _show
-            # Every request is told, not only the first to hit a warning's line.
-            warnings.filterwarnings("always", category=InputWarning)
+        # Every request is told, not only the first to hit a warning's line.
+        warnings.filterwarnings("always", category=InputWarning)
 
 
 def current() -> list[str]:
