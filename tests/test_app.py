@@ -310,3 +310,75 @@ def test_dilate_and_feather_change_only_what_they_say(context, photo):
     for bad in ("-1", "2.5", "x"):
         status, message = error_of(post(context, {**fields, "dilate": bad}))
         assert status == 400 and message.startswith("form field 'dilate'")
+
+
+def test_careless_inputs_get_400_naming_the_field(context, photo):
+    _, data = photo
+    hole = png(hole_mask((256, 256)))
+    base = {"image": ("p.jpg", data), "mask": ("m.png", hole), "model": "telea"}
+    cases = [
+        ({**base, "dilate": "²"}, "form field 'dilate': '²'"),
+        ({**base, "feather": "9" * 5000}, "form field 'feather'"),
+        ({**base, "model": "paper1_tiny", "seed": "9" * 5000}, "form field 'seed'"),
+        ({**base, "image": ("one.png", png(np.zeros((1, 1, 3))))}, "image 'one.png': 1x1 pixels"),
+        (
+            {**base, "image": ("drawing.eps", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9\n")},
+            "not an image",
+        ),
+    ]
+    for fields, message in cases:
+        status, error = error_of(post(context, fields))
+        assert status == 400 and message in error, (fields.get("image")[0], error)
+    status, error = error_of(post(context, {**base, "mask": ("m.png", png(np.zeros((8, 8))))}))
+    assert status == 400 and "paint the mask on this photo" in error and "--resize-mask" not in error
+    status, error = error_of(post(context, {"a": "b", **{f"f{i}": "x" for i in range(40)}}))
+    assert status == 400 and "expected at most 32 fields" in error
+
+
+def test_the_pages_warnings_reach_the_answer(context):
+    deep = np.linspace(0, 65535, 64 * 80).reshape(64, 80).astype(np.uint16)
+    buffer = io.BytesIO()
+    Image.fromarray(deep).save(buffer, format="PNG")
+    status, headers, _ = post(context, {"image": ("deep.png", buffer.getvalue())}, "/v1/app/decode")
+    assert status == 200
+    assert any("scaled to 8 bits" in note for note in json.loads(headers["X-Tfinpaint-Warnings"]))
+    empty = png(np.zeros((64, 80)))
+    status, headers, _ = post(
+        context, {"image": ("deep.png", buffer.getvalue()), "mask": ("m.png", empty), "model": "telea"}
+    )
+    notes = json.loads(headers["X-Tfinpaint-Warnings"])
+    assert status == 200 and any("the mask is empty" in note for note in notes), notes
+
+
+def test_work_beyond_the_budget_is_413_naming_the_limit(context, monkeypatch):
+    rgb = np.random.default_rng(1).integers(0, 256, (400, 400, 3), np.uint8)
+    huge_hole = png(hole_mask(rgb.shape, (10, 390, 10, 390)))  # 144,400 hole pixels
+    status, error = error_of(
+        post(context, {"image": ("a.png", png(rgb)), "mask": ("m.png", huge_hole), "model": "biharmonic"})
+    )
+    assert status == 413 and "model 'biharmonic' on a hole of 144,400 pixels" in error
+    small = app.AppContext(
+        max_request_bytes=10_000_000, max_pixels=200_000, budget=app.WorkBudget(1, 10 * 2**20, 1)
+    )
+    assert post(small, {"image": ("a.png", png(rgb))}, "/v1/app/decode")[0] == 200  # 1.6 MB fits
+    status, error = error_of(
+        post(small, {"image": ("a.png", png(rgb)), "mask": ("m.png", huge_hole), "model": "telea"})
+    )
+    assert (
+        status == 413 and "inpainting a 400x400 image with 'telea'" in error and "--max-work-memory" in error
+    )
+
+
+def test_an_internal_error_is_500_without_its_text(context, monkeypatch, photo):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret path /home/user/.cache")
+
+    monkeypatch.setattr(app, "inpaint", broken)
+    _, data = photo
+    status, error = error_of(
+        post(
+            context,
+            {"image": ("p.jpg", data), "mask": ("m.png", png(hole_mask((256, 256)))), "model": "telea"},
+        )
+    )
+    assert status == 500 and "secret" not in error and "server's log" in error

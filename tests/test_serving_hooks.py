@@ -38,7 +38,7 @@ class FakePage:
     def __init__(self):
         self.calls = []
 
-    def handle(self, method, path, headers, body, context):
+    def handle(self, method, path, headers, body, context, gone):
         self.calls.append((method, path, body))
         if path == "/":
             return 200, {"Content-Type": "text/html", "Content-Length": "999"}, b"<p>page</p>"
@@ -57,7 +57,7 @@ class FakePage:
             image = np.full((1, 40, 40, 3), 0.5, np.float32)
             mask = np.zeros((1, 40, 40, 1), np.float32)
             mask[:, 10:20, 10:20] = 1
-            with context.slots:
+            with context.budget.reserve(1000, "the fake page's fill", gone):
                 out = inpainter.inpaint_batch(image, mask)
             return 200, {"Content-Type": "application/json"}, json.dumps(list(out.shape)).encode()
         return None
@@ -130,10 +130,10 @@ def test_page_routes_keep_the_request_caps(server, page):
     assert len(page.calls) == before  # refused before the handler saw it
 
 
-def test_page_gets_the_served_model_and_the_slots(server):
+def test_page_gets_the_served_model_and_the_budget(server):
     status, _, body = request(server, "POST", "/v1/app/inpaint", b"")
     assert status == 200 and json.loads(body) == [1, 40, 40, 3]
-    assert server.app_context().slots is server.predictor.slots
+    assert server.app_context().budget is server.predictor.budget is server.budget
 
 
 def test_no_page_module_means_no_page_routes(base_path, monkeypatch):

@@ -358,3 +358,87 @@ def test_over_long_url_and_broken_request_line_answer_json(server):
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 505") and b"application/json" in head
     assert "error" in json.loads(body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 22: other sites and hosts, smuggled lengths, trickles, connections, abandoned work.
+# ---------------------------------------------------------------------------------------------
+
+
+def test_other_sites_and_hosts_get_json_refusals(server):
+    predict = f"/v1/models/{NAME}:predict"
+    body = bytes_body(SMALL_IMAGE, SMALL_MASK)
+    for headers, status in (
+        ({"Origin": "http://evil.example"}, 403),
+        ({"Origin": "http://evil.example", "Content-Type": "text/plain"}, 403),
+        ({"Host": "evil.example"}, 421),
+    ):
+        answer = request(server, "POST", predict, body, headers)
+        assert answer[:2] == (status, "application/json"), headers
+        assert "this server" in json.loads(answer[2])["error"]
+    own = {"Origin": f"http://127.0.0.1:{server.rest_port}"}
+    assert request(server, "POST", predict, body, own)[0] == 200
+
+
+def raw(server, data: bytes, timeout: float = 60) -> bytes:
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=timeout) as sock:
+        sock.sendall(data)
+        return sock.makefile("rb").read()
+
+
+def test_conflicting_lengths_and_huge_versions_are_400(server):
+    reply = raw(
+        server, b"POST /v1/models/x:predict HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}"
+    )
+    assert reply.startswith(b"HTTP/1.1 400") and b"conflicting Content-Length" in reply
+    status, _, answer = request(server, "GET", f"/v1/models/{NAME}/versions/{'9' * 5000}")
+    assert status == 400 and "must be an integer" in json.loads(answer)["error"]
+
+
+def test_a_trickling_body_is_cut_off(server, monkeypatch):
+    monkeypatch.setattr(server._http, "body_seconds", 1.0)
+    head = f"POST /v1/models/{NAME}:predict HTTP/1.1\r\nContent-Length: 1000\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=30) as sock:
+        sock.sendall(head + b"{")
+        try:
+            for _ in range(40):  # one byte every 0.25 s: each read is quick, the whole is not
+                time.sleep(0.25)
+                sock.sendall(b" ")
+            closed = sock.recv(1) == b""
+        except OSError:
+            closed = True
+    assert closed
+
+
+def test_connections_above_the_cap_get_503(server):
+    connections = server._http._connections
+    taken = 0
+    while connections.acquire(blocking=False):  # every free place but one, taken by the test
+        taken += 1
+    connections.release()
+    idle = socket.create_connection(("127.0.0.1", server.rest_port), timeout=30)  # the last one
+    try:
+        time.sleep(0.5)
+        reply = raw(server, b"GET /v1/models/x HTTP/1.1\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 503") and b"Retry-After: 5" in reply
+    finally:
+        idle.close()
+        for _ in range(taken - 1):
+            connections.release()
+
+
+def test_an_abandoned_request_leaves_the_queue_and_the_next_one_runs(server):
+    body = bytes_body(SMALL_IMAGE, SMALL_MASK)
+    head = f"POST /v1/models/{NAME}:predict HTTP/1.1\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    budget = server.budget
+    with budget.reserve(budget.memory_bytes, "the test, holding the whole budget"):
+        with socket.create_connection(("127.0.0.1", server.rest_port), timeout=30) as sock:
+            sock.sendall(head + body)
+            deadline = time.monotonic() + 30
+            while not budget._queue and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(budget._queue) == 1  # it waits for the budget
+        while budget._queue and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not budget._queue  # its client left: it is dropped while the budget is still held
+    assert request(server, "POST", f"/v1/models/{NAME}:predict", body)[0] == 200

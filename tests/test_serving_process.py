@@ -269,3 +269,68 @@ def test_serve_without_a_model_serves_the_shipped_default_model(base_path, tmp_p
         channel.close()
         assert server.stop() == 0
     assert not NATIVE_LOG_LINE.search(server.stderr()), server.stderr()
+
+
+def test_a_second_serve_on_the_same_grpc_port_exits_naming_it(base_path, tmp_path):
+    from tfinpaint.serving.server import InpaintServer
+
+    with InpaintServer(base_path, port=None, grpc_port=0, poll_seconds=3600) as first:
+        second = run_cli(
+            ["serve", "--model-base-path", base_path, "--port", "0", "--grpc-port", str(first.grpc_port)],
+            tmp_path,
+        )
+    assert second.returncode == 2, second.stderr
+    assert f"127.0.0.1:{first.grpc_port}" in second.stderr and "--grpc-port" in second.stderr
+    assert "Traceback" not in second.stderr
+
+
+def solid_png(side: int) -> bytes:
+    buffer = __import__("io").BytesIO()
+    Image.new("RGB", (side, side), (90, 120, 200)).save(buffer, format="PNG", compress_level=9)
+    return buffer.getvalue()
+
+
+@pytest.mark.slow
+def test_eight_parallel_100_megapixel_uploads_stay_within_the_budget(base_path, tmp_path):
+    from test_app import multipart
+
+    server = ServerProcess(
+        ["--model-base-path", base_path, "--port", "0", "--grpc-port", "0", "--poll-seconds", "3600"],
+        str(tmp_path / "stderr.txt"),
+    )
+    side = 10000
+    photo = solid_png(side)
+    hole = np.zeros((side, side), np.uint8)
+    hole[5000:5100, 5000:5200] = 255
+    buffer = __import__("io").BytesIO()
+    Image.fromarray(hole).save(buffer, format="PNG", compress_level=9)
+    decode = multipart({"image": ("big.png", photo)})
+    inpaint = multipart({"image": ("big.png", photo), "mask": ("m.png", buffer.getvalue()), "model": "telea"})
+    statuses = []
+
+    def send(path, headers_body):
+        headers, body = headers_body
+        connection = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=3600)
+        connection.request("POST", path, body, headers)
+        response = connection.getresponse()
+        response.read()
+        statuses.append((path, response.status))
+        connection.close()
+
+    try:
+        time.sleep(2)
+        idle = server.status("VmRSS")
+        server.reset_peak()
+        threads = [threading.Thread(target=send, args=("/v1/app/decode", decode)) for _ in range(4)]
+        threads += [threading.Thread(target=send, args=("/v1/app/inpaint", inpaint)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        peak = server.status("VmHWM")
+        print(f"idle {idle:.0f} MB, peak {peak:.0f} MB (+{peak - idle:.0f} MB); answers {sorted(statuses)}")
+        assert peak - idle < 1500, f"memory peaked at {peak:.0f} MB from {idle:.0f} MB"
+        assert all(status in (200, 413, 503) for _, status in statuses), statuses
+        assert server.request("GET", "/v1/app/models")[0] == 200
+    finally:
+        server.stop()

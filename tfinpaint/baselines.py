@@ -30,13 +30,40 @@ class ClassicalInpainter(Inpainter):
     """
 
     classical = True
+    # Known pixels a fill reads beyond the hole's bounding box (None: it may read any pixel).
+    # One photo is filled in that window only, so a small hole in a 100-megapixel photo costs
+    # what the hole costs, not gigabytes of float copies of the whole photo.
+    context_margin: int | None = 16
 
     def _fill(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must implement _fill")
 
+    def inpaint_image(self, image: np.ndarray, hole: np.ndarray, seed: int | None = None) -> np.ndarray:
+        """`Inpainter.inpaint_image` on the window `hole_window` gives; the same pixels."""
+        window = hole_window(hole, self.context_margin)
+        if window is None:
+            return super().inpaint_image(image, hole, seed)
+        completed = image.copy()
+        completed[window] = super().inpaint_image(image[window], hole[window], seed)
+        return completed
+
     def inpaint_batch(self, images, masks):
         images, hole = check_batch(images, masks)
         return _fill_each(images, hole, self._fill)
+
+
+def hole_window(hole: np.ndarray, margin: int | None) -> tuple[slice, slice] | None:
+    """The hole's bounding box grown by `margin` pixels (clipped to the image), as slices;
+    None when `margin` is None or the hole is empty."""
+    if margin is None or not hole.any():
+        return None
+    rows = np.flatnonzero(hole.any(axis=1))
+    cols = np.flatnonzero(hole.any(axis=0))
+    height, width = hole.shape
+    return (
+        slice(max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, height)),
+        slice(max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, width)),
+    )
 
 
 def _fill_each(images, hole, fill_one) -> np.ndarray:
@@ -126,6 +153,7 @@ class PatchMatchInpainter(ClassicalInpainter):
     """
 
     name = "patchmatch"
+    context_margin = None  # its patches come from anywhere in the photo
 
     def __init__(self, patch_size: int = 3, seed: int = 0):
         self._patchmatch = _import_patchmatch()

@@ -38,6 +38,10 @@ WRITE_FORMATS = {
     ".tiff": "TIFF",
 }
 _NO_ALPHA_FORMATS = ("JPEG", "BMP")
+# The formats read, and the only Pillow decoders ever asked: some others (EPS, PDF) run
+# external programs such as Ghostscript on the file, which an upload must never reach.
+READ_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+_ORIENTATION = 0x0112  # the EXIF tag
 
 PathOrFile = str | os.PathLike | typing.BinaryIO
 
@@ -99,7 +103,7 @@ def _open(source: PathOrFile, name: str, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             # Our own cap below decides; Pillow's warning at 89 MP would only repeat it.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(source)
+            img = Image.open(source, formats=READ_FORMATS)
     except Image.DecompressionBombError as e:
         raise ImageError(f"{name}: refused as a possible decompression bomb ({e}).") from e
     except (OSError, SyntaxError, ValueError) as e:
@@ -125,6 +129,8 @@ def _decode(img: Image.Image, name: str) -> Image.Image:
         img.seek(0)
     try:
         img.load()
+        if img.getexif().get(_ORIENTATION, 1) == 1:
+            return img  # exif_transpose would only copy it: hundreds of MB for a large photo
         # The mask gets the same call, so image and mask are rotated alike before the size check.
         return ImageOps.exif_transpose(img)
     except Exception as e:  # Pillow raises OSError, SyntaxError, struct.error… for bad data.
@@ -159,7 +165,7 @@ def _to_rgb(img: Image.Image, name: str) -> tuple[np.ndarray, np.ndarray | None]
         return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
     if mode != "RGB":
         img = img.convert("RGB")
-    return np.asarray(img).copy(), None
+    return np.asarray(img), None  # read-only, over Pillow's bytes: read_image copies it
 
 
 def read_image(source: PathOrFile, *, max_pixels: int = MAX_PIXELS, name: str | None = None) -> LoadedImage:
@@ -187,7 +193,35 @@ def read_image(source: PathOrFile, *, max_pixels: int = MAX_PIXELS, name: str | 
         mode = decoded.mode
         rgb, alpha = _to_rgb(decoded, label)
         meta = read_meta(img, decoded)
+        decoded.close()
+    # Copied once Pillow's own copy is freed, so a large photo is never held three times.
+    rgb = rgb if rgb.flags.writeable else rgb.copy()
     return LoadedImage(rgb=rgb, alpha=alpha, path=label, mode=mode, meta=meta)
+
+
+def declared_size(
+    source: PathOrFile, *, max_pixels: int = MAX_PIXELS, name: str | None = None
+) -> tuple[int, int]:
+    """(width, height) an image file declares, read from its header alone (nothing decoded).
+
+    Raises:
+        ImageError: as `read_image`, for what can be told from the header (not an image, a
+            format not read, a canvas above `max_pixels`).
+    """
+    with _open(source, _name(source, name), max_pixels) as img:
+        return img.size
+
+
+def _grey_mask_values(source: PathOrFile, label: str, max_pixels: int) -> np.ndarray | None:
+    """A greyscale or 1-bit mask file's 0..255 values, read without an RGB copy; None for others."""
+    img = _open(source, label, max_pixels)
+    with img:
+        if img.mode not in ("L", "1") or getattr(img, "n_frames", 1) > 1:
+            return None
+        decoded = _decode(img, label)
+        values = np.asarray(decoded if decoded.mode == "L" else decoded.convert("L"))
+        decoded.close()
+    return values
 
 
 def _mask_values(loaded: LoadedImage) -> np.ndarray:
@@ -249,11 +283,18 @@ def read_mask(
     Raises:
         ImageError: unreadable file, or a size other than `size` without `resize`.
     """
-    loaded = read_image(source, max_pixels=max_pixels, name=name)
-    hole = hole_from_values(_mask_values(loaded), loaded.path)
+    label = _name(source, name)
+    if hasattr(source, "seek"):
+        position = source.tell()
+    values = _grey_mask_values(source, label, max_pixels)
+    if values is None:
+        if hasattr(source, "seek"):
+            source.seek(position)
+        values = _mask_values(read_image(source, max_pixels=max_pixels, name=name))
+    hole = hole_from_values(values, label)
     if size is None:
         return hole
-    return fit_mask(hole, size, resize=resize, mask_name=loaded.path, image_name=image_name)
+    return fit_mask(hole, size, resize=resize, mask_name=label, image_name=image_name)
 
 
 class MaskSizeError(ImageError):

@@ -42,7 +42,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "inpaint`, since it windows any photo)",
     )
     parser.add_argument(
-        "--max-concurrent", type=int, default=2, help="predictions run at once; the rest wait (default: 2)"
+        "--max-concurrent",
+        type=int,
+        default=2,
+        help="requests decoding or predicting at once, API and page together; the rest wait (default: 2)",
+    )
+    parser.add_argument(
+        "--max-work-memory",
+        type=int,
+        default=1536,
+        metavar="MB",
+        help="memory the estimates of the work under way may add up to; a request needing more "
+        "gets 413 (default: 1536)",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let the web page at ORIGIN (e.g. http://localhost:3000) use the API and the page's "
+        "endpoints; repeatable (default: none, only the server's own page)",
     )
     parser.add_argument(
         "--poll-seconds", type=float, default=1.0, help="how often to look for a new version (default: 1)"
@@ -81,8 +100,10 @@ def run(args) -> int:
             page_max_pixels=args.max_pixels or MAX_PIXELS,
             max_concurrent=args.max_concurrent,
             poll_seconds=args.poll_seconds,
+            max_work_bytes=args.max_work_memory * 2**20,
+            allowed_origins=args.allow_origin,
         ).start()
-    except (OSError, RuntimeError, ExportError) as error:
+    except (OSError, RuntimeError, ValueError, ExportError) as error:
         print(f"tfinpaint serve: {error}", file=sys.stderr)
         return 2
     lines = [f"serving {server.model_name} version {server.source.current().version}"]

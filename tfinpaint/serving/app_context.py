@@ -2,14 +2,15 @@
 
 The REST transport calls `tfinpaint.serving.app.handle(method, path, headers, body, context)`
 before TF Serving's routes, with an `AppContext`: the server's caps, the models it serves
-and its concurrency slots. A leaf module, so the page and the server both import it.
+and its `WorkBudget`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Callable, Mapping
+
+from tfinpaint.serving.budget import WorkBudget
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,11 +24,11 @@ class AppContext:
             they are decoded.
         served: model name -> a callable returning the `ModelInpainter` of the version served
             now (built on first use, once per version).
-        slots: the server's prediction slots; hold one while a model runs, so the page and
-            the API together stay within `max_concurrent`.
+        budget: the server's `WorkBudget`; hold a place in it from before decoding until
+            the answer is encoded, so the page and the API together stay within it.
     """
 
     max_request_bytes: int
     max_pixels: int
     served: Mapping[str, Callable[[], object]] = dataclasses.field(default_factory=dict)
-    slots: threading.Semaphore = dataclasses.field(default_factory=lambda: threading.BoundedSemaphore(2))
+    budget: WorkBudget = dataclasses.field(default_factory=WorkBudget.default)

@@ -39,13 +39,28 @@ _TF_ERROR_CODES = {
 
 
 class ServingError(Exception):
-    """A request the server refuses; `code` is a canonical status name (INVALID_ARGUMENT …)."""
+    """A request the server refuses; `code` is a canonical status name (INVALID_ARGUMENT …).
 
-    def __init__(self, code: str, message: str, http_status: int | None = None):
+    `retry_after` (seconds), when set, is sent as REST's `Retry-After` header.
+    """
+
+    def __init__(
+        self, code: str, message: str, http_status: int | None = None, retry_after: int | None = None
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.http_status = http_status or HTTP_STATUS.get(code, 500)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict:
+        """The REST answer's extra headers: `Retry-After`, `Allow` for 405."""
+        headers = {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        if self.http_status == 405:
+            headers["Allow"] = "GET, POST"
+        return headers
 
 
 def _readable_tf_message(error: tf.errors.OpError) -> str:

@@ -17,6 +17,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
+from tfinpaint.serving import estimates
+from tfinpaint.serving.budget import ClientGone
 from tfinpaint.serving.errors import ServingError
 from tfinpaint.serving.predictor import Predictor
 
@@ -106,17 +108,23 @@ def _grpc_servicer(predictor: Predictor):
                 signature_name = predictor.signature(loaded, request.model_spec.signature_name)
                 declared = {key: declared_tensor(proto, key) for key, proto in request.inputs.items()}
                 # Shapes and caps first: a 361-byte message can declare a 1.2 GB tensor.
-                predictor.check_declared(loaded, signature_name, declared)
-                inputs = {key: tensor_array(proto, key) for key, proto in request.inputs.items()}
-                loaded, signature_name, outputs = predictor.predict(
-                    request.model_spec.name,
-                    version,
-                    request.model_spec.signature_name,
-                    inputs,
-                    tuple(request.output_filter),
-                )
+                input_bytes = predictor.check_declared(loaded, signature_name, declared)
+                pixels = max((s[0] * s[1] * s[2] for s, _ in declared.values() if len(s) == 4), default=0)
+                work = estimates.grpc_predict_bytes(input_bytes, pixels or predictor.max_pixels)
+                gone = lambda: not context.is_active()  # noqa: E731
+                with predictor.budget.reserve(work, "this Predict request", gone):
+                    inputs = {key: tensor_array(proto, key) for key, proto in request.inputs.items()}
+                    loaded, signature_name, outputs = predictor.predict(
+                        request.model_spec.name,
+                        version,
+                        request.model_spec.signature_name,
+                        inputs,
+                        tuple(request.output_filter),
+                    )
             except ServingError as error:
                 abort(context, error)
+            except ClientGone:
+                context.abort(grpc.StatusCode.CANCELLED, "the client cancelled the request")
             response = predict_pb2.PredictResponse()
             response.model_spec.name = request.model_spec.name
             response.model_spec.version.value = loaded.version
@@ -152,11 +160,20 @@ def start_grpc_server(host: str, port: int, predictor: Predictor, max_request_by
         options=[
             ("grpc.max_receive_message_length", max_request_bytes),
             ("grpc.max_send_message_length", -1),
+            # Never share a port with another server (Linux's SO_REUSEPORT, grpc's default):
+            # its clients would be answered by whichever process the kernel picks.
+            ("grpc.so_reuseport", 0),
         ],
     )
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(_grpc_servicer(predictor), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:  # newer grpc raises where older ones returned 0
+        bound = 0
     if bound == 0:
-        raise OSError(f"cannot bind gRPC to {host}:{port}")
+        raise OSError(
+            f"cannot listen for gRPC on {host}:{port}: the port is in use (another `tfinpaint "
+            "serve`?) or not available; pick another with --grpc-port (0 = any free port)"
+        )
     server.start()
     return server, bound

@@ -2,7 +2,8 @@
 
 Shared by the REST and gRPC transports: they decode a request into name -> array, the
 `Predictor` checks it against the signature (names, dtypes, shapes) and the server's limits
-(`max_pixels`, `max_concurrent`), runs it, and hands back name -> numpy array.
+(`max_pixels`, the input bytes), runs it, and hands back name -> numpy array. The transports
+hold a place in the server's `WorkBudget` (`Predictor.budget`) while they decode and predict.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-import threading
 
 import numpy as np
 import tensorflow as tf
 
+from tfinpaint.serving.budget import WorkBudget
 from tfinpaint.serving.errors import ServingError, from_tf_error
 from tfinpaint.serving.image_size import FORMATS, declared_pixels
 from tfinpaint.serving.versions import LoadedVersion, ModelSource
@@ -62,7 +63,8 @@ class Predictor:
         source: the `ModelSource` served.
         max_pixels: cap on image pixels a request may carry (the largest input: an image and
             its mask cover the same pixels; encoded images measured from their headers).
-        max_concurrent: predictions allowed to run at once; others wait their turn.
+        budget: the server's `WorkBudget` (shared with the page): the transports hold a place
+            in it around `predict` (default: 2 slots, 1.5 GB).
         max_input_bytes: cap on the memory one input takes once materialised as an array,
             checked from its declared shape before it exists (a gRPC tensor can declare a
             shape far larger than its message).
@@ -72,15 +74,13 @@ class Predictor:
         self,
         source: ModelSource,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_concurrent: int = 2,
+        budget: WorkBudget | None = None,
         max_input_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     ):
         self.source = source
         self.max_pixels = max_pixels
-        self.max_concurrent = max_concurrent
+        self.budget = budget or WorkBudget.default()
         self.max_input_bytes = max_input_bytes
-        # Shared with the browser page's handler (`AppContext.slots`).
-        self.slots = threading.BoundedSemaphore(max_concurrent)
 
     def resolve(self, name: str, version: int | None) -> LoadedVersion:
         loaded = self.source.current()
@@ -107,11 +107,14 @@ class Predictor:
                 f"{self.max_pixels} (--max-pixels)",
             )
 
-    def check_declared(self, loaded: LoadedVersion, signature_name: str, declared: dict) -> None:
+    def check_declared(self, loaded: LoadedVersion, signature_name: str, declared: dict) -> int:
         """Names, shapes and both size caps from declared shapes, before any array exists.
 
         Args:
             declared: input name -> (shape as a tuple of ints, numpy dtype its values arrive in).
+
+        Returns:
+            The bytes the inputs will take as arrays.
         """
         specs = loaded.input_specs[signature_name]
         _check_names(signature_name, specs, declared)
@@ -124,6 +127,7 @@ class Predictor:
                 )
         # Image and mask cover the same pixels: the largest input is the request's size.
         self._check_pixels(max((s[0] * s[1] * s[2] for s, _ in declared.values() if len(s) == 4), default=0))
+        total = 0
         for name, spec in specs.items():
             shape, dtype = declared[name]
             itemsize = max(np.dtype(dtype).itemsize, np.dtype(spec.dtype.as_numpy_dtype).itemsize)
@@ -134,6 +138,8 @@ class Predictor:
                     f"input {name!r}: shape {_shape_text(shape)} of {np.dtype(dtype).name} takes "
                     f"{size} bytes; this server's limit is {self.max_input_bytes} (--max-request-bytes)",
                 )
+            total += size
+        return total
 
     def check_inputs(self, loaded: LoadedVersion, signature_name: str, inputs: dict) -> dict:
         """Name, dtype, shape and size checks of decoded values; returns name -> array."""
@@ -149,7 +155,9 @@ class Predictor:
     def predict(
         self, name: str, version: int | None, signature_name: str | None, inputs: dict, output_filter=()
     ):
-        """Run a signature. Returns (loaded version, signature name, output name -> array)."""
+        """Run a signature. Returns (loaded version, signature name, output name -> array).
+
+        The caller holds a place in `self.budget` (the transports take it before decoding)."""
         loaded = self.resolve(name, version)
         signature_name = self.signature(loaded, signature_name)
         tensors = self.check_inputs(loaded, signature_name, inputs)
@@ -160,12 +168,11 @@ class Predictor:
                 f"output_filter names unknown outputs {unknown}; signature "
                 f"{signature_name!r} has {loaded.output_names[signature_name]}",
             )
-        with self.slots:
-            try:
-                outputs = loaded.signatures[signature_name](**{k: tf.constant(v) for k, v in tensors.items()})
-            except tf.errors.OpError as error:
-                raise from_tf_error(error) from None
-            arrays = {k: v.numpy() for k, v in outputs.items() if not output_filter or k in output_filter}
+        try:
+            outputs = loaded.signatures[signature_name](**{k: tf.constant(v) for k, v in tensors.items()})
+        except tf.errors.OpError as error:
+            raise from_tf_error(error) from None
+        arrays = {k: v.numpy() for k, v in outputs.items() if not output_filter or k in output_filter}
         return loaded, signature_name, arrays
 
 

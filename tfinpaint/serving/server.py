@@ -12,8 +12,11 @@ client works against both. The parts, by job:
 
 Request bodies above `max_request_bytes` get 413 (gRPC: RESOURCE_EXHAUSTED) before they are
 read, images above `max_pixels` get 400 before the model runs (encoded images are measured
-from their headers, so a decompression bomb is never decoded), and at most `max_concurrent`
-predictions run at once, so a burst of large requests cannot multiply the memory in use.
+from their headers, so a decompression bomb is never decoded), and every request that
+decodes or predicts — API, page, gRPC — first takes a place in one `WorkBudget`: at most
+`max_concurrent` at once, their estimated memory within `max_work_bytes`, so a burst of
+large requests waits, or is refused, instead of multiplying the memory in use. Requests from
+other sites and for other hosts are refused (`origin`) unless `allowed_origins` names them.
 
 Loading a SavedModel runs its graph: serve only models you trust.
 """
@@ -26,11 +29,19 @@ import threading
 
 from tfinpaint.io import MAX_PIXELS
 from tfinpaint.serving.app_context import AppContext
-from tfinpaint.serving.http_server import RestServer
+from tfinpaint.serving.budget import DEFAULT_MAX_WORK_BYTES, WorkBudget
+from tfinpaint.serving.http_server import BODY_SECONDS, MAX_CONNECTIONS, RestServer
+from tfinpaint.serving.origin import normalise_origin
 from tfinpaint.serving.predictor import DEFAULT_MAX_PIXELS, DEFAULT_MAX_REQUEST_BYTES, Predictor
 from tfinpaint.serving.versions import DEFAULT_POLL_SECONDS, ModelSource
 
-__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_REQUEST_BYTES", "DEFAULT_POLL_SECONDS", "InpaintServer"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_REQUEST_BYTES",
+    "DEFAULT_MAX_WORK_BYTES",
+    "DEFAULT_POLL_SECONDS",
+    "InpaintServer",
+]
 
 
 def browser_page():
@@ -57,10 +68,15 @@ class InpaintServer:
         page_max_pixels: the page's cap. The page runs `tfinpaint.inference.inpaint`, which
             windows any photo, so it takes what `tfinpaint inpaint` takes; the API runs the
             exported graph on the whole image, hence its lower cap.
-        max_concurrent: predictions run at once (more wait).
+        max_concurrent: requests at work at once (decoding or predicting; more wait).
+        max_work_bytes: the memory the estimates of the work under way may add up to; a
+            request whose own estimate is larger gets 413, one that finds too many waiting 503.
         poll_seconds: how often the base path is rescanned for a newer version.
         page: mount the browser page (`tfinpaint.serving.app`) on the REST port, when the
             install has it.
+        allowed_origins: other sites' origins (`http://host:port`) whose pages may use the
+            REST API and the page's endpoints; others get 403.
+        max_connections, body_seconds: see `RestServer`.
 
     Example:
         >>> with InpaintServer("saved_models/paper2_demo", port=0, grpc_port=0) as server:
@@ -80,6 +96,10 @@ class InpaintServer:
         max_concurrent: int = 2,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
         page: bool = True,
+        max_work_bytes: int = DEFAULT_MAX_WORK_BYTES,
+        allowed_origins: tuple[str, ...] = (),
+        max_connections: int = MAX_CONNECTIONS,
+        body_seconds: float = BODY_SECONDS,
     ):
         self.base_path = base_path
         self.host = host
@@ -91,9 +111,13 @@ class InpaintServer:
         self.max_concurrent = max_concurrent
         self.poll_seconds = poll_seconds
         self.page = page
+        self.allowed_origins = tuple(normalise_origin(o) for o in allowed_origins)
+        self.max_connections = max_connections
+        self.body_seconds = body_seconds
+        self.budget = WorkBudget(max_concurrent, max_work_bytes, max_waiting=4 * max_concurrent)
         self.source = ModelSource(base_path, model_name, poll_seconds)
         self.model_name = self.source.name
-        self.predictor = Predictor(self.source, max_pixels, max_concurrent, max_request_bytes)
+        self.predictor = Predictor(self.source, max_pixels, self.budget, max_request_bytes)
         self._http = None
         self._http_thread = None
         self._grpc = None
@@ -112,24 +136,38 @@ class InpaintServer:
         return f"http://{host}:{self.rest_port}/"
 
     def app_context(self) -> AppContext:
-        """The `context` the page's handler gets: caps, the served model, shared slots."""
+        """The `context` the page's handler gets: caps, the served model, the shared budget."""
         source = self.source
         return AppContext(
             max_request_bytes=self.max_request_bytes,
             max_pixels=self.page_max_pixels,
             served={source.name: lambda: source.current().inpainter(source.name)},
-            slots=self.predictor.slots,
+            budget=self.budget,
         )
 
     def start(self) -> InpaintServer:
+        """Listen on the ports; OSError naming the port when one cannot be had (nothing is
+        left running then)."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
         if self.port is not None:
             app = browser_page() if self.page else None
             self._http = RestServer(
                 (self.host, self.port),
                 self.predictor,
                 self.max_request_bytes,
+                self.budget,
                 app=app,
                 app_context=self.app_context() if app else None,
+                allowed_origins=self.allowed_origins,
+                max_connections=self.max_connections,
+                body_seconds=self.body_seconds,
             )
             self.rest_port = self._http.server_address[1]
             self._http_thread = threading.Thread(
@@ -147,15 +185,16 @@ class InpaintServer:
                 workers=max(4, self.max_concurrent * 2),
             )
         self.source.start_polling()
-        return self
 
     def stop(self) -> None:
         self.source.stop()
         if self._http is not None:
-            self._http.shutdown()
+            if self._http_thread is not None:
+                self._http.shutdown()
+                self._http_thread.join()
             self._http.server_close()
-            self._http_thread.join()
             self._http = None
+            self._http_thread = None
         if self._grpc is not None:
             self._grpc.stop(grace=1).wait()
             self._grpc = None

@@ -10,6 +10,9 @@ import dataclasses
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
+# The page's forms have eight fields; a body of a million tiny ones is refused before parsing.
+MAX_FIELDS = 32
+
 
 class FormError(ValueError):
     """A body that is not the multipart form the endpoint expects; the message says why."""
@@ -65,6 +68,9 @@ def parse_form(content_type: str, body: bytes) -> dict[str, FormField]:
     if not boundary or not isinstance(boundary, str):
         raise FormError("multipart/form-data without a boundary parameter")
     delimiter = b"\r\n--" + boundary.encode("latin-1")
+    parts = body.count(delimiter) + body.startswith(delimiter[2:])
+    if parts - 1 > MAX_FIELDS:
+        raise FormError(f"the form has {parts - 1} parts; expected at most {MAX_FIELDS} fields")
     # Every delimiter follows a CRLF except the first: add one so a single split finds all.
     chunks = (b"\r\n" + body).split(delimiter)
     if len(chunks) < 3 or not chunks[-1].startswith(b"--"):

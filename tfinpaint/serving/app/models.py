@@ -91,9 +91,15 @@ class ModelCatalog:
             return DEFAULT_NAME
         return next(iter(getters))
 
-    def inpainter(self, name: str) -> Inpainter:
-        """A model inpainter or a classical baseline; `UnknownModelError` for other names."""
+    def check_offered(self, name: str) -> None:
+        """`UnknownModelError` naming the models offered, for a name that is not one of them."""
         getters = self._getters()
         if name not in getters:
-            raise UnknownModelError(f"model {name!r} is not offered here; expected one of {sorted(getters)}")
-        return getters[name]()
+            raise UnknownModelError(
+                f"model {name[:100]!r} is not offered here; expected one of {sorted(getters)}"
+            )
+
+    def inpainter(self, name: str) -> Inpainter:
+        """A model inpainter or a classical baseline; `UnknownModelError` for other names."""
+        self.check_offered(name)
+        return self._getters()[name]()

@@ -30,6 +30,7 @@ const ui = {
   progress: $("progress"),
   statusText: $("status-text"),
   error: $("error"),
+  notes: $("notes"),
   viewport: $("viewport"),
   hint: $("hint"),
   limits: $("limits"),
@@ -65,6 +66,13 @@ function showError(message) {
 function clearError() {
   ui.error.textContent = "";
   ui.error.hidden = true;
+  showNotes([]);
+}
+
+/** What the server warned about for the last answer (shown until the next action). */
+function showNotes(messages) {
+  ui.notes.textContent = messages.join("\n");
+  ui.notes.hidden = messages.length === 0;
 }
 
 /** Status line: `fraction` in [0, 1] shows a bar, null a busy bar, undefined none. */
@@ -98,7 +106,7 @@ async function decodeOnServer(file) {
   const form = new FormData();
   form.append("image", file, file.name);
   setStatus(`Reading ${file.name} on the server…`, null);
-  const png = await post("/v1/app/decode", form, { onProgress: showUpload });
+  const png = await post("/v1/app/decode", form, { onProgress: showUpload, onWarnings: showNotes });
   setStatus();
   return png;
 }
@@ -368,6 +376,7 @@ async function run(anotherSample = false) {
   try {
     const blob = await post("/v1/app/inpaint", form, {
       onProgress: showUpload,
+      onWarnings: showNotes,
       onUploaded: () => {
         running();
         timer = setInterval(running, 200);

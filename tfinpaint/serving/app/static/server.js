@@ -1,8 +1,22 @@
 // Requests to the page's endpoint (`tfinpaint.serving.app`): every failure becomes an Error
 // carrying the server's own message.
 
-/** POST a form; resolves with the answer's Blob, rejects with the server's error message. */
-export function post(path, form, { onProgress = () => {}, onUploaded = () => {} } = {}) {
+/** The server's warnings about an answer (X-Tfinpaint-Warnings, a JSON list), or []. */
+export function warningsOf(xhr) {
+  try {
+    const list = JSON.parse(xhr.getResponseHeader("X-Tfinpaint-Warnings") || "[]");
+    return Array.isArray(list) ? list.map(String) : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * POST a form; resolves with the answer's Blob, rejects with the server's error message.
+ * `onWarnings(messages)` gets what the server warned about (a 16-bit photo scaled, …).
+ */
+export function post(path, form, options = {}) {
+  const { onProgress = () => {}, onUploaded = () => {}, onWarnings = () => {} } = options;
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", path);
@@ -12,7 +26,10 @@ export function post(path, form, { onProgress = () => {}, onUploaded = () => {} 
     };
     xhr.upload.onload = onUploaded;
     xhr.onload = async () => {
-      if (xhr.status === 200) resolve(xhr.response);
+      if (xhr.status === 200) {
+        onWarnings(warningsOf(xhr));
+        resolve(xhr.response);
+      }
       else reject(new Error(await errorMessage(xhr)));
     };
     xhr.onerror = () =>
