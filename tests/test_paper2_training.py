@@ -333,7 +333,7 @@ def test_the_two_stage_generator_gradient_is_the_gradient_of_the_weighted_loss()
 
 
 def test_summed_lambdas_weigh_one_pixel_term():
-    gan, _ = _joint_only()
+    gan, _ = _joint_only("model.adv_weighting=summed")
     batch = next(iter(_random_batches(1)))
     gan._output_gradient(batch["image"], batch["mask"], batch["image"], tf.constant(0, "int64"))
     # L_r is a mean over 3 * 32 * 32 terms; the paper's eq. 1 sums them.

@@ -114,7 +114,8 @@ class Paper2Config:
             relative weights and scales their image gradient to `adv_ratio` times the
             reconstruction gradient's norm at every step (taming-transformers' adaptive weight,
             taken at the generator's output).
-        adv_ratio: the adversarial / reconstruction gradient-norm ratio of `adaptive`.
+        adv_ratio: the adversarial / reconstruction gradient-norm ratio of `adaptive` (0.2: from
+            the shipped model, 200 joint steps kept PSNR within 0.12 dB, docs/PAPER_COMPARISONS.md).
         adv_ramp: joint steps over which the adversarial weight rises linearly from 0, so the
             generator's optimiser does not meet a new gradient at full strength.
         adv_weight_local, adv_weight_global, adv_weight_x2, adv_weight_x4: one critic's lambda
@@ -139,7 +140,7 @@ class Paper2Config:
     clip_value: float = 0.01
     gp_weight: float = 10.0
     adv_weight: float = 0.001
-    adv_weighting: str = "summed"
+    adv_weighting: str = "adaptive"
     adv_ratio: float = 0.2
     adv_ramp: int = 0
     adv_weight_local: float | None = None

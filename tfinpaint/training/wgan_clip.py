@@ -97,7 +97,7 @@ class Paper2GAN(InpaintingGAN):
         adv_weights=None,
         critic_regularizer="clip",
         gp_weight=10.0,
-        adv_weighting="summed",
+        adv_weighting="adaptive",
         adv_ratio=0.2,
         adv_ramp=0,
         seed=0,
