@@ -141,7 +141,7 @@ def _server_calls(stack: contextlib.ExitStack, base_path: str, image, mask) -> d
     from tfinpaint.serving.server import InpaintServer
 
     server = stack.enter_context(InpaintServer(base_path, port=0, grpc_port=0, poll_seconds=3600))
-    png = lambda a: base64.b64encode(tf.io.encode_png(a).numpy()).decode("ascii")  # noqa: E731
+    png = lambda a: base64.b64encode(tf.io.encode_png(a).numpy()).decode("ascii")
     bodies = {
         "bytes": {
             "signature_name": "bytes",
