@@ -1,7 +1,8 @@
 """Experiment configuration: frozen dataclasses, one preset registry per paper.
 
-A config is an `ExperimentConfig` with four sections: `data`, `model` (the paper's own
-dataclass), `train` (schedule, optimiser, runtime) and `paper`. Presets are built by
+A config is an `ExperimentConfig`: `paper` and `preset`, then three sections: `data`, `model`
+(the paper's own dataclass: networks, losses, the optimisers and, for paper 2, the phase
+schedule) and `train` (batch, steps, seed, cadences, precision, run-time switches). Presets are built by
 `get_config(paper, preset)`; `--set section.key=value` overrides go through
 `apply_overrides`, which rejects unknown keys and values of the wrong type before any
 model is built.

@@ -113,7 +113,8 @@ class ExperimentConfig:
 
     @property
     def export_name(self) -> str:
-        """The export's model name under the serving root (TF Serving names use `_`)."""
+        """The export's model name under the serving root: `name` with `-` as `_` (TF Serving
+        names), so a run on other data exports as `paper{N}_{preset}_<data name>`."""
         return self.name.replace("-", "_")
 
     def total_steps(self) -> int:
