@@ -10,6 +10,7 @@ model is built.
 
 from tfinpaint.config.errors import ConfigError
 from tfinpaint.config.experiment import (
+    DATASETS_ENV,
     DEFAULT_DATA_ROOT,
     DEFAULT_MASKS,
     DEFAULT_TRAIN_LIST,
@@ -19,6 +20,7 @@ from tfinpaint.config.experiment import (
     ExperimentConfig,
     TrainConfig,
     data_name,
+    resolve_data_root,
     validate,
 )
 from tfinpaint.config.overrides import apply_overrides, get_config
@@ -37,6 +39,7 @@ __all__ = [
     "CRITIC_DEPTHS",
     "CRITIC_REGULARIZERS",
     "CRITIC_ROLES",
+    "DATASETS_ENV",
     "DEFAULT_DATA_ROOT",
     "DEFAULT_MASKS",
     "DEFAULT_TRAIN_LIST",
@@ -52,5 +55,6 @@ __all__ = [
     "apply_overrides",
     "data_name",
     "get_config",
+    "resolve_data_root",
     "validate",
 ]
