@@ -25,6 +25,12 @@ import numpy as np
 
 from tfinpaint.bench import add_common_arguments, emit
 
+EXAMPLES = (
+    "tfinpaint bench infer                                  # the shipped model at 256x256",
+    "tfinpaint bench infer --model runs/paper2-demo --image-size 256 --runs 10",
+    "tfinpaint bench infer --tflite none --json",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
