@@ -66,7 +66,7 @@ def main() -> None:
         width, height = page.evaluate(
             "[document.getElementById('mask-canvas').width, document.getElementById('mask-canvas').height]"
         )
-        to_page = lambda x, y: (box["x"] + x * box["width"] / width, box["y"] + y * box["height"] / height)  # noqa: E731
+        to_page = lambda x, y: (box["x"] + x * box["width"] / width, box["y"] + y * box["height"] / height)
         for points, size in args.stroke:
             page.locator("#brush-size").fill(str(size))
             page.mouse.move(*to_page(*points[0]))

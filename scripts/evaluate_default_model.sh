@@ -6,15 +6,15 @@
 #
 #   scripts/evaluate_default_model.sh OUT_DIR [MODEL ...]      (default MODEL: default)
 #
-# DATASETS (default ../shared/datasets) is the folder holding research-train/. BLEND (default
-# poisson: each model is scored raw and Poisson-blended, `<model>+poisson` rows, the latter what
-# `tfinpaint inpaint` does for this model; the classical fills are never blended) may be set to
-# none for the raw composite only.
+# TFINPAINT_DATASETS names the datasets folder, the one holding research-train/ (docs/TRAINING.md).
+# BLEND (default poisson: each model is scored raw and Poisson-blended, `<model>+poisson` rows, the
+# latter what `tfinpaint inpaint` does for this model; the classical fills are never blended) may be
+# set to none for the raw composite only.
 set -euo pipefail
 out=${1:?usage: scripts/evaluate_default_model.sh OUT_DIR [MODEL ...]}
 shift
 models=("${@:-default}")
-datasets=${DATASETS:-../shared/datasets}
+datasets=${TFINPAINT_DATASETS:?set TFINPAINT_DATASETS to the datasets folder (with research-train/; docs/TRAINING.md)}
 research=$datasets/research-train
 args=()
 for m in "${models[@]}"; do args+=(--model "$m"); done

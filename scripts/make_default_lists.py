@@ -1,13 +1,13 @@
 """Write the default model's training list, tfinpaint/data/default_train.txt.
 
 The list names, relative to the datasets folder (`research-train/` and `permissive/` side by
-side, `../shared/datasets` in the development tree), every image the `--preset default` run
+side; `$TFINPAINT_DATASETS`, docs/TRAINING.md), every image the `--preset default` run
 trains on: the ImageNet sample, BSDS500 train, the CelebA faces but the last 200, and the
 permissive photos. Held out for evaluation and never listed: BSDS500 test, the last 200 CelebA
 faces (written to tfinpaint/data/default_test_faces.txt for `tfinpaint evaluate`) and the
 NVIDIA masks' hash-chosen fifth (`files:DIR@test`). Only paths are written, never images.
 
-    python scripts/make_default_lists.py [--datasets ../shared/datasets]
+    python scripts/make_default_lists.py [--datasets DIR]    (default: $TFINPAINT_DATASETS)
 """
 
 from __future__ import annotations
@@ -46,8 +46,14 @@ def images(datasets: str, folder: str) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", default=os.path.join(os.path.dirname(HERE), "..", "shared", "datasets"))
+    parser.add_argument(
+        "--datasets",
+        default=os.environ.get("TFINPAINT_DATASETS"),
+        help="the datasets folder (default: $TFINPAINT_DATASETS)",
+    )
     args = parser.parse_args()
+    if not args.datasets:
+        parser.error("name the datasets folder: --datasets DIR or TFINPAINT_DATASETS=DIR")
     faces = images(args.datasets, FACES)
     train = [p for folder in TRAIN_FOLDERS for p in images(args.datasets, folder)] + faces[:-HELD_OUT_FACES]
     for name, entries in (("default_train.txt", train), ("default_test_faces.txt", faces[-HELD_OUT_FACES:])):

@@ -148,3 +148,37 @@ def test_the_default_preset_keeps_its_recipe():
     assert (m.generator_width, m.critic_width, m.t1, m.t2, m.t3) == (32, 32, 4000, 400, 1200)
     assert (d.image_size, d.split_ratio, d.upscale_small, d.hole_fraction) == (128, 0.95, True, 0.5)
     assert (t.batch_size, t.precision, t.val_batches, t.eval_images) == (16, "auto", 4, 200)
+
+
+def test_the_default_presets_datasets_folder_is_named_by_the_user(tmp_path, monkeypatch):
+    import argparse
+
+    from tfinpaint.commands.train import add_arguments, config_from_args
+    from tfinpaint.config import DATASETS_ENV, resolve_data_root
+
+    preset = get_config(2, "default")
+    assert preset.data.root == "$" + DATASETS_ENV  # nothing read from the environment yet
+    monkeypatch.delenv(DATASETS_ENV, raising=False)
+    with pytest.raises(ConfigError, match=f"{DATASETS_ENV}=DIR.*--data-root DIR.*--set data.root=DIR"):
+        resolve_data_root(preset)
+    with pytest.raises(ConfigError, match="no such folder"):
+        resolve_data_root(preset, {DATASETS_ENV: str(tmp_path / "missing")})
+    assert resolve_data_root(preset, {DATASETS_ENV: str(tmp_path)}).data.root == str(tmp_path)
+
+    # The command reads the variable as the run starts; --data-root and --set win over it.
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    monkeypatch.setenv(DATASETS_ENV, str(tmp_path))
+    assert config_from_args(parser.parse_args(["--paper", "2", "--preset", "default"])).data.root == str(
+        tmp_path
+    )
+    for flags in (["--data-root", "/elsewhere"], ["--set", "data.root=/elsewhere"]):
+        args = parser.parse_args(["--paper", "2", "--preset", "default", *flags])
+        assert config_from_args(args).data.root == "/elsewhere"
+    # Presets that do not need the folder never look for it, nor a run that no longer reads it.
+    monkeypatch.delenv(DATASETS_ENV)
+    assert config_from_args(parser.parse_args(["--paper", "2"])).data.root is None
+    own = ["--paper", "2", "--preset", "default", "--data", str(tmp_path)]
+    assert config_from_args(parser.parse_args([*own, "--masks", "free_form"])).data.root is None
+    with pytest.raises(ConfigError, match=DATASETS_ENV):
+        config_from_args(parser.parse_args(own))  # the preset's NVIDIA masks are in the folder

@@ -244,7 +244,7 @@ def test_serve_without_a_model_serves_the_shipped_default_model(base_path, tmp_p
         photo = full[top : top + 96, left : left + 128]
         mask = np.zeros((96, 128, 1), np.uint8)
         mask[32:64, 40:88] = 255
-        png = lambda array: tf.io.encode_png(array).numpy()  # noqa: E731
+        png = lambda array: tf.io.encode_png(array).numpy()
         status, body = server.request("POST", "/v1/models/default:predict", bytes_body(png(photo), png(mask)))
         assert status == 200, body
         out = tf.io.decode_png(base64.b64decode(body["predictions"][0]["b64"])).numpy()

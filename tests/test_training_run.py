@@ -475,5 +475,7 @@ def test_init_from_default_is_the_shipped_model_and_a_flag():
     assert init_weights_path("default") == artifacts.DEFAULT_MODEL_PATH
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args(["--paper", "2", "--preset", "default", "--init-from", "default"])
+    args = parser.parse_args(
+        ["--paper", "2", "--preset", "default", "--init-from", "default", "--data-root", "."]
+    )
     assert config_from_args(args).train.init_from == "default"

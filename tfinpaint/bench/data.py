@@ -3,6 +3,11 @@
 import argparse
 import time
 
+EXAMPLES = (
+    "tfinpaint bench data --seconds 5                       # the bundled demo images",
+    "tfinpaint bench data --source photos/ --masks free_form --image-size 256 --batch-size 32 --seconds 15",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from tfinpaint.bench import add_common_arguments
@@ -16,12 +21,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--masks",
         default="center",
-        help="center | random_rect | free_form | files:DIR | mixed (default: center)",
+        help="center | random_rect | free_form | files:DIR | files-paired:DIR | mixed | "
+        "mixed:NAME=WEIGHT,... (default: center)",
     )
-    parser.add_argument("--image-size", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=10.0, help="measuring time after a warm-up")
-    parser.add_argument("--warmup-batches", type=int, default=20)
+    parser.add_argument("--image-size", type=int, default=256, help="crop side (default: 256)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per batch (default: 32)")
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="measuring time after a warm-up (default: 10)"
+    )
+    parser.add_argument(
+        "--warmup-batches", type=int, default=20, help="batches pulled before timing starts (default: 20)"
+    )
     add_common_arguments(parser)
 
 

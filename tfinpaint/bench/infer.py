@@ -25,6 +25,12 @@ import numpy as np
 
 from tfinpaint.bench import add_common_arguments, emit
 
+EXAMPLES = (
+    "tfinpaint bench infer                                  # the shipped model at 256x256",
+    "tfinpaint bench infer --model runs/paper2-demo --image-size 256 --runs 10",
+    "tfinpaint bench infer --tflite none --json",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -141,7 +147,7 @@ def _server_calls(stack: contextlib.ExitStack, base_path: str, image, mask) -> d
     from tfinpaint.serving.server import InpaintServer
 
     server = stack.enter_context(InpaintServer(base_path, port=0, grpc_port=0, poll_seconds=3600))
-    png = lambda a: base64.b64encode(tf.io.encode_png(a).numpy()).decode("ascii")  # noqa: E731
+    png = lambda a: base64.b64encode(tf.io.encode_png(a).numpy()).decode("ascii")
     bodies = {
         "bytes": {
             "signature_name": "bytes",

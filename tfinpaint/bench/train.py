@@ -22,8 +22,15 @@ from tfinpaint.bench import add_common_arguments, emit
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
+EXAMPLES = (
+    "tfinpaint bench train --paper 2 --image-size 128 --batch-size 4 --steps 8",
+    "tfinpaint bench train --paper 2 --precision mixed_bfloat16 --peer   # beside the PyTorch peer",
+    "tfinpaint bench train --paper 1 --preset paper --image-size 128 --batch-size 4 --steps 3",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--paper", type=int, choices=(1, 2), default=2)
+    parser.add_argument("--paper", type=int, choices=(1, 2), default=2, help="the paper (default: 2)")
     parser.add_argument("--preset", default="paper", help="network widths of this preset (default: paper)")
     parser.add_argument(
         "--set",
@@ -33,12 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="config override, e.g. model.generator_width=32 (repeatable)",
     )
-    parser.add_argument("--image-size", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=4, help="global batch")
+    parser.add_argument("--image-size", type=int, default=128, help="square side (default: 128)")
+    parser.add_argument("--batch-size", type=int, default=4, help="global batch (default: 4)")
     parser.add_argument(
         "--phase", default="joint", help="schedule phase to time (paper 2: reconstruction, critics, joint)"
     )
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="float32", help="Keras dtype policy (default: float32)"
+    )
     parser.add_argument("--steps", type=int, default=8, help="timed steps after one warm-up step")
     parser.add_argument("--jit", action="store_true", help="XLA-compile the step (slower on CPU so far)")
     parser.add_argument(

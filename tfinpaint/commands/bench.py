@@ -3,6 +3,8 @@
 import argparse
 import importlib
 
+from tfinpaint.commands import add_examples
+
 KINDS = {
     "data": "input pipeline throughput (images/s)",
     "train": "training step throughput (images/s), optionally beside the PyTorch peer",
@@ -11,10 +13,13 @@ KINDS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
-    for kind, help_text in KINDS.items():
-        module = importlib.import_module(f"tfinpaint.bench.{kind}")
-        module.add_arguments(sub.add_parser(kind, help=help_text))
+    sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True, help=", ".join(KINDS))
+    modules = {kind: importlib.import_module(f"tfinpaint.bench.{kind}") for kind in KINDS}
+    add_examples(parser, *(module.EXAMPLES[0] for module in modules.values()))
+    for kind, module in modules.items():
+        kind_parser = sub.add_parser(kind, help=KINDS[kind], description=KINDS[kind])
+        module.add_arguments(kind_parser)
+        add_examples(kind_parser, *module.EXAMPLES)
 
 
 def run(args) -> int:

@@ -4,10 +4,25 @@ import argparse
 import json
 import sys
 
+from tfinpaint.commands import add_examples
+
+EXAMPLES = (
+    "tfinpaint data check photos/",
+    "tfinpaint data check list.txt --root /data/places2 --image-size 256",
+    "tfinpaint data check 'photos/**/*.jpg' --json > report.json",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    check = sub.add_parser("check", help="decode every image as the pipeline would; list unusable files")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True, help="check")
+    add_examples(parser, *EXAMPLES)
+    check = sub.add_parser(
+        "check",
+        help="decode every image as the pipeline would; list unusable files",
+        description="Decode every image as the pipeline would and list the unusable ones. Exit "
+        "status 0: every image is usable; 1: some are not (listed); 2: the source is unusable.",
+    )
+    add_examples(check, *EXAMPLES)
     check.add_argument(
         "source",
         nargs="?",
@@ -20,7 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=256,
         help="crop side: images with a shorter side below it are unusable (default 256)",
     )
-    check.add_argument("--root", default=None, help="folder a file list's paths are relative to")
+    check.add_argument(
+        "--root",
+        default=None,
+        help="folder a file list's paths are relative to (default: the list's own folder)",
+    )
     check.add_argument("--limit", type=int, default=None, help="list at most this many files per section")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
 

@@ -4,6 +4,8 @@ an example grid into --out (see `tfinpaint.evaluation.evaluate.evaluate`)."""
 import argparse
 import sys
 
+from tfinpaint.commands import add_examples
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -33,11 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--masks",
         default="center",
         metavar="KIND",
-        help="center | random_rect | free_form | files:DIR | files-paired:DIR | "
-        "mixed (default: center); every image gets the same mask on every "
+        help="center | random_rect | free_form | files:DIR | files-paired:DIR | mixed | "
+        "mixed:NAME=WEIGHT,... (default: center); every image gets the same mask on every "
         "run with the same --seed",
     )
-    parser.add_argument("--image-size", type=int, default=256)
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=256,
+        help="images are centre-cropped to this square side, the masks drawn at it (default: 256)",
+    )
     parser.add_argument(
         "--upscale-small",
         action="store_true",
@@ -68,6 +75,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="report folder")
     parser.add_argument("--overwrite", action="store_true", help="replace a report in --out")
+    add_examples(
+        parser,
+        "tfinpaint evaluate --model default --model telea --model biharmonic --out report-center",
+        "tfinpaint evaluate --model runs/paper2-demo --model telea --masks free_form --blend poisson "
+        "--out report-free-form",
+        "tfinpaint evaluate --model default --data photos/ --masks files:masks/ --limit 50 --out report-mine",
+    )
 
 
 def run(args) -> int:

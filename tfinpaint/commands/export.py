@@ -3,6 +3,7 @@
 import argparse
 import os
 
+from tfinpaint.commands import add_examples
 from tfinpaint.export import TFLITE_VARIANTS
 from tfinpaint.inference.sizing import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE
 
@@ -16,8 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--name",
-        help="model name, the folder under --out (default: 'default' for the shipped model, "
-        "paper{N}_{preset} from a run's config.json, else the file stem)",
+        help="model name, the folder under --out (default: 'default' for the shipped model; a "
+        "run's name with '_' for '-' (paper{N}_{preset}, plus the data's name for a run on other "
+        "data); else the file stem)",
     )
     parser.add_argument("--version", type=int, help="integer version (default: the next one)")
     parser.add_argument(
@@ -47,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", default="saved_models", help="export root (default: saved_models)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version folder")
+    add_examples(
+        parser,
+        "tfinpaint export default --tflite fp32,fp16,int8     # the shipped model -> saved_models/default/N/",
+        "tfinpaint export runs/paper2-demo                    # a run -> saved_models/paper2_demo/N/",
+        "tfinpaint export my_generator.keras --name garden --version 3 --tflite none",
+    )
 
 
 def run(args) -> int:

@@ -3,8 +3,16 @@
 import argparse
 import sys
 
-from tfinpaint.config import PRESETS, ConfigError, get_config
+from tfinpaint.commands import add_examples
+from tfinpaint.config import DATASETS_ENV, PRESETS, ConfigError, get_config, resolve_data_root
 from tfinpaint.training.distribute import STRATEGIES
+
+MASKS_HELP = (
+    "center | random_rect | free_form | files:DIR (random picks) | files-paired:DIR (the mask named "
+    "like each image) | mixed | mixed:NAME=WEIGHT,... (e.g. mixed:free_form=0.4,files:DIR@train=0.3,"
+    "center=0.3); files:DIR@train / @test take a hash-chosen 4/5 / 1/5 of the folder "
+    "(default: the preset's)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
         default="demo",
-        help="demo (minutes on a CPU, bundled images), paper (the paper's recipe) or, for paper 2, "
-        "default (the shipped default model's recipe)",
+        metavar="PRESET",
+        # Listed here, checked by get_config: its error is one line, argparse's is the usage.
+        help="demo (minutes on a CPU, bundled images; the default), paper (the paper's recipe) or, "
+        "for paper 2, default (the shipped default model's recipe; needs the datasets folder)",
     )
     parser.add_argument(
         "--data",
@@ -27,19 +37,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the images bundled with the package)",
     )
     parser.add_argument("--val-data", help="validation images (default: the held-out split of --data)")
-    parser.add_argument("--image-size", type=int, help="training crop side")
+    parser.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="the folder a file list's relative paths start from (default: the list's own folder; "
+        f"for --preset default the datasets folder, ${DATASETS_ENV})",
+    )
+    parser.add_argument(
+        "--image-size", type=int, help="side of the square training crop (default: the preset's)"
+    )
     parser.add_argument(
         "--batch-size",
         type=int,
-        help="global batch: images per step over all devices, split evenly across them",
+        help="global batch: images per step over all devices, split evenly across them "
+        "(default: the preset's)",
     )
     parser.add_argument(
         "--steps",
         type=int,
-        help="total training steps (paper 2: fewer than the schedule scale its three phases)",
+        help="total training steps (default: the preset's; paper 2: fewer than its schedule "
+        "scale the three phases)",
     )
-    parser.add_argument("--masks", help="center, random_rect, free_form, files:DIR or mixed")
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--masks", metavar="KIND", help=MASKS_HELP)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="seeds the weights and every random draw: crops, flips, masks, noise (default: 0)",
+    )
     parser.add_argument(
         "--name",
         help="the run's name: runs/NAME and saved_models/NAME (default paper{N}-{preset}, plus the "
@@ -51,9 +75,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fine-tune: start from a trained generator's weights: default (the shipped model), "
         "a .keras file or a run directory",
     )
-    parser.add_argument("--run-dir", help="default runs/NAME")
-    parser.add_argument("--export-root", default="saved_models", help="TF Serving model root")
-    parser.add_argument("--strategy", default="auto", choices=STRATEGIES)
+    parser.add_argument("--run-dir", help="the run's folder (default: runs/NAME)")
+    parser.add_argument(
+        "--export-root",
+        default="saved_models",
+        help="TF Serving model root the run exports into (default: saved_models)",
+    )
+    parser.add_argument(
+        "--strategy",
+        default="auto",
+        choices=STRATEGIES,
+        help="auto (the default): mirror over the local GPUs when there are several, else one "
+        "device; one: one device; mirrored: every local GPU (or logical CPU); multiworker: the "
+        "cluster in TF_CONFIG",
+    )
     parser.add_argument(
         "--mixed-precision",
         action="store_true",
@@ -74,13 +109,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace a finished or other run")
     parser.add_argument("--no-progress", action="store_true", help="log lines instead of a bar")
+    add_examples(
+        parser,
+        "tfinpaint train --paper 2                      # the demo: minutes on a CPU, bundled images",
+        "tfinpaint train --paper 2 --preset paper --data photos/ --batch-size 32",
+        "tfinpaint train --paper 2 --preset default --init-from default --data my_photos/  # fine-tune",
+    )
 
 
 def config_from_args(args):
-    """The resolved config: preset, then the dedicated flags, then --set overrides."""
+    """The resolved config: preset, then the dedicated flags, then --set overrides; a data root
+    of `$TFINPAINT_DATASETS` is read from the environment here, as the run starts."""
     flags = {
         "data.source": args.data,
         "data.val_source": args.val_data,
+        "data.root": args.data_root,
         "data.image_size": args.image_size,
         "data.masks": args.masks,
         "train.batch_size": args.batch_size,
@@ -94,7 +137,7 @@ def config_from_args(args):
         overrides.append("train.mixed_precision=true")
     if args.deterministic:
         overrides.append("train.deterministic=true")
-    return get_config(args.paper, args.preset, overrides + list(args.overrides))
+    return resolve_data_root(get_config(args.paper, args.preset, overrides + list(args.overrides)))
 
 
 def run(args) -> int:

@@ -1,7 +1,8 @@
 """Experiment configuration: frozen dataclasses, one preset registry per paper.
 
-A config is an `ExperimentConfig` with four sections: `data`, `model` (the paper's own
-dataclass), `train` (schedule, optimiser, runtime) and `paper`. Presets are built by
+A config is an `ExperimentConfig`: `paper` and `preset`, then three sections: `data`, `model`
+(the paper's own dataclass: networks, losses, the optimisers and, for paper 2, the phase
+schedule) and `train` (batch, steps, seed, cadences, precision, run-time switches). Presets are built by
 `get_config(paper, preset)`; `--set section.key=value` overrides go through
 `apply_overrides`, which rejects unknown keys and values of the wrong type before any
 model is built.
@@ -9,6 +10,7 @@ model is built.
 
 from tfinpaint.config.errors import ConfigError
 from tfinpaint.config.experiment import (
+    DATASETS_ENV,
     DEFAULT_DATA_ROOT,
     DEFAULT_MASKS,
     DEFAULT_TRAIN_LIST,
@@ -18,6 +20,7 @@ from tfinpaint.config.experiment import (
     ExperimentConfig,
     TrainConfig,
     data_name,
+    resolve_data_root,
     validate,
 )
 from tfinpaint.config.overrides import apply_overrides, get_config
@@ -36,6 +39,7 @@ __all__ = [
     "CRITIC_DEPTHS",
     "CRITIC_REGULARIZERS",
     "CRITIC_ROLES",
+    "DATASETS_ENV",
     "DEFAULT_DATA_ROOT",
     "DEFAULT_MASKS",
     "DEFAULT_TRAIN_LIST",
@@ -51,5 +55,6 @@ __all__ = [
     "apply_overrides",
     "data_name",
     "get_config",
+    "resolve_data_root",
     "validate",
 ]

@@ -20,6 +20,8 @@ class DataConfig:
         source: directory, file list, glob or TFRecord files; `None` = the bundled demo images.
         val_source: validation images; `None` = the held-out split of `source`.
         root: the folder a file list's paths are relative to (default: the list's folder).
+            `$TFINPAINT_DATASETS` (the `default` preset's) stands for the datasets folder that
+            environment variable names, read when a run starts (`resolve_data_root`).
         image_size: side of the square training crop.
         masks: `center`, `random_rect`, `free_form`, `files:DIR` or `mixed`.
         hole_fraction: side of the `center` hole as a fraction of the image side.
@@ -113,7 +115,8 @@ class ExperimentConfig:
 
     @property
     def export_name(self) -> str:
-        """The export's model name under the serving root (TF Serving names use `_`)."""
+        """The export's model name under the serving root: `name` with `-` as `_` (TF Serving
+        names), so a run on other data exports as `paper{N}_{preset}_<data name>`."""
         return self.name.replace("-", "_")
 
     def total_steps(self) -> int:
@@ -150,7 +153,11 @@ LEGACY_KEYS = {"model": {"max_attention_side": "max_side", "critic_pooling": Non
 DEFAULT_TRAIN_LIST = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "default_train.txt"
 )
-DEFAULT_DATA_ROOT = os.path.join("..", "shared", "datasets")
+# The datasets folder is named by the user, never guessed: this environment variable, or
+# `--data-root DIR` / `--set data.root=DIR`. The preset holds the variable's name; a run
+# starting reads it (`resolve_data_root`), so importing the config reads no environment.
+DATASETS_ENV = "TFINPAINT_DATASETS"
+DEFAULT_DATA_ROOT = "$" + DATASETS_ENV
 DEFAULT_MASKS = (
     "mixed:free_form=0.35,files:research-train/masks_nvidia_subset_white_hole@train=0.35,"
     "random_rect=0.15,center=0.15"
@@ -189,8 +196,8 @@ PRESETS: dict[int, dict[str, ExperimentConfig]] = {
             paper=2,
             preset="demo",
             data=DataConfig(image_size=64, masks="center", hole_fraction=0.5),
-            # 4,000 steps, a few minutes on a 2-core CPU; 1,000 ended visibly blurrier (README,
-            # Results has the scores).
+            # 4,000 steps, a few minutes on a 2-core CPU; 1,000 ended visibly blurrier
+            # (docs/TRAINING.md, Results of the demo presets, has the scores).
             model=Paper2Config(generator_width=16, critic_width=16, t1=2000, t2=300, t3=1700),
             train=TrainConfig(
                 batch_size=8, checkpoint_every=200, log_every=25, image_every=100, eval_images=64
@@ -243,6 +250,43 @@ def validate(config: ExperimentConfig) -> None:
             "and a served model)"
         )
     config.model.validate(config)
+
+
+def resolve_data_root(config: ExperimentConfig, environ=None) -> ExperimentConfig:
+    """`config` with `data.root` = `$TFINPAINT_DATASETS` replaced by the folder the variable names.
+
+    Called when a run starts. Any other root (a `--set data.root=DIR`) is returned unchanged. A
+    config that no longer reads the folder (its own `--data` and masks without a relative
+    `files:` folder) gets no root when the variable is unset.
+
+    Raises:
+        ConfigError: the config reads the folder and the variable is unset or empty, or names
+            no folder.
+    """
+    if config.data.root != DEFAULT_DATA_ROOT:
+        return config
+    environ = os.environ if environ is None else environ
+    folder = environ.get(DATASETS_ENV, "")
+    if not folder and not _reads_datasets_folder(config.data):
+        return dataclasses.replace(config, data=dataclasses.replace(config.data, root=None))
+    if not folder:
+        raise ConfigError(
+            f"data.root: the {config.preset!r} preset reads its images from the datasets folder "
+            f"(research-train/ and permissive/ side by side; docs/TRAINING.md); name it with the "
+            f"environment variable {DATASETS_ENV}=DIR or with --data-root DIR (--set data.root=DIR)"
+        )
+    if not os.path.isdir(folder):
+        raise ConfigError(
+            f"{DATASETS_ENV}={folder!r}: no such folder; expected the datasets folder (research-train/ "
+            "and permissive/ side by side), or pass --data-root DIR"
+        )
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, root=folder))
+
+
+def _reads_datasets_folder(data: DataConfig) -> bool:
+    """Whether `data` reads paths relative to its root: the default list, or mask folders."""
+    mask_dirs = re.findall(r"files(?:-paired)?:([^,=@]+)", data.masks)
+    return data.source == DEFAULT_TRAIN_LIST or any(not os.path.isabs(d) for d in mask_dirs)
 
 
 def data_name(source: str) -> str:

@@ -2,13 +2,18 @@
 
 A mask generator works in two stages so the pipeline stays fast and stateless:
 
-1. `params(seed)` - one `tf.random.stateless_uniform` draw of `num_params` numbers keyed by
-   `seed = (pipeline seed, key)` (the key is the example's index in evaluation, its position
-   in the stream in training). The same key gives the same numbers on every machine.
+1. `num_params` uniform numbers per example. The pipeline (`tfinpaint.data.datasets`) draws
+   them in the same `tf.random.stateless_uniform` call as the crop and flip numbers, keyed by
+   `(pipeline seed, key)` (the key is the example's index in evaluation, its position in the
+   stream in training): the same key gives the same mask on every machine.
 2. `render(params, index)` - params [P] (and the example's global index, for paired mask
    files) -> one float32 mask [S, S, 1], per element inside the pipeline's parallel map.
    Per-element `tf.cond`s only run the branch taken; batched `tf.where`s over whole masks
    were slower.
+
+`params(seed)` and `sample(keys, seed)` draw masks outside a pipeline (tests, previews): as
+seeded and reproducible, but from a draw of their own, so they do not reproduce the masks a
+pipeline gives the same keys.
 
 Free-form strokes are drawn once, with OpenCV, into a seeded bank (rasterising strokes in
 TF ops per example was far too slow); the pipeline only gathers from the bank and applies
@@ -80,14 +85,18 @@ class MaskGenerator:
         self.image_size = int(image_size)
 
     def params(self, seed: tf.Tensor) -> tf.Tensor:
-        """[max(num_params, 1)] uniform numbers in [0, 1); `seed` is an int64 [2] tensor."""
+        """[max(num_params, 1)] uniform numbers in [0, 1); `seed` is an int64 [2] tensor (`sample`'s
+        draw; the pipeline draws its own)."""
         return tf.random.stateless_uniform([max(self.num_params, 1)], seed=seed)
 
     def render(self, params: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
         raise NotImplementedError
 
     def sample(self, keys, seed: int = 0) -> tf.Tensor:
-        """Masks [B, S, S, 1] float32 for example keys [B], each seeded by (seed, key) as in the pipeline."""
+        """Masks [B, S, S, 1] float32 for example keys [B], each seeded by (seed, key).
+
+        Reproducible, but not the pipeline's masks for the same keys: the pipeline draws the
+        params together with its crop and flip numbers (see the module docstring)."""
         keys = tf.cast(tf.convert_to_tensor(keys), tf.int64)
 
         def one(key):

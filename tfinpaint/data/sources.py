@@ -313,9 +313,10 @@ def check_source(
 ) -> SourceReport:
     """Decode every image of `source` as the pipeline would and report the unusable ones.
 
-    `quick=True` reads only each file's header (size and format; far faster,
-    what a training run does at start-up on millions of files); truncated or corrupt image data
-    is then found only by a full check (`tfinpaint data check`) or skipped by the pipeline.
+    `quick=True` still reads each file whole but parses only its header (size and format) and
+    decodes no pixels: far faster, what a training run does at start-up. Truncated or corrupt
+    image data is then found only by a full check (`tfinpaint data check`) or skipped by the
+    pipeline.
 
     Returns:
         A `SourceReport`: usable files and `(path, reason)` for files that are not images,

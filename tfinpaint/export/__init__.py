@@ -91,8 +91,10 @@ def load_source(source: str):
     """The generator of a run directory, a `.keras` file or `default` (loaded in safe mode).
 
     Returns:
-        (generator, default export name: `default`, `paper{N}_{preset}` when a `config.json`
-        sits in the run directory or beside the file, else the file's stem).
+        (generator, default export name: `default`; the run's `ExperimentConfig.export_name`
+        when a `config.json` sits in the run directory or beside the file — `train.name`, else
+        `paper{N}_{preset}` followed by `_<data name>` for a run on other data, plus `_<phase>`
+        for a phase-end checkpoint; else the file's stem).
     """
     try:
         path = keras_generator_path(source)
@@ -119,8 +121,9 @@ def export(
     """Export a run directory, `.keras` file, `default` or generator object under `out_root`.
 
     Writes `<out_root>/<name>/<version>/` (SavedModel + `tflite/`) and refreshes
-    `<out_root>/models.config`. `name` defaults to `default` for the shipped model,
-    `paper{N}_{preset}` for a run directory and the file's stem for a `.keras` file.
+    `<out_root>/models.config`. `name` defaults to `default` for the shipped model, the run's
+    export name for a run directory or a run's `.keras` file (see `load_source`: the data's name
+    follows `paper{N}_{preset}` for a run on other data) and the file's stem for another `.keras`.
 
     Returns:
         The version folder's path.

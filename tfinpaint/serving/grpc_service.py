@@ -101,7 +101,7 @@ def _grpc_servicer(predictor: Predictor):
     class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         """tensorflow.serving.PredictionService: Predict and GetModelMetadata."""
 
-        def Predict(self, request, context):  # noqa: N802 - the proto's method name
+        def Predict(self, request, context):  # the proto's method name
             try:
                 version = request.model_spec.version.value if request.model_spec.HasField("version") else None
                 loaded = predictor.resolve(request.model_spec.name, version)
@@ -133,7 +133,7 @@ def _grpc_servicer(predictor: Predictor):
                 response.outputs[key].CopyFrom(tf.make_tensor_proto(array))
             return response
 
-        def GetModelMetadata(self, request, context):  # noqa: N802
+        def GetModelMetadata(self, request, context):
             try:
                 fields = set(request.metadata_field)
                 if fields != {"signature_def"}:

@@ -70,7 +70,7 @@ class RestHandler(BaseHTTPRequestHandler):
     # A client that opens a connection and sends nothing must not hold a thread for ever.
     timeout = 60
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class' signature
+    def log_message(self, format, *args):  # the base class' signature
         log.debug("%s %s", self.address_string(), format % args)
 
     # The allowed cross origin (`--allow-origin`) this request came from, if any.

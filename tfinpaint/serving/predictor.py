@@ -20,7 +20,8 @@ from tfinpaint.serving.errors import ServingError, from_tf_error
 from tfinpaint.serving.image_size import FORMATS, declared_pixels
 from tfinpaint.serving.versions import LoadedVersion, ModelSource
 
-# Paper 2's widest activations at 2048x2048 take ~270 MB each; paper 1 shrinks to max_side.
+# The API's cap: a request is held whole (its body, the decoded arrays, the graph's full-size
+# copies), while the exported graph runs the network window by window (export/signatures.py).
 DEFAULT_MAX_PIXELS = 2048 * 2048
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 

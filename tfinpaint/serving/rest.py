@@ -24,9 +24,9 @@ def _json_value(array: np.ndarray, name: str):
     """An output array -> JSON value; `*_bytes` strings base64-encoded as TF Serving does."""
     if array.dtype == object or array.dtype.kind == "S":
         if name.endswith("_bytes"):
-            encode = lambda b: {"b64": base64.b64encode(b).decode("ascii")}  # noqa: E731
+            encode = lambda b: {"b64": base64.b64encode(b).decode("ascii")}
         else:
-            encode = lambda b: b.decode("utf-8", "replace")  # noqa: E731
+            encode = lambda b: b.decode("utf-8", "replace")
         return np.vectorize(encode, otypes=[object])(array).tolist() if array.size else []
     return array.tolist()
 

@@ -65,9 +65,10 @@ class InpaintServer:
         grpc_port: gRPC port (0 = pick a free one). None = no gRPC.
         max_request_bytes: larger bodies get HTTP 413 / gRPC RESOURCE_EXHAUSTED unread.
         max_pixels: API requests carrying more image pixels get 400 / INVALID_ARGUMENT.
-        page_max_pixels: the page's cap. The page runs `tfinpaint.inference.inpaint`, which
-            windows any photo, so it takes what `tfinpaint inpaint` takes; the API runs the
-            exported graph on the whole image, hence its lower cap.
+        page_max_pixels: the page's cap. The page runs `tfinpaint.inference.inpaint`, so it
+            takes what `tfinpaint inpaint` takes. The API's exported graph windows the same way,
+            but one request is held whole in memory (body, arrays, the graph's full-size
+            copies), hence the API's lower default cap.
         max_concurrent: requests at work at once (decoding or predicting; more wait).
         max_work_bytes: the memory the estimates of the work under way may add up to; a
             request whose own estimate is larger gets 413, one that finds too many waiting 503.
