@@ -111,7 +111,7 @@ def _grpc_servicer(predictor: Predictor):
                 input_bytes = predictor.check_declared(loaded, signature_name, declared)
                 pixels = max((s[0] * s[1] * s[2] for s, _ in declared.values() if len(s) == 4), default=0)
                 work = estimates.grpc_predict_bytes(input_bytes, pixels or predictor.max_pixels)
-                gone = lambda: not context.is_active()  # noqa: E731
+                gone = lambda: not context.is_active()
                 with predictor.budget.reserve(work, "this Predict request", gone):
                     inputs = {key: tensor_array(proto, key) for key, proto in request.inputs.items()}
                     loaded, signature_name, outputs = predictor.predict(
