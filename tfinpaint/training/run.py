@@ -16,7 +16,7 @@ import math
 import os
 import time
 
-from tfinpaint.config import ConfigError, ExperimentConfig
+from tfinpaint.config import ConfigError, ExperimentConfig, resolve_data_root
 from tfinpaint.training.rundir import RunError, prepare_run_dir, save_keras, write_json
 
 __all__ = ["RunError", "train"]
@@ -42,6 +42,7 @@ def train(
             checkpoint stays).
     """
     started = time.time()
+    config = resolve_data_root(config)  # the command did it already; a Python caller may not have
     run_dir = run_dir or os.path.join("runs", config.name)
 
     import keras
