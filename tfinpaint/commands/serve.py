@@ -50,8 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cache-dir",
-        help="where the default model's export is kept (default: $TFINPAINT_CACHE, "
-        "else $XDG_CACHE_HOME/tfinpaint, else ~/.cache/tfinpaint)",
+        help="where the default model is exported when its shipped export cannot be used (default: "
+        "$TFINPAINT_CACHE, else $XDG_CACHE_HOME/tfinpaint, else ~/.cache/tfinpaint)",
     )
 
 
