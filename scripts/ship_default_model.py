@@ -1,17 +1,22 @@
 """Copy a trained generator into the package as the shipped default model.
 
     python scripts/ship_default_model.py RUN/generator-reconstruction.keras [--overwrite] [--out FILE]
+    python scripts/ship_default_model.py --export-only
 
 The generator is rebuilt under the float32 dtype policy (a run trained with mixed_bfloat16 saves
 its layers with that policy; the variables are float32 either way) and written atomically to
 tfinpaint/weights/default.keras, the file `--model default` and every command without a model
 load. Its saved config keeps `train_size`, the side it was trained at, which inference runs it at.
+Then the shipped export beside it, tfinpaint/weights/default_export/ (`tfinpaint.default_export`),
+is made again from it; `--export-only` only remakes that export (after a change to the code that
+builds the exported graph, which tests/test_default_export.py detects).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,11 +27,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "generator",
+        nargs="?",
         help="a trained generator (.keras), e.g. runs/paper2-default/generator-reconstruction.keras",
     )
     parser.add_argument("--out", default=TARGET, help=f"default: {TARGET}")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    parser.add_argument(
+        "--export-only", action="store_true", help="only remake the shipped export of the shipped weights"
+    )
     args = parser.parse_args()
+    if args.export_only:
+        ship_export()
+        return 0
+    if args.generator is None:
+        parser.error("give a generator (.keras), or --export-only")
     if not args.generator.endswith(".keras") or not os.path.isfile(args.generator):
         sys.exit(f"{args.generator}: expected an existing .keras generator file")
     if os.path.exists(args.out) and not args.overwrite:
@@ -62,7 +76,21 @@ def main() -> int:
         f"{args.out}: {os.path.getsize(args.out) / 1e6:.1f} MB, {shipped.count_params():,} parameters, "
         f"train_size {shipped.train_size}; max |float32 - trained| on a probe: {gap:.4f}"
     )
+    if os.path.abspath(args.out) == TARGET:
+        ship_export()
     return 0
+
+
+def ship_export() -> None:
+    """Remake tfinpaint/weights/default_export/ from the shipped weights."""
+    from tfinpaint import default_export
+    from tfinpaint.serving.default_model import export_default
+
+    version = os.path.join(default_export.SHIPPED_BASE_PATH, str(default_export.VERSION))
+    shutil.rmtree(version, ignore_errors=True)
+    export_default(default_export.SHIPPED_BASE_PATH)
+    size = sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(version) for f in files)
+    print(f"{version}: {size / 1e6:.1f} MB, made from {default_export.source_digest()}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from tfinpaint.inference import (
     load_inpainter,
     load_model_inpainter,
 )
-from tfinpaint.inference.sizing import complete, complete_whole
+from tfinpaint.inference.windows import complete, complete_whole
 from tfinpaint.inpainters import Inpainter
 from tfinpaint.io import read_image
 from tfinpaint.models import build_generator

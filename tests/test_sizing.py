@@ -3,7 +3,8 @@ scale (`tfinpaint.inference.sizing`)."""
 
 import numpy as np
 
-from tfinpaint.inference.sizing import SizePolicy, plan_windows
+from tfinpaint.inference.sizing import SizePolicy
+from tfinpaint.inference.windows import plan_windows
 
 POLICY = SizePolicy.for_network(multiple=4, train_size=128, max_side=1024)
 

@@ -12,7 +12,6 @@ import warnings
 
 import cv2
 import numpy as np
-from skimage.restoration import inpaint_biharmonic
 
 from tfinpaint.convention import composite
 from tfinpaint.inpainters import Inpainter, check_batch
@@ -129,6 +128,9 @@ class BiharmonicInpainter(ClassicalInpainter):
 
     @staticmethod
     def _fill(image, hole):
+        # Imported here: scikit-image's import costs the other fills' start-up time.
+        from skimage.restoration import inpaint_biharmonic
+
         return inpaint_biharmonic(image, hole, channel_axis=-1)
 
 

@@ -1,8 +1,10 @@
 """`tfinpaint` console script: one sub-command per module in `tfinpaint.commands`.
 
-Each command module has `add_arguments(parser)` and `run(args) -> int`; this file only
-parses arguments, quiets TensorFlow's native log lines (unless `--verbose`) and dispatches.
-Modules are imported on use so `tfinpaint --help` is quick.
+Each command module has `add_arguments(parser)` and `run(args) -> int`, and may have
+`needs_tensorflow(args) -> bool` (default: True); this file only parses arguments, quiets
+TensorFlow's native log lines (unless `--verbose`) and dispatches. Modules are imported on use
+and TensorFlow only after the arguments parsed and only for a command that needs it, so
+`--help`, an argument error and a classical fill answer without its seconds of start-up.
 """
 
 import argparse
@@ -80,7 +82,7 @@ def build_parser(argv):
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
-    # Only the chosen command's module is imported (each pulls in TensorFlow).
+    # Only the chosen command's module is imported (most pull in TensorFlow).
     chosen = next((a for a in argv if a in COMMANDS), None)
     if chosen is None:
         return parser, None
@@ -92,22 +94,31 @@ def build_parser(argv):
 
 
 def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C while TensorFlow or a model loads: a line, not a traceback.
+        print("\ntfinpaint: interrupted.", file=sys.stderr)
+        return 130
+
+
+def _main(argv) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv
     quiet_tensorflow(verbose)
-    asks_help = "-h" in argv or "--help" in argv
-    # Lines printed while TensorFlow loads escape every log level: load it here, filtered
-    # (a command that exists only to print its help does not need it).
+    # Lines printed while TensorFlow loads escape every log level: it is loaded here, filtered,
+    # by the command's module or, after the arguments parsed, for a command that needs it.
     with native_load_lines_filtered(enabled=not verbose and "tensorflow" not in sys.modules):
         parser, module = build_parser(argv)
-        if module is not None and not asks_help:
-            import tensorflow  # noqa: F401
     if module is None:
         parser.print_help()
         return 0 if all(a in ("-h", "--help", "--verbose") for a in argv) else 2
     index = argv.index(next(a for a in argv if a in COMMANDS))
     args = parser.parse_args(argv[index + 1 :])
     args.verbose = verbose
+    if getattr(module, "needs_tensorflow", lambda _: True)(args) and "tensorflow" not in sys.modules:
+        with native_load_lines_filtered(enabled=not verbose):
+            import tensorflow  # noqa: F401
     return int(module.run(args) or 0)
 
 

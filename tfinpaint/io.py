@@ -392,8 +392,9 @@ def write_image(
     options.update(save_options(meta, fmt))
     for what in meta.dropped if meta is not None else ():
         _warn(f"{path}: not written: {what}.")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
         with os.fdopen(fd, "wb") as f:
             img.save(f, format=fmt, **options)
             f.flush()
@@ -403,11 +404,21 @@ def write_image(
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         _move_into_place(tmp, path, overwrite)
+    except OSError as e:
+        _remove(tmp)
+        if type(e) is FileExistsError:
+            raise
+        # Name the file asked for, not the temporary one (a read-only folder, a full disk).
+        raise type(e)(e.errno, e.strerror, os.fspath(path)) from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
     return path
+
+
+def _remove(tmp: str | None) -> None:
+    if tmp is not None and os.path.exists(tmp):
+        os.unlink(tmp)
 
 
 def _move_into_place(tmp: str, path: str, overwrite: bool) -> None:

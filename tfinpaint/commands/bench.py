@@ -9,6 +9,7 @@ KINDS = {
     "data": "input pipeline throughput (images/s)",
     "train": "training step throughput (images/s), optionally beside the PyTorch peer",
     "infer": "inference latency (ms per image) of Keras, SavedModel, TFLite and the server",
+    "user": "what a user waits for: tfinpaint inpaint (one photo, a folder) and serve's first start",
 }
 
 

@@ -3,41 +3,40 @@
 Pairs: one image and one mask; several images with as many masks; one mask for several images
 or for a whole folder (a watermark: images of another size are listed and skipped, or the mask
 is resized with `--resize-mask`); or a folder of images with a folder of masks matched by file
-stem (`a.jpg` <- `a.png` or `a_mask.png`). Outputs go next to each input as
-`<stem>_inpainted.<ext>`, or into `-o` (a file for a single image, else a folder), with the
-input's ICC profile, EXIF, DPI and text. Nothing is overwritten without `--overwrite`, and an
-input is never overwritten at all.
+stem (`a.jpg` <- `a.png` or `a_mask.png`; masks beside the photos as `a_mask.png`), see
+`inpaint_files`. Outputs go next to each input as `<stem>_inpainted.<ext>`, or into `-o` (a file
+for a single image, else a folder), with the input's ICC profile, EXIF, DPI and text. Nothing is
+overwritten without `--overwrite`, and an input is never overwritten at all; `--skip-existing`
+finishes an interrupted folder run. The model is loaded once for all images (a progress bar on
+a terminal); an output that cannot be written (disk full, read-only) stops the run with one
+message naming it, since the rest would fail alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import errno
 import os
 import sys
 import warnings
 
 import numpy as np
-from PIL import Image
+from tqdm import tqdm
 
+from tfinpaint.baselines import BASELINES
+from tfinpaint.commands.inpaint_files import (
+    UsageError,
+    check_existing,
+    output_is_file,
+    pair_inputs,
+    plan_outputs,
+)
 from tfinpaint.convention import InputWarning
 from tfinpaint.inference import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, inpaint, load_inpainter
-from tfinpaint.io import (
-    MAX_PIXELS,
-    WRITE_FORMATS,
-    MaskSizeError,
-    fit_mask,
-    output_format,
-    read_image,
-    read_mask,
-    write_image,
-)
+from tfinpaint.io import MAX_PIXELS, MaskSizeError, fit_mask, read_image, read_mask, write_image
 
 PROG = "tfinpaint inpaint"
-
-
-class UsageError(ValueError):
-    """Arguments that do not describe a valid set of inputs and outputs."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +74,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--samples", type=int, default=1, help="random completions per image (paper 1 models only)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the first sample")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    existing.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave images whose outputs exist and do the rest (finishes an interrupted folder run)",
+    )
     parser.add_argument(
         "--resize-mask",
         action="store_true",
@@ -124,6 +129,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def needs_tensorflow(args) -> bool:
+    """Only a model does: the classical fills run without loading TensorFlow."""
+    return str(args.model).strip().lower() not in BASELINES
+
+
 def _pixels(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -138,143 +148,21 @@ def _quality(text: str) -> int:
     return value
 
 
-def _readable_extensions() -> set[str]:
-    # registered_extensions() also lists write-only formats (PDF, …): keep those Pillow opens.
-    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
-
-
-def _list_images(folder: str) -> list[str]:
-    extensions = _readable_extensions()
-    return sorted(
-        os.path.join(folder, f)
-        for f in os.listdir(folder)
-        if not f.startswith(".")
-        and os.path.splitext(f)[1].lower() in extensions
-        and os.path.isfile(os.path.join(folder, f))
-    )
-
-
-def _stem(path: str) -> str:
-    return os.path.splitext(os.path.basename(path))[0]
-
-
-def _match_masks(images: list[str], mask_folder: str) -> list[tuple[str, str]]:
-    by_stem: dict[str, list[str]] = {}
-    for path in _list_images(mask_folder):
-        by_stem.setdefault(_stem(path), []).append(path)
-    pairs, missing = [], []
-    for image in images:
-        stem = _stem(image)
-        found = by_stem.get(stem) or by_stem.get(f"{stem}_mask") or []
-        if len(found) > 1:
-            raise UsageError(
-                f"{mask_folder}: several masks for {os.path.basename(image)} "
-                f"({', '.join(os.path.basename(p) for p in found)}); expected one."
-            )
-        if not found:
-            missing.append(os.path.basename(image))
-        else:
-            pairs.append((image, found[0]))
-    if missing:
-        raise UsageError(
-            f"{mask_folder}: no mask for {', '.join(missing[:5])}"
-            f"{' …' if len(missing) > 5 else ''}; expected a file with the same "
-            "stem (e.g. a.jpg -> a.png or a_mask.png)."
-        )
-    return pairs
-
-
-def pair_inputs(images: list[str], masks: list[str]) -> list[tuple[str, str]]:
-    """(image, mask) pairs from the command line's IMAGE… and --mask MASK… values."""
-    if len(images) == 1 and os.path.isdir(images[0]):
-        if len(masks) != 1:
-            raise UsageError(
-                f"{images[0]} is a folder: expected --mask to be one mask for every image or one "
-                "folder of masks named like the images."
-            )
-        found = _list_images(images[0])
-        if not found:
-            raise UsageError(f"{images[0]}: no image files in the folder.")
-        if not os.path.isdir(masks[0]):
-            return [(image, masks[0]) for image in found]
-        return _match_masks(found, masks[0])
-    folders = [p for p in images if os.path.isdir(p)]
-    if folders:
-        raise UsageError(f"{folders[0]} is a folder: give image files, or one folder alone.")
-    if len(masks) == 1 and os.path.isdir(masks[0]):
-        return _match_masks(images, masks[0])
-    if len(masks) == 1:
-        return [(image, masks[0]) for image in images]
-    if len(masks) != len(images):
-        raise UsageError(
-            f"{len(images)} images but {len(masks)} masks: expected one mask per "
-            "image, one mask for all, or a folder of masks."
-        )
-    return list(zip(images, masks))
-
-
-def _output_ext(image: str) -> str:
-    ext = os.path.splitext(image)[1].lower()
-    # Formats we do not write (GIF's palette, exotic ones) come out as PNG, which loses nothing.
-    return ext if ext in WRITE_FORMATS else ".png"
-
-
-def output_is_file(output: str | None) -> bool:
-    """`-o` names a file (it has an extension and is not a folder), not a folder."""
-    return (
-        output is not None
-        and not os.path.isdir(output)
-        and not output.endswith(("/", os.sep))
-        and os.path.splitext(output)[1] != ""
-    )
-
-
-def plan_outputs(pairs, output: str | None, samples: int) -> list[list[str]]:
-    """Output paths, one list of `samples` paths per pair; refuses collisions before any work."""
-    suffixes = [""] if samples == 1 else [f"_{k}" for k in range(samples)]
-    single_file = output_is_file(output)
-    if single_file and len(pairs) > 1:
-        raise UsageError(f"-o {output} names a file but there are {len(pairs)} images; give a folder.")
-    plans = []
-    for image, _ in pairs:
-        if single_file:
-            base, ext = os.path.splitext(output)
-            output_format(output)
-            plans.append([f"{base}{s}{ext}" for s in suffixes])
-            continue
-        folder = output if output is not None else os.path.dirname(image)
-        plans.append(
-            [os.path.join(folder, f"{_stem(image)}_inpainted{s}{_output_ext(image)}") for s in suffixes]
-        )
-    flat = [os.path.abspath(p) for paths in plans for p in paths]
-    duplicates = sorted({p for p in flat if flat.count(p) > 1})
-    if duplicates:
-        raise UsageError(
-            f"two inputs would both be written to {duplicates[0]}; give them "
-            "different names or run them separately."
-        )
-    inputs = {os.path.abspath(p) for pair in pairs for p in pair}
-    clobbered = [p for p in flat if p in inputs]
-    if clobbered:
-        raise UsageError(f"{clobbered[0]} is an input; choose another output.")
-    return plans
-
-
-def _check_existing(plans, overwrite: bool) -> None:
-    if overwrite:
-        return
-    existing = [p for paths in plans for p in paths if os.path.exists(p)]
-    if existing:
-        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise UsageError(f"{existing[0]} already exists{more}; pass --overwrite to replace it.")
-
-
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
 class Skipped(Exception):
     """An image left out on purpose (a shared mask of another size); the message says why."""
+
+
+class OutputError(Exception):
+    """An output that cannot be written for a reason every later one shares (no space, a
+    read-only or forbidden folder); the message names the output asked for."""
+
+
+# Errors of the output folder or disk, not of one image: the run stops at the first.
+_STOPPING_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def _hole_for(args, mask_path: str, loaded, shared: bool, masks: dict) -> np.ndarray:
@@ -300,6 +188,16 @@ def _hole_for(args, mask_path: str, loaded, shared: bool, masks: dict) -> np.nda
         ) from e
 
 
+def _write(args, path: str, rgb, loaded) -> None:
+    try:
+        # The alpha goes back unchanged: transparency is not the model's to fill.
+        write_image(path, rgb, loaded.alpha, overwrite=args.overwrite, quality=args.quality, meta=loaded.meta)
+    except OSError as e:
+        if e.errno not in _STOPPING_ERRNOS:
+            raise
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def _inpaint_pair(args, model, image_path: str, mask_path: str, outputs: list[str], state) -> None:
     loaded = read_image(image_path, max_pixels=args.max_pixels)
     hole = _hole_for(args, mask_path, loaded, state["shared"][mask_path] > 1, state["masks"])
@@ -318,17 +216,37 @@ def _inpaint_pair(args, model, image_path: str, mask_path: str, outputs: list[st
         )
     for warning in caught:
         # The mask went in as an array: say which image (and mask) the warning is about.
-        print(f"{PROG}: warning: {image_path} with {mask_path}: {warning.message}", file=sys.stderr)
+        _say(f"{PROG}: warning: {image_path} with {mask_path}: {warning.message}")
     for path, rgb in zip(outputs, results if args.samples > 1 else [results]):
-        # The alpha goes back unchanged: transparency is not the model's to fill.
-        write_image(path, rgb, loaded.alpha, overwrite=args.overwrite, quality=args.quality, meta=loaded.meta)
-        print(f"wrote {path}")
+        _write(args, path, rgb, loaded)
+        tqdm.write(f"wrote {path}", file=sys.stdout)
+
+
+def _say(message: str) -> None:
+    """A line on stderr that does not break the progress bar."""
+    tqdm.write(message, file=sys.stderr)
 
 
 def run(args) -> int:
     if args.samples < 1:
         print(f"{PROG}: error: --samples {args.samples}: expected an integer >= 1.", file=sys.stderr)
         return 2
+    finished = []
+    try:
+        return _run(args, finished)
+    except KeyboardInterrupt:
+        done, total = (finished[0], finished[1]) if finished else (0, None)
+        of = f" of {total}" if total is not None else ""
+        print(
+            f"\n{PROG}: interrupted: {done}{of} images finished; the same command with --skip-existing "
+            "does the rest.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _run(args, finished: list) -> int:
+    """`run`; `finished` holds [images done, images to do] once the work starts (Ctrl-C says it)."""
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         # Every file's warnings, not only the first of each kind.
@@ -336,7 +254,7 @@ def run(args) -> int:
         try:
             pairs = pair_inputs(args.images, args.mask)
             plans = plan_outputs(pairs, args.output, args.samples)
-            _check_existing(plans, args.overwrite)
+            todo = check_existing(plans, args.overwrite, args.skip_existing)
             if args.output is not None:
                 is_file = output_is_file(args.output)
                 os.makedirs((os.path.dirname(args.output) if is_file else args.output) or ".", exist_ok=True)
@@ -351,16 +269,28 @@ def run(args) -> int:
             return 2
         state = {"shared": collections.Counter(mask for _, mask in pairs), "masks": {}}
         failed, skipped = 0, []
-        for (image_path, mask_path), outputs in zip(pairs, plans):
+        if not all(todo):
+            print(f"{PROG}: {todo.count(False)} of {len(pairs)} images already done (--skip-existing).")
+        work = [(pair, outputs) for pair, outputs, do in zip(pairs, plans, todo) if do]
+        finished[:] = [0, len(work)]
+        # Shown on a terminal only; `wrote` lines and warnings print above it.
+        for (image_path, mask_path), outputs in tqdm(
+            work, unit="image", disable=None if len(work) > 1 else True
+        ):
             try:
                 _inpaint_pair(args, model, image_path, mask_path, outputs, state)
             except Skipped as e:
                 skipped.append(image_path)
-                print(f"{PROG}: {e}", file=sys.stderr)
+                _say(f"{PROG}: {e}")
+            except OutputError as e:
+                print(f"{PROG}: error: {e}; {finished[0]} of {len(work)} images finished.", file=sys.stderr)
+                return 2
             except (ValueError, OSError) as e:
                 # One bad file in a folder must not stop the others; the exit code says it.
                 failed += 1
-                print(f"{PROG}: error: {e}", file=sys.stderr)
+                _say(f"{PROG}: error: {e}")
+            else:
+                finished[0] += 1
     if skipped:
         names = ", ".join(os.path.basename(p) for p in skipped)
         print(

@@ -3,6 +3,7 @@ and the browser page; with no model given, the shipped default model as `default
 
 import argparse
 import logging
+import os
 import sys
 
 from tfinpaint.io import MAX_PIXELS
@@ -68,8 +69,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cache-dir",
-        help="where the default model's export is kept (default: $TFINPAINT_CACHE, "
-        "else $XDG_CACHE_HOME/tfinpaint, else ~/.cache/tfinpaint)",
+        help="where the default model is exported when its shipped export cannot be used (default: "
+        "$TFINPAINT_CACHE, else $XDG_CACHE_HOME/tfinpaint, else ~/.cache/tfinpaint)",
+    )
+
+
+def _default_model_message(base_path: str | None, error) -> str:
+    """The error, and for the default model's export (a folder the user never named) which
+    folder to delete so that the next start makes it again."""
+    from tfinpaint import default_export
+
+    if base_path is None or not isinstance(error, (RuntimeError, FileNotFoundError)):
+        return str(error)
+    # The server names the base path as the option it would come from; the user passed none.
+    detail = str(error).removeprefix(f"--model-base-path {base_path}: ")
+    folder = os.path.join(base_path, str(default_export.VERSION))
+    if os.path.abspath(base_path) == default_export.SHIPPED_BASE_PATH:
+        return f"the default model shipped in {folder} cannot be served ({detail}); reinstall tfinpaint"
+    return (
+        f"the default model's export in {folder} cannot be served ({detail}); delete {folder} and start again"
     )
 
 
@@ -83,9 +101,10 @@ def run(args) -> int:
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(name)s %(message)s",
     )
+    default_path = None  # the default model's base path, which the user did not name
     try:
         if args.model_base_path is None:
-            base_path = default_base_path(args.cache_dir)
+            base_path = default_path = default_base_path(args.cache_dir)
             name = args.model_name or DEFAULT_MODEL_NAME
         else:
             base_path, name = args.model_base_path, args.model_name
@@ -104,7 +123,7 @@ def run(args) -> int:
             allowed_origins=args.allow_origin,
         ).start()
     except (OSError, RuntimeError, ValueError, ExportError) as error:
-        print(f"tfinpaint serve: {error}", file=sys.stderr)
+        print(f"tfinpaint serve: {_default_model_message(default_path, error)}", file=sys.stderr)
         return 2
     lines = [f"serving {server.model_name} version {server.source.current().version}"]
     if server.rest_port is not None:

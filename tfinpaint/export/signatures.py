@@ -24,7 +24,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfinpaint.inference.model_inpainters import paper_of
-from tfinpaint.inference.sizing import SizePolicy, complete
+from tfinpaint.inference.sizing import SizePolicy
+from tfinpaint.inference.windows import complete
 
 IMAGE_SPEC = tf.TensorSpec([None, None, None, 3], tf.uint8, name="image")
 MASK_SPEC = tf.TensorSpec([None, None, None, 1], tf.uint8, name="mask")

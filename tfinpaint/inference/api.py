@@ -10,7 +10,6 @@ import numpy as np
 from tfinpaint import maskops
 from tfinpaint.convention import InputWarning, hole_map
 from tfinpaint.inference.loading import load_inpainter
-from tfinpaint.inference.model_inpainters import KerasInpainter
 from tfinpaint.inpainters import Inpainter
 from tfinpaint.io import read_image, read_mask
 from tfinpaint.postprocess import poisson_blend
@@ -24,6 +23,8 @@ def _as_inpainter(model) -> Inpainter:
     if model is None or isinstance(model, (str, os.PathLike)):
         return load_inpainter(model)
     if callable(model) and hasattr(model, "size_multiple"):
+        from tfinpaint.inference.model_inpainters import KerasInpainter
+
         return KerasInpainter(model)
     raise TypeError(
         f"model: expected a name or path, an Inpainter or a tfinpaint generator, got {type(model).__name__}."

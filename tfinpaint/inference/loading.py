@@ -8,13 +8,16 @@ finds it (`default`, a `.keras` file, an export, a run directory).
 from __future__ import annotations
 
 import os
+import typing
 
-from tfinpaint import artifacts
+from tfinpaint import artifacts, default_export
 from tfinpaint.artifacts import ModelPathError
 from tfinpaint.baselines import BASELINES
-from tfinpaint.inference.model_inpainters import KerasInpainter, ModelInpainter, SavedModelInpainter
 from tfinpaint.inference.sizing import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE
 from tfinpaint.inpainters import Inpainter
+
+if typing.TYPE_CHECKING:
+    from tfinpaint.inference.model_inpainters import ModelInpainter
 
 
 def load_generator(path: str | os.PathLike):
@@ -87,6 +90,10 @@ def load_model_inpainter(
 ) -> ModelInpainter:
     """A `KerasInpainter` or `SavedModelInpainter` for a `--model` value.
 
+    The default model with the default policy runs from its shipped export
+    (`tfinpaint.default_export`, same pixels, no tracing at start-up) when that matches the
+    shipped weights and this code, else from its `.keras` file.
+
     Args:
         model: what `tfinpaint.artifacts.resolve_model` accepts; None or "default" = the model
             shipped with tfinpaint.
@@ -96,11 +103,16 @@ def load_model_inpainter(
     Raises:
         ModelPathError: nothing loadable at `model`, or the shipped model is missing.
     """
+    from tfinpaint.inference.model_inpainters import KerasInpainter, SavedModelInpainter
+
+    is_default = model is None or os.fspath(model) == artifacts.DEFAULT_MODEL_NAME
+    shipped = default_export.shipped_version_path() if is_default else None
+    if shipped is not None and max_side is None and context is None:
+        return SavedModelInpainter(shipped, name=artifacts.DEFAULT_MODEL_NAME)
     resolved = artifacts.resolve_model(model)
     if not resolved.endswith(".keras"):
         return SavedModelInpainter(resolved, max_side=max_side, context=context)
     generator = load_generator(resolved)
-    is_default = model is None or os.fspath(model) == artifacts.DEFAULT_MODEL_NAME
     name = artifacts.DEFAULT_MODEL_NAME if is_default else model_names(resolved)[0]
     return KerasInpainter(
         generator,
