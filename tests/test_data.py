@@ -392,8 +392,7 @@ def test_clear_errors_for_missing_or_empty_sources(tmp_path):
     assert issubclass(DataError, ValueError)
 
 
-def test_data_check_command_and_bench(messy, folder, capsys):
-    from tfinpaint.bench import data as bench_data
+def test_data_check_command(messy, folder, capsys):
     from tfinpaint.commands import data as data_cmd
 
     parser = argparse.ArgumentParser()
@@ -403,5 +402,3 @@ def test_data_check_command_and_bench(messy, folder, capsys):
     assert "6 usable image(s), 4 unusable" in out and "tiny.jpg: too small" in out and ".DS_Store" in out
     assert data_cmd.run(parser.parse_args(["check", folder, "--image-size", "40"])) == 0
     assert data_cmd.run(parser.parse_args(["check", "/no/such"])) == 2
-    figures = bench_data.measure(folder, image_size=S, batch_size=4, seconds=0.3, warmup_batches=1)
-    assert figures["images_per_sec"] > 0 and figures["images"] % 4 == 0

@@ -88,7 +88,7 @@ def test_a_default_export_that_does_not_load_names_the_folder_to_delete(tmp_path
     assert serve_command._default_model_message(None, error) == str(error)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_the_shipped_export_fills_as_the_keras_model_does(photo_paths):
     from PIL import Image
 

@@ -4,10 +4,10 @@ import os
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import PHOTO_SIDE, centre_holes, photo_crops
 from PIL import Image
 
 from tfinpaint import export as ex
@@ -16,26 +16,7 @@ from tfinpaint.config import get_config
 from tfinpaint.export.signatures import validate_inputs
 from tfinpaint.models import build_generator
 
-SIZE = 64
-
-
-def photo_crops(paths, size=SIZE, count=4):
-    """Centre crops of real photos resized to `size`, uint8 [count, size, size, 3]."""
-    crops = []
-    for path in paths[:count]:
-        with Image.open(path) as photo:
-            photo = photo.convert("RGB")
-            side = min(photo.size)
-            left, top = (photo.width - side) // 2, (photo.height - side) // 2
-            photo = photo.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-            crops.append(np.asarray(photo, np.uint8))
-    return np.stack(crops)
-
-
-def centre_holes(n, height, width, value=255):
-    mask = np.zeros((n, height, width, 1), np.uint8)
-    mask[:, height // 4 : height - height // 4, width // 4 : width - width // 4] = value
-    return mask
+SIZE = PHOTO_SIDE
 
 
 def keras_uint8(generator, image, mask):
@@ -59,45 +40,23 @@ def photos(photo_paths):
 
 
 @pytest.fixture(scope="module")
-def generator(photos):
-    """A narrow, untrained paper-2 generator whose BatchNorm statistics are set from photos.
-
-    With the initial statistics (mean 0, variance 1) the output in the hole is a near-constant
-    grey, and parity against a constant proves nothing. Setting each BatchNorm's moving
-    statistics to its batch statistics on real photos (one training-mode pass at momentum 0)
-    gives a hole that depends on the image, at the cost of one forward pass.
-    """
-    keras.utils.set_random_seed(0)
-    generator = build_generator(get_config(2, "demo", ["model.generator_width=8"]))
-    norms = [
-        layer for layer in generator._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)
-    ]
-    assert norms, "paper 2's generator is expected to use BatchNorm"
-    for norm in norms:
-        norm.momentum = 0.0
-    generator(
-        {
-            "image": tf.constant(photos, tf.float32) / 255.0,
-            "mask": tf.constant(centre_holes(len(photos), SIZE, SIZE, 1), tf.float32),
-        },
-        training=True,
-    )
-    for norm in norms:
-        norm.momentum = 0.99
-    hole = keras_uint8(generator, photos, centre_holes(len(photos), SIZE, SIZE))[:, 16:48, 16:48]
-    assert hole.std() > 10, "the generator's hole output is near-constant"
-    return generator
+def generator(paper2_generator):
+    return paper2_generator
 
 
 @pytest.fixture(scope="module")
-def exported(generator, tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("export") / "paper2_test")
-    return ex.export_saved_model(generator, base, tflite=ex.TFLITE_VARIANTS, tflite_size=SIZE)
+def exported(paper2_saved_model):
+    return paper2_saved_model
 
 
 @pytest.fixture(scope="module")
 def signatures(exported):
     return tf.saved_model.load(exported).signatures
+
+
+@pytest.fixture(scope="module")
+def tflite_files(generator, tmp_path_factory):
+    return ex.export_tflite(generator, str(tmp_path_factory.mktemp("tflite")), ex.TFLITE_VARIANTS, size=SIZE)
 
 
 def saved_model_cli(*args):
@@ -106,6 +65,12 @@ def saved_model_cli(*args):
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
+
+
+def test_the_generator_fills_holes_with_what_the_image_holds(generator, photos):
+    # Parity against a near-constant grey hole would prove nothing.
+    hole = keras_uint8(generator, photos, centre_holes(len(photos), SIZE, SIZE))[:, 16:48, 16:48]
+    assert hole.std() > 10, "the generator's hole output is near-constant"
 
 
 def test_layout_and_signatures(exported, signatures):
@@ -232,14 +197,14 @@ def test_bytes_signature(signatures, photos):
         signatures["bytes"](image_bytes=[png, png], mask_bytes=[mask_255])
 
 
-def test_tflite_variants_parity_and_sizes(generator, exported, photos):
+def test_tflite_variants_parity_and_sizes(generator, tflite_files, photos):
     from ai_edge_litert.interpreter import Interpreter
 
     mask = centre_holes(1, SIZE, SIZE)
     expected = [keras_uint8(generator, photo[None], mask) for photo in photos]
     sizes, scores = {}, {}
     for variant, floor in (("fp32", 40.0), ("fp16", 30.0), ("int8", 30.0)):
-        path = os.path.join(exported, "tflite", f"model_{variant}.tflite")
+        path = tflite_files[variant]
         sizes[variant] = os.path.getsize(path)
         runner = Interpreter(model_path=path, num_threads=2).get_signature_runner()
         outputs = [runner(image=photo[None], mask=mask)["inpainted"] for photo in photos]
@@ -482,7 +447,7 @@ def test_a_large_photo_through_rest_gives_the_pixels_of_tfinpaint_inpaint(
     assert np.mean(np.abs(rest.astype(int) - reference)[hole] <= 1) > 0.999
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.parametrize("height, width", [(1200, 1600), (1944, 2592), (3000, 4000)])
 def test_large_photos_up_to_12_megapixels(generator, exported, photo_paths, tmp_path, height, width):
     seed = height  # another mosaic and mask for each size

@@ -341,7 +341,7 @@ def test_saved_model_inpainter_gives_the_keras_pixels(model_files, keras2):
         load_model_inpainter(model_files["base"], context=16)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_paper1_export_samples_through_its_sample_signature(paper1, tmp_path):
     # Exporting paper 1 takes ~25 s here, hence `slow`; the Keras sampling path is tested above.
     from tfinpaint.export import export_saved_model

@@ -190,16 +190,12 @@ def test_spectral_norm_matches_keras_and_survives_a_zero_kernel():
 
 
 def test_spectral_norm_keeps_float32_kernels_under_mixed_precision():
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
-        block = ResBlock(8, 8)
-        alone = SpectralNorm(keras.layers.Conv2D(8, 3))
-        x = tf.random.stateless_normal((1, 6, 6, 8), seed=(2, 2))
-        out = block(x, training=True)
-        alone(x, training=True)
-    finally:
-        keras.config.set_dtype_policy(previous)
+    keras.config.set_dtype_policy("mixed_bfloat16")  # conftest restores the policy after the test
+    block = ResBlock(8, 8)
+    alone = SpectralNorm(keras.layers.Conv2D(8, 3))
+    x = tf.random.stateless_normal((1, 6, 6, 8), seed=(2, 2))
+    out = block(x, training=True)
+    alone(x, training=True)
     assert out.dtype == tf.bfloat16
     assert block.conv1.layer.compute_dtype == "bfloat16"
     for kernel in (block.conv1.layer.kernel, alone.layer.kernel):

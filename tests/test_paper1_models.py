@@ -194,13 +194,9 @@ def test_get_config_records_passed_values():
 
 
 def test_mixed_precision_outputs_float32_and_keeps_known_pixels():
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
-        generator = paper1.build_generator(get_config(1, "demo", TINY))
-        critic = paper1.build_critic(get_config(1, "demo", TINY).model, "d1")
-    finally:
-        keras.config.set_dtype_policy(previous)
+    keras.config.set_dtype_policy("mixed_bfloat16")  # conftest restores the policy after the test
+    generator = paper1.build_generator(get_config(1, "demo", TINY))
+    critic = paper1.build_critic(get_config(1, "demo", TINY).model, "d1")
     batch = _batch()
     out = generator(batch)
     assert out.dtype == tf.float32

@@ -79,13 +79,6 @@ def paper_generator():
     return paper2.build_generator(PAPER)
 
 
-@pytest.fixture
-def policy():
-    """Set a global dtype policy for one test and restore float32 after it."""
-    yield keras.mixed_precision.set_global_policy
-    keras.mixed_precision.set_global_policy("float32")
-
-
 def test_generator_parameter_counts_at_paper_size(paper_generator):
     assert paper_generator.count_params() == 4_895_875
     assert _n_params(paper_generator.trainable_variables) == 4_890_947
@@ -302,8 +295,8 @@ def test_registered_names_are_unchanged():
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
-def test_mixed_precision_outputs_stay_float32(policy, precision):
-    policy(precision)
+def test_mixed_precision_outputs_stay_float32(precision):
+    keras.config.set_dtype_policy(precision)  # conftest restores the policy after the test
     generator = Paper2Generator(width=8)
     critic = Paper2Critic("x2", 32, width=8)
     inputs = _inputs(batch=2, height=32, width=32)
@@ -318,8 +311,8 @@ def test_mixed_precision_outputs_stay_float32(policy, precision):
 
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
-def test_fused_batch_norm_matches_keras_batch_norm(policy, precision):
-    policy(precision)
+def test_fused_batch_norm_matches_keras_batch_norm(precision):
+    keras.config.set_dtype_policy(precision)  # conftest restores the policy after the test
     rng = np.random.default_rng(3)
     x = tf.constant(rng.normal(2.0, 3.0, (4, 6, 5, 7)).astype(np.float32))
     weights = tf.constant(rng.normal(0.0, 1.0, (4, 6, 5, 7)).astype(np.float32))

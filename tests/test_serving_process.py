@@ -291,7 +291,7 @@ def solid_png(side: int) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_eight_parallel_100_megapixel_uploads_stay_within_the_budget(base_path, tmp_path):
     from test_app import multipart
 
