@@ -126,6 +126,18 @@ def test_a_different_config_does_not_resume_silently(tmp_path):
         prepare_run_dir(str(tmp_path / "r"), tiny_config("train.batch_size=2"), overwrite=False)
 
 
+def test_a_finished_run_of_other_data_is_named_before_overwrite_could_delete_it(tmp_path):
+    """`--data other/F2` after `--data F2`: one run name, so the message shows the data differ."""
+    from tfinpaint.training.rundir import RunError, prepare_run_dir, write_json
+
+    prepare_run_dir(str(tmp_path / "r"), tiny_config("data.source=F2"), overwrite=False)
+    write_json(str(tmp_path / "r" / "run.json"), {"state": "finished"})
+    with pytest.raises(
+        RunError, match=r"another config \(data.source: 'F2' -> 'other/F2'\); --overwrite would delete"
+    ):
+        prepare_run_dir(str(tmp_path / "r"), tiny_config("data.source=other/F2"), overwrite=False)
+
+
 @pytest.mark.parametrize(
     "name, content, message",
     [

@@ -42,24 +42,23 @@ def prepare_run_dir(run_dir: str, config: ExperimentConfig, overwrite: bool) -> 
     state_path = os.path.join(run_dir, "run.json")
     if os.path.exists(run_dir) and overwrite:
         shutil.rmtree(run_dir)
-    if os.path.exists(state_path):
-        state = read_json(state_path, "the run's state")
-        if state.get("state") == "finished":
-            raise RunError(
-                f"{run_dir} holds a finished run; pass --overwrite to train it again "
-                "from scratch, or --run-dir for a new run"
-            )
+    finished = (
+        os.path.exists(state_path) and read_json(state_path, "the run's state").get("state") == "finished"
+    )
     wanted = json.loads(config.to_json())
-    if os.path.exists(config_path):
-        saved = read_json(config_path, "the run's config")
-        try:
-            # Through the config classes, so files with older key names compare equal.
-            saved = json.loads(ExperimentConfig.from_dict(saved).to_json())
-        except (ConfigError, KeyError, TypeError) as error:
+    saved = _saved_config(config_path) if os.path.exists(config_path) else None
+    if finished:
+        if saved is not None and saved != wanted:
+            # Two data folders with one base name give one run name: say so before --overwrite.
             raise RunError(
-                f"{config_path} is not a config this version reads ({error}); pass --overwrite to "
-                "train this run again from scratch, or --run-dir for a new run"
-            ) from None
+                f"{run_dir} holds a finished run of another config ({_diff(saved, wanted)}); "
+                "--overwrite would delete it: pass --run-dir (or --set train.name=NAME) for a new run"
+            )
+        raise RunError(
+            f"{run_dir} holds a finished run; pass --overwrite to train it again "
+            "from scratch, or --run-dir for a new run"
+        )
+    if saved is not None:
         if saved != wanted:
             raise RunError(
                 f"{run_dir} holds an unfinished run with another config ({_diff(saved, wanted)}); rerun "
@@ -70,6 +69,18 @@ def prepare_run_dir(run_dir: str, config: ExperimentConfig, overwrite: bool) -> 
     os.makedirs(run_dir, exist_ok=True)
     write_json(config_path, wanted)
     write_json(state_path, {"state": "running"})
+
+
+def _saved_config(config_path: str) -> dict:
+    """A run's config.json read through the config classes, so older key names compare equal."""
+    saved = read_json(config_path, "the run's config")
+    try:
+        return json.loads(ExperimentConfig.from_dict(saved).to_json())
+    except (ConfigError, KeyError, TypeError) as error:
+        raise RunError(
+            f"{config_path} is not a config this version reads ({error}); pass --overwrite to "
+            "train this run again from scratch, or --run-dir for a new run"
+        ) from None
 
 
 def _diff(a: dict, b: dict, prefix="") -> str:
