@@ -33,6 +33,12 @@ OPENCV_SCRIPT = (
 )
 
 
+EXAMPLES = (
+    "tfinpaint bench user                  # medians of 3 fresh processes per figure",
+    "tfinpaint bench user --runs 1 --serve-timeout 60",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=3, help="fresh processes per figure (default: 3)")
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""`tfinpaint bench data|train|infer`: speed measurements printing `name value` lines."""
+"""`tfinpaint bench data|train|infer|user`: speed measurements printing `name value` lines."""
 
 import argparse
 import importlib
@@ -16,7 +16,7 @@ KINDS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True, help=", ".join(KINDS))
     modules = {kind: importlib.import_module(f"tfinpaint.bench.{kind}") for kind in KINDS}
-    add_examples(parser, *(module.EXAMPLES[0] for module in modules.values()))
+    add_examples(parser, *(modules[kind].EXAMPLES[0] for kind in ("train", "infer", "user")))
     for kind, module in modules.items():
         kind_parser = sub.add_parser(kind, help=KINDS[kind], description=KINDS[kind])
         module.add_arguments(kind_parser)

@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tfinpaint.baselines import BASELINES
+from tfinpaint.commands import add_examples
 from tfinpaint.commands.inpaint_files import (
     UsageError,
     check_existing,
@@ -40,6 +41,12 @@ PROG = "tfinpaint inpaint"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_examples(
+        parser,
+        "tfinpaint inpaint photo.jpg --mask mask.png              # the default model -> photo_inpainted.jpg",
+        "tfinpaint inpaint photos/ --mask photos/ -o out/ --skip-existing   # a.jpg <- a_mask.png",
+        "tfinpaint inpaint photo.jpg --mask mask.png --model patchmatch -o fixed.png",
+    )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or one folder of images")
     parser.add_argument(
         "--mask",

@@ -6,11 +6,18 @@ import logging
 import os
 import sys
 
+from tfinpaint.commands import add_examples
 from tfinpaint.io import MAX_PIXELS
 from tfinpaint.serving.server import DEFAULT_MAX_PIXELS, DEFAULT_MAX_REQUEST_BYTES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_examples(
+        parser,
+        "tfinpaint serve                                   # the default model and the page: http://127.0.0.1:8501/",
+        "tfinpaint serve --model-base-path saved_models/paper2_demo --grpc-port 8500",
+        "tfinpaint serve --allow-origin http://localhost:3000   # your own page may call the API",
+    )
     parser.add_argument(
         "--model-base-path",
         help="folder of integer version folders, e.g. saved_models/paper2_demo "
@@ -39,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-pixels",
         type=int,
         help="requests with more image pixels get 400 (default: the API "
-        f"{DEFAULT_MAX_PIXELS:,}, whole-image graphs; the page {MAX_PIXELS:,} like `tfinpaint "
+        f"{DEFAULT_MAX_PIXELS:,}, one request held whole in memory; the page {MAX_PIXELS:,} like `tfinpaint "
         "inpaint`, since it windows any photo)",
     )
     parser.add_argument(
