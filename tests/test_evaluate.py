@@ -222,7 +222,7 @@ def test_make_grid_shapes_and_errors():
         grid.make_grid([[a, np.zeros((8, 8, 3))]])
 
 
-def test_poisson_blend_applies_to_learned_models_only(tmp_path, photo_dir, paper2_generator):
+def test_blends_apply_to_learned_models_only(tmp_path, photo_dir, paper2_generator):
     from tfinpaint.inference import KerasInpainter
 
     model = KerasInpainter(paper2_generator, name="paper2")
@@ -236,7 +236,7 @@ def test_poisson_blend_applies_to_learned_models_only(tmp_path, photo_dir, paper
             blend=blend,
             progress=False,
         )
-        for blend in ("none", "poisson")
+        for blend in ("none", "poisson", "patches")
     }
     rows = {
         blend: {r["model"]: r for r in rep["rows"] if r["bucket"] is None} for blend, rep in reports.items()
@@ -248,9 +248,12 @@ def test_poisson_blend_applies_to_learned_models_only(tmp_path, photo_dir, paper
     for key in ("psnr", "ssim", "psnr_hole", "ssim_hole", "l1", "swd", "grad_ratio"):
         assert rows["poisson"]["telea"][key] == rows["none"]["telea"][key]
         assert rows["poisson"]["paper2"][key] == rows["none"]["paper2"][key]
-    assert rows["poisson"]["paper2+poisson"]["psnr_hole"] != rows["none"]["paper2"]["psnr_hole"]
-    assert rows["poisson"]["paper2+poisson"]["ms_per_image"] >= rows["poisson"]["paper2"]["ms_per_image"]
-    assert "Poisson-blended" in open(tmp_path / "poisson" / REPORT_MD).read()
+    assert list(rows["patches"]) == ["paper2", "paper2+patches", "telea"]
+    for blend in ("poisson", "patches"):
+        blended = rows[blend][f"paper2+{blend}"]
+        assert blended["psnr_hole"] != rows["none"]["paper2"]["psnr_hole"]
+        assert blended["ms_per_image"] >= rows[blend]["paper2"]["ms_per_image"]
+        assert f"`<model>+{blend}` rows" in open(tmp_path / blend / REPORT_MD).read()
 
 
 def test_cli_default_model_and_a_file_list_under_data_root(

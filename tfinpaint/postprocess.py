@@ -1,8 +1,13 @@
-"""Poisson blending of a generated hole into the original photo (paper 2's post-processing).
+"""What a model's raw composite goes through before a user sees it (`blend`).
 
-OpenCV, not TensorFlow: exports return the raw composite, and `tfinpaint.inference.inpaint`
-applies this on top when `blend="poisson"` (the default for paper-2 models; paper 1 has no
-post-processing).
+- `none`: the raw composite.
+- `poisson`: Poisson blending of the generated hole into the photo (paper 2's post-processing;
+  the default for paper-2 models, paper 1 has none).
+- `patches`: the hole re-made from the photo's own patches, following the model's fill
+  (`tfinpaint.patch_synthesis`): the model's layout with the photo's real texture.
+
+OpenCV and numpy, not TensorFlow: exports return the raw composite, and
+`tfinpaint.inference.inpaint` and `tfinpaint evaluate` apply these on top.
 """
 
 from __future__ import annotations
@@ -10,12 +15,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+BLENDS = ("none", "poisson", "patches")
+
 # Pixels of known context kept around the blended region inside the cropped window, so the
 # region never touches the window's edge (seamlessClone needs it strictly inside).
 _MARGIN = 8
 
 
-def _check(image, completed, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check(image, completed, mask, who: str = "poisson_blend") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     image = np.asarray(image)
     completed = np.asarray(completed)
     mask = np.asarray(mask)
@@ -23,16 +30,14 @@ def _check(image, completed, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mask = mask[..., 0]
     for name, arr in (("image", image), ("completed", completed)):
         if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[-1] != 3:
-            raise ValueError(
-                f"poisson_blend {name}: expected uint8 [H, W, 3], got {arr.dtype} {list(arr.shape)}."
-            )
+            raise ValueError(f"{who} {name}: expected uint8 [H, W, 3], got {arr.dtype} {list(arr.shape)}.")
     if completed.shape != image.shape:
         raise ValueError(
-            f"poisson_blend: completed {list(completed.shape)} does not match image {list(image.shape)}."
+            f"{who}: completed {list(completed.shape)} does not match image {list(image.shape)}."
         )
     if mask.shape != image.shape[:2]:
         raise ValueError(
-            f"poisson_blend mask: expected [H, W] or [H, W, 1] = "
+            f"{who} mask: expected [H, W] or [H, W, 1] = "
             f"{list(image.shape[:2])}, got {list(np.asarray(mask).shape)}."
         )
     return image, completed, mask != 0
@@ -123,3 +128,25 @@ def poisson_blend(
     window_region = region[y0:y1, x0:x1]
     out[y0:y1, x0:x1][window_region] = inner[window_region]
     return out
+
+
+def apply_blend(
+    blend: str, image: np.ndarray, completed: np.ndarray, mask: np.ndarray, seed: int = 0
+) -> np.ndarray:
+    """`completed` (uint8 [H, W, 3], the raw composite) through `blend`, one of `BLENDS`.
+
+    `mask` ([H, W] or [H, W, 1], non-zero = hole) is the region the model filled; `seed` seeds
+    `patches`' search. Returns uint8 [H, W, 3].
+    """
+    if blend not in BLENDS:
+        raise ValueError(f"blend {blend!r}: expected one of {', '.join(BLENDS)}.")
+    if blend == "poisson":
+        return poisson_blend(image, completed, mask)
+    if blend == "patches":
+        from tfinpaint.patch_synthesis import guided_patch_fill
+
+        image, completed, hole = _check(image, completed, mask, who="blend 'patches'")
+        scale = np.float32(1.0 / 255.0)
+        filled = guided_patch_fill(image * scale, hole, completed * scale, seed=seed)
+        return np.clip(np.round(filled * 255.0), 0, 255).astype(np.uint8)
+    return np.asarray(completed).copy()

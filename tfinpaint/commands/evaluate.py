@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from tfinpaint.commands import add_examples
+from tfinpaint.postprocess import BLENDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,10 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="mask seed (default: 0)")
     parser.add_argument(
         "--blend",
-        choices=("none", "poisson"),
+        choices=BLENDS,
         default="none",
-        help="poisson: also score learned models' Poisson-blended outputs, as <model>+poisson rows "
-        "beside the raw ones (default: none)",
+        help="poisson or patches: also score learned models' blended outputs, as <model>+poisson or "
+        "<model>+patches rows beside the raw ones (default: none)",
     )
     parser.add_argument(
         "--metrics",

@@ -36,6 +36,7 @@ from tfinpaint.commands.inpaint_files import (
 from tfinpaint.convention import InputWarning
 from tfinpaint.inference import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, inpaint, load_inpainter
 from tfinpaint.io import MAX_PIXELS, MaskSizeError, fit_mask, read_image, read_mask, write_image
+from tfinpaint.postprocess import BLENDS
 
 PROG = "tfinpaint inpaint"
 
@@ -72,10 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--blend",
-        choices=("poisson", "none"),
+        choices=BLENDS,
         default=None,
-        help="Poisson-blend the hole into the photo or keep the raw composite (default: poisson for "
-        "paper-2 models such as the default model, whose paper blends; none for paper 1 and baselines)",
+        help="poisson: Poisson-blend the hole into the photo; patches: re-make the hole from the "
+        "photo's own patches, following the model's fill (real texture); none: the raw composite "
+        "(default: poisson for paper-2 models such as the default model, whose paper blends; none "
+        "for paper 1 and baselines)",
     )
     parser.add_argument(
         "--samples", type=int, default=1, help="random completions per image (paper 1 models only)"

@@ -20,9 +20,10 @@ Scoring conventions:
   such as graph tracing on the first call do not count; bucket rows repeat the model's figure.
 - The texture scores (`swd`, `swd_levels` x 1e3, `grad_ratio`; docs/EVALUATION.md) are seeded
   per image by (`seed`, image index), so every model is measured on the same patches.
-- `blend="poisson"` scores learned models twice, side by side: the raw composite as `<name>`
-  and the Poisson-blended one as `<name>+poisson` (its `ms_per_image` includes the blend). The
-  classical baselines, which already continue the surrounding pixels, are never blended.
+- `blend="poisson"` or `"patches"` (`tfinpaint.postprocess`) scores learned models twice, side
+  by side: the raw composite as `<name>` and the blended one as `<name>+poisson` /
+  `<name>+patches` (its `ms_per_image` includes the blend). The classical baselines, which
+  already continue the surrounding pixels, are never blended.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from tfinpaint.evaluation.grid import inpainting_grid
 from tfinpaint.inference.loading import load_inpainter
 from tfinpaint.inpainters import Inpainter
 from tfinpaint.io import write_bytes_atomic, write_image
+from tfinpaint.postprocess import BLENDS, apply_blend
 
 # The papers score centre holes and random holes as two protocols, never one mix (paper 1
 # Table I; paper 2's centre and random holes): "random" is irregular strokes and rectangles.
@@ -49,8 +51,6 @@ PAPER_PROTOCOLS = {"center": "center", "random": "mixed:free_form=0.5,random_rec
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 GRID_PNG = "examples.png"
-BLENDS = ("none", "poisson")
-BLENDED_SUFFIX = "+poisson"
 
 
 def _resolve(inpainters: Iterable[Inpainter | str]) -> list[tuple[str, Inpainter]]:
@@ -160,9 +160,9 @@ def _split_text(split: str) -> str:
 
 def format_markdown(report: dict) -> str:
     scored = (
-        f"raw composite, and Poisson-blended for learned models (`<model>{BLENDED_SUFFIX}` rows; "
-        "classical baselines raw only)"
-        if report["blend"] == "poisson"
+        f"raw composite, and through blend `{report['blend']}` for learned models "
+        f"(`<model>+{report['blend']}` rows; classical baselines raw only)"
+        if report["blend"] != "none"
         else "raw composite (no blending)"
     )
     return "\n".join(
@@ -201,26 +201,24 @@ def format_markdown(report: dict) -> str:
     )
 
 
-def _blend(real_uint8, completed_uint8, masks):
-    from tfinpaint.postprocess import poisson_blend
-
+def _blend(blend, real_uint8, completed_uint8, masks):
     return np.stack(
-        [poisson_blend(real_uint8[i], completed_uint8[i], masks[i]) for i in range(real_uint8.shape[0])]
+        [apply_blend(blend, real, done, mask) for real, done, mask in zip(real_uint8, completed_uint8, masks)]
     )
 
 
 def _run(name, inpainter, real8, hole_masks, blend) -> dict:
     """One inpainter on one batch: report name -> (completed uint8 [B, H, W, 3], ms per image);
-    learned models under `blend="poisson"` give the raw and the blended composite."""
+    learned models under a `blend` other than "none" give the raw and the blended composite."""
     start = time.perf_counter()
     completed = inpainter.inpaint_batch(real8.astype(np.float32) / 255.0, hole_masks)
     ms = 1000.0 * (time.perf_counter() - start) / real8.shape[0]
     completed8 = to_uint8(np.asarray(completed))
     runs = {name: (completed8, ms)}
-    if blend == "poisson" and not inpainter.classical:
+    if blend != "none" and not inpainter.classical:
         start = time.perf_counter()
-        blended = _blend(real8, completed8, hole_masks)
-        runs[name + BLENDED_SUFFIX] = (blended, ms + 1000.0 * (time.perf_counter() - start) / real8.shape[0])
+        blended = _blend(blend, real8, completed8, hole_masks)
+        runs[f"{name}+{blend}"] = (blended, ms + 1000.0 * (time.perf_counter() - start) / real8.shape[0])
     return runs
 
 
@@ -293,7 +291,8 @@ def evaluate(
         seed: mask and texture seed; the same seed gives every image the same mask and texture
             patches on every run.
         out_dir: folder for report.json, report.md and examples.png (created if missing).
-        blend: "none", or "poisson" to score learned models raw and Poisson-blended, side by side.
+        blend: "none", or "poisson" / "patches" (`tfinpaint.postprocess.BLENDS`) to score learned
+            models raw and blended, side by side.
         overwrite: replace an existing report in `out_dir`.
         progress: show a tqdm progress bar.
         split, split_ratio: which part of `source` to score ("all" for `tfinpaint evaluate`; the

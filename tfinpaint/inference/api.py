@@ -12,9 +12,7 @@ from tfinpaint.convention import InputWarning, hole_map
 from tfinpaint.inference.loading import load_inpainter
 from tfinpaint.inpainters import Inpainter
 from tfinpaint.io import read_image, read_mask
-from tfinpaint.postprocess import poisson_blend
-
-BLENDS = ("poisson", "none")
+from tfinpaint.postprocess import BLENDS, apply_blend
 
 
 def _as_inpainter(model) -> Inpainter:
@@ -77,8 +75,10 @@ def inpaint(
         model: an `Inpainter`, a generator, a baseline name ("telea", "ns", "biharmonic") or a
             model `tfinpaint.artifacts.resolve_model` accepts; None = the model shipped with
             tfinpaint ("default").
-        blend: "poisson" (`tfinpaint.postprocess.poisson_blend`) or "none" (the raw composite:
-            every pixel outside the hole is the input's); None = the model's own default:
+        blend: "poisson" (`tfinpaint.postprocess.poisson_blend`), "patches" (the hole re-made
+            from the photo's own patches, following the model's fill:
+            `tfinpaint.patch_synthesis`, its search seeded by `seed`) or "none" (the raw
+            composite: every pixel outside the hole is the input's); None = the model's own default:
             "poisson" for paper 2's models (the paper blends), "none" for paper 1's and the
             classical baselines.
         samples: K > 1 draws K random completions with seeds `seed`, `seed + 1`, … (paper 1);
@@ -124,8 +124,8 @@ def inpaint(
     results = []
     for sample_seed in seeds:
         completed = inpainter.inpaint_image(image, fill, sample_seed)
-        if blend == "poisson":
-            completed = poisson_blend(image, completed, fill)
+        if blend != "none":
+            completed = apply_blend(blend, image, completed, fill, seed=seed)
         if feather:
             completed = maskops.feather(image, completed, hole, feather)
         results.append(completed)
