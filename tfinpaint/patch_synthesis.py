@@ -63,55 +63,62 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
 
 
+def _planes(image: np.ndarray) -> tuple[np.ndarray, ...]:
+    """[H, W, 3] -> three flat channel planes: 1-D takes gather twice as fast as row indexing."""
+    return tuple(np.ascontiguousarray(image[..., c]).ravel() for c in range(3))
+
+
 class _Search:
-    """The padded photo, its sources and targets as flat indices, and the patch distance."""
+    """The padded photo as flat channel planes, its sources and targets as flat indices, and
+    the patch distance."""
 
     def __init__(self, image, hole, guide, sigma):
         pad = ((_PAD, _PAD), (_PAD, _PAD), (0, 0))
-        self.photo = np.pad(image, pad, mode="reflect")
         composite = np.pad(np.where(hole[..., None], guide, image), pad, mode="reflect")
         self.hole = np.pad(hole, _PAD, constant_values=True)
         self.height, self.width = self.hole.shape
         inner = np.zeros_like(self.hole)
         inner[_PAD:-_PAD, _PAD:-_PAD] = True
-        # Sources: patches wholly inside the known photo. Targets: every patch touching the hole.
+        # Sources: patches wholly inside the known photo. Targets: the hole's pixels, each of
+        # which takes its match's centre pixel.
         self.source_ok = (~_dilate(self.hole, _RADIUS) & inner).ravel()
-        self.targets = np.flatnonzero(_dilate(np.pad(hole, _PAD), _RADIUS) & inner)
+        self.targets = np.flatnonzero(np.pad(hole, _PAD))
         self.sources = np.flatnonzero(self.source_ok)
         dy, dx = np.mgrid[-_RADIUS : _RADIUS + 1, -_RADIUS : _RADIUS + 1]
         self.offsets = (dy * self.width + dx).ravel()
         # The guide term samples every other pixel of the blurred patch: it is smooth there.
         self.coarse_offsets = (dy[::2, ::2] * self.width + dx[::2, ::2]).ravel()
-
-        def blur(a):
-            return cv2.GaussianBlur(a, (0, 0), sigma).reshape(-1, 3)
-
-        self.photo_flat = self.photo.reshape(-1, 3)
+        # Sources only ever read known pixels of the photo, so the composite serves as the photo.
+        self.photo = _planes(composite)
         # Blurred once, from the composite: the hole's own pixels never reach a source's blur.
-        self.composite_blurred = blur(composite)
-        self.target_guide = self._patches(self.composite_blurred, self.targets, self.coarse_offsets)
-        self.target_known = ~self.hole.ravel()[self.targets[:, None] + self.offsets[None, :]]
+        self.blurred = _planes(cv2.GaussianBlur(composite, (0, 0), sigma))
+        self.target_guide = self.patches(self.blurred, self.targets, self.coarse_offsets)
+        known = ~self.hole.ravel()[self.targets[:, None] + self.offsets[None, :]]
+        # Coherence weights of the first round: the known pixels of each target patch only.
+        self.known_weight = known / np.maximum(known.sum(-1, keepdims=True), 1)
         self.target_of = np.full(self.height * self.width, -1, np.int64)
         self.target_of[self.targets] = np.arange(self.targets.size)
 
     @staticmethod
-    def _patches(flat, centres, offsets):
-        return flat[centres[:, None] + offsets[None, :]]
+    def patches(planes, centres, offsets) -> tuple[np.ndarray, ...]:
+        index = centres[:, None] + offsets[None, :]
+        return tuple(np.take(plane, index) for plane in planes)
 
-    def distance(self, sources, estimate, guide_weight, known_only):
-        """Per target: guide term + coherence term for the candidate `sources`."""
-        guide = self._patches(self.composite_blurred, sources, self.coarse_offsets) - self.target_guide
-        d_guide = np.einsum("nkc,nkc->n", guide, guide) / self.coarse_offsets.size
-        diff = self._patches(estimate, self.targets, self.offsets) - self._patches(
-            self.photo_flat, sources, self.offsets
-        )
-        per_pixel = np.einsum("nkc,nkc->nk", diff, diff)
-        if known_only:
-            weight = self.target_known
-            d_coherence = (per_pixel * weight).sum(-1) / np.maximum(weight.sum(-1), 1)
-        else:
-            d_coherence = per_pixel.mean(-1)
-        return guide_weight * d_guide + d_coherence
+    @staticmethod
+    def _squared(a, b) -> np.ndarray:
+        total = 0.0
+        for a_c, b_c in zip(a, b):
+            diff = a_c - b_c
+            total = total + diff * diff
+        return total
+
+    def distance(self, sources, target_patches, guide_weight, weight) -> np.ndarray:
+        """Per target: guide term + coherence term for the candidate `sources`; `weight` [N, K]
+        weighs the coherence term's pixels (None: all alike)."""
+        d_guide = self._squared(self.patches(self.blurred, sources, self.coarse_offsets), self.target_guide)
+        per_pixel = self._squared(self.patches(self.photo, sources, self.offsets), target_patches)
+        d_coherence = per_pixel.mean(-1) if weight is None else (per_pixel * weight).sum(-1)
+        return guide_weight * d_guide.mean(-1) + d_coherence
 
     def valid(self, candidates):
         inside = (candidates >= 0) & (candidates < self.source_ok.size)
@@ -122,14 +129,19 @@ class _Search:
 
 def _search_round(search: _Search, match, estimate, rng, guide_weight, known_only) -> np.ndarray:
     """One PatchMatch round: propagation, then random search; returns the improved matches."""
-    best = search.distance(match, estimate, guide_weight, known_only)
+    target_patches = search.patches(estimate, search.targets, search.offsets)
+    weight = search.known_weight if known_only else None
+
+    def cost(candidates):
+        return search.distance(candidates, target_patches, guide_weight, weight)
 
     def improve(candidates, match, best):
         candidates = np.where(search.valid(candidates), candidates, match)
-        cost = search.distance(candidates, estimate, guide_weight, known_only)
-        better = cost < best
-        return np.where(better, candidates, match), np.where(better, cost, best)
+        candidate_cost = cost(candidates)
+        better = candidate_cost < best
+        return np.where(better, candidates, match), np.where(better, candidate_cost, best)
 
+    best = cost(match)
     # Propagation: take a neighbour's match, shifted by the step to the neighbour.
     for jump in _JUMPS:
         for step in (jump * search.width, -jump * search.width, jump, -jump):
@@ -187,14 +199,13 @@ def guided_patch_fill(
         return out
     rng = np.random.default_rng(seed)
     match = search.sources[rng.integers(0, search.sources.size, search.targets.size)]
-    estimate = np.pad(out, ((_PAD, _PAD), (_PAD, _PAD), (0, 0)), mode="reflect").reshape(-1, 3)
-    hole_flat = search.hole.ravel()
+    estimate = [plane.copy() for plane in search.photo]
+    in_hole = search.hole.ravel()[search.targets]
+    copy_to = search.targets[in_hole]
     for iteration in range(iterations):
         match = _search_round(search, match, estimate, rng, guide_weight, known_only=iteration == 0)
         # Copy: each hole pixel takes its match's centre pixel (no averaging, so no blur).
-        estimate = estimate.copy()
-        estimate[search.targets] = np.where(
-            hole_flat[search.targets, None], search.photo_flat[match], estimate[search.targets]
-        )
-    synthesised = estimate.reshape(search.height, search.width, 3)[_PAD:-_PAD, _PAD:-_PAD]
+        for plane, photo in zip(estimate, search.photo):
+            plane[copy_to] = photo[match[in_hole]]
+    synthesised = np.stack(estimate, -1).reshape(search.height, search.width, 3)[_PAD:-_PAD, _PAD:-_PAD]
     return np.where(hole[..., None], synthesised, image).astype(np.float32)
