@@ -200,6 +200,9 @@ def test_seeded_samples_blending_and_jpeg(context, photo, paper1):
     classical = {**fields, "model": "telea"}  # the same code path, without a network's cost
     blended = decoded(post(context, {**classical, "blend": "poisson"})[2])
     np.testing.assert_array_equal(blended, inpaint(image, hole, model="telea", blend="poisson"))
+    patched = decoded(post(context, {**classical, "blend": "patches"})[2])
+    np.testing.assert_array_equal(patched, inpaint(image, hole, model="telea", blend="patches"))
+    assert np.any(patched != blended)
     unsaid = decoded(post(context, {**classical, "blend": ""})[2])  # the model's own default
     np.testing.assert_array_equal(unsaid, inpaint(image, hole, model="telea"))
     status, headers, body = post(context, {**classical, "format": "jpeg"})

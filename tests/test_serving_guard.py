@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from tfinpaint.io import ImageError, read_image
+from tfinpaint.serving import estimates
 from tfinpaint.serving.budget import ClientGone, WorkBudget
 from tfinpaint.serving.errors import ServingError
 from tfinpaint.serving.grpc_service import start_grpc_server
@@ -130,3 +131,9 @@ def test_a_rest_port_in_use_is_an_error_naming_it():
             )
     finally:
         holder.close()
+
+
+def test_the_patches_blend_is_counted_in_the_pages_estimate():
+    plain = estimates.page_inpaint_bytes(4_000_000, classical=True, blend="poisson")
+    patched = estimates.page_inpaint_bytes(4_000_000, classical=True, blend="patches")
+    assert patched - plain == 4_000_000 * estimates.PATCHES_BYTES_PER_PIXEL

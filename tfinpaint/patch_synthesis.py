@@ -34,6 +34,8 @@ _RADIUS = PATCH // 2
 _PAD = _RADIUS + 1
 # Propagation jumps (pixels): a match travels 8 px in one step, so large holes fill quickly.
 _JUMPS = (8, 4, 2, 1)
+# Targets searched at once: bounds the search's arrays to ~30 MB whatever the hole's size.
+_CHUNK = 16384
 
 
 def _check(image, hole, guide) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -69,8 +71,7 @@ def _planes(image: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 class _Search:
-    """The padded photo as flat channel planes, its sources and targets as flat indices, and
-    the patch distance."""
+    """The padded photo as flat channel planes, its sources and targets as flat indices."""
 
     def __init__(self, image, hole, guide, sigma):
         pad = ((_PAD, _PAD), (_PAD, _PAD), (0, 0))
@@ -92,33 +93,13 @@ class _Search:
         self.photo = _planes(composite)
         # Blurred once, from the composite: the hole's own pixels never reach a source's blur.
         self.blurred = _planes(cv2.GaussianBlur(composite, (0, 0), sigma))
-        self.target_guide = self.patches(self.blurred, self.targets, self.coarse_offsets)
-        known = ~self.hole.ravel()[self.targets[:, None] + self.offsets[None, :]]
-        # Coherence weights of the first round: the known pixels of each target patch only.
-        self.known_weight = known / np.maximum(known.sum(-1, keepdims=True), 1)
-        self.target_of = np.full(self.height * self.width, -1, np.int64)
-        self.target_of[self.targets] = np.arange(self.targets.size)
+        self.target_of = np.full(self.height * self.width, -1, np.int32)
+        self.target_of[self.targets] = np.arange(self.targets.size, dtype=np.int32)
 
     @staticmethod
     def patches(planes, centres, offsets) -> tuple[np.ndarray, ...]:
         index = centres[:, None] + offsets[None, :]
         return tuple(np.take(plane, index) for plane in planes)
-
-    @staticmethod
-    def _squared(a, b) -> np.ndarray:
-        total = 0.0
-        for a_c, b_c in zip(a, b):
-            diff = a_c - b_c
-            total = total + diff * diff
-        return total
-
-    def distance(self, sources, target_patches, guide_weight, weight) -> np.ndarray:
-        """Per target: guide term + coherence term for the candidate `sources`; `weight` [N, K]
-        weighs the coherence term's pixels (None: all alike)."""
-        d_guide = self._squared(self.patches(self.blurred, sources, self.coarse_offsets), self.target_guide)
-        per_pixel = self._squared(self.patches(self.photo, sources, self.offsets), target_patches)
-        d_coherence = per_pixel.mean(-1) if weight is None else (per_pixel * weight).sum(-1)
-        return guide_weight * d_guide.mean(-1) + d_coherence
 
     def valid(self, candidates):
         inside = (candidates >= 0) & (candidates < self.source_ok.size)
@@ -127,36 +108,68 @@ class _Search:
         return ok
 
 
-def _search_round(search: _Search, match, estimate, rng, guide_weight, known_only) -> np.ndarray:
-    """One PatchMatch round: propagation, then random search; returns the improved matches."""
-    target_patches = search.patches(estimate, search.targets, search.offsets)
-    weight = search.known_weight if known_only else None
+def _squared(a, b) -> np.ndarray:
+    total = 0.0
+    for a_c, b_c in zip(a, b):
+        diff = a_c - b_c
+        total = total + diff * diff
+    return total
 
-    def cost(candidates):
-        return search.distance(candidates, target_patches, guide_weight, weight)
 
-    def improve(candidates, match, best):
-        candidates = np.where(search.valid(candidates), candidates, match)
-        candidate_cost = cost(candidates)
-        better = candidate_cost < best
-        return np.where(better, candidates, match), np.where(better, candidate_cost, best)
+class _Chunk:
+    """A block of targets and their patch distance: the arrays of one block are [rows, 49], so
+    memory follows the block size, not the hole's."""
 
-    best = cost(match)
+    def __init__(self, search: _Search, rows: slice, estimate, known_only: bool):
+        self.search = search
+        self.rows = rows
+        self.targets = search.targets[rows]
+        self.guide = search.patches(search.blurred, self.targets, search.coarse_offsets)
+        self.current = search.patches(estimate, self.targets, search.offsets)
+        # The first round's coherence weighs only the known pixels of each target patch.
+        self.weight = None
+        if known_only:
+            known = ~search.hole.ravel()[self.targets[:, None] + search.offsets[None, :]]
+            self.weight = (known / np.maximum(known.sum(-1, keepdims=True), 1)).astype(np.float32)
+
+    def distance(self, sources, guide_weight) -> np.ndarray:
+        """Per target: the guide term + the coherence term, for the candidate `sources`."""
+        search = self.search
+        d_guide = _squared(search.patches(search.blurred, sources, search.coarse_offsets), self.guide)
+        per_pixel = _squared(search.patches(search.photo, sources, search.offsets), self.current)
+        d_coherence = per_pixel.mean(-1) if self.weight is None else (per_pixel * self.weight).sum(-1)
+        return guide_weight * d_guide.mean(-1) + d_coherence
+
+
+def _search_round(chunk: _Chunk, match, rng, guide_weight) -> None:
+    """One PatchMatch round over `chunk`'s targets: propagation, then random search; improves
+    `match` (all targets' source indices) in place."""
+    search, rows, targets = chunk.search, chunk.rows, chunk.targets
+    mine = match[rows]
+
+    def improve(candidates, mine, best):
+        candidates = np.where(search.valid(candidates), candidates, mine)
+        cost = chunk.distance(candidates, guide_weight)
+        better = cost < best
+        return np.where(better, candidates, mine), np.where(better, cost, best)
+
+    best = chunk.distance(mine, guide_weight)
     # Propagation: take a neighbour's match, shifted by the step to the neighbour.
     for jump in _JUMPS:
         for step in (jump * search.width, -jump * search.width, jump, -jump):
-            neighbour = search.target_of[np.clip(search.targets - step, 0, search.target_of.size - 1)]
+            neighbour = search.target_of[np.clip(targets - step, 0, search.target_of.size - 1)]
             candidates = np.where(neighbour >= 0, match[np.maximum(neighbour, 0)] + step, -1)
-            match, best = improve(candidates, match, best)
+            mine, best = improve(candidates, mine, best)
+            match[rows] = mine
     # Random search around the current match, in windows halving from the whole photo.
     radius = max(search.height, search.width)
     while radius >= 1:
-        y = match // search.width + rng.integers(-radius, radius + 1, match.size)
-        x = match % search.width + rng.integers(-radius, radius + 1, match.size)
+        y = mine // search.width + rng.integers(-radius, radius + 1, mine.size)
+        x = mine % search.width + rng.integers(-radius, radius + 1, mine.size)
         inside = (x >= 0) & (x < search.width)
-        match, best = improve(np.where(inside, y * search.width + x, -1), match, best)
+        mine, best = improve(np.where(inside, y * search.width + x, -1), mine, best)
         radius //= 2
-    return match
+    match[rows] = mine
 
 
 def guided_patch_fill(
@@ -200,12 +213,12 @@ def guided_patch_fill(
     rng = np.random.default_rng(seed)
     match = search.sources[rng.integers(0, search.sources.size, search.targets.size)]
     estimate = [plane.copy() for plane in search.photo]
-    in_hole = search.hole.ravel()[search.targets]
-    copy_to = search.targets[in_hole]
+    blocks = [slice(start, start + _CHUNK) for start in range(0, search.targets.size, _CHUNK)]
     for iteration in range(iterations):
-        match = _search_round(search, match, estimate, rng, guide_weight, known_only=iteration == 0)
+        for rows in blocks:
+            _search_round(_Chunk(search, rows, estimate, known_only=iteration == 0), match, rng, guide_weight)
         # Copy: each hole pixel takes its match's centre pixel (no averaging, so no blur).
         for plane, photo in zip(estimate, search.photo):
-            plane[copy_to] = photo[match[in_hole]]
+            plane[search.targets] = photo[match]
     synthesised = np.stack(estimate, -1).reshape(search.height, search.width, 3)[_PAD:-_PAD, _PAD:-_PAD]
     return np.where(hole[..., None], synthesised, image).astype(np.float32)

@@ -9,8 +9,8 @@ every other path, so the server's TF Serving routes stay as they are:
   install ships it) and the classical fills telea, ns, biharmonic (patchmatch when installed).
 - `POST /v1/app/inpaint`, multipart/form-data: `image` (any file `tfinpaint inpaint` reads),
   `mask` (white = hole, the image's size), `model` (a name from the list; default `selected`),
-  `blend` (`poisson` | `none`; empty = the model's default), `seed` (empty = the model's deterministic
-  completion, an integer = that random sample, for models that can sample), `dilate` and
+  `blend` (`poisson` | `patches` | `none`; empty = the model's default), `seed` (empty = the
+  model's deterministic completion, an integer = that random sample, for models that can sample), `dilate` and
   `feather` (pixels, default 0: grow the hole; blend the fill in over a ring, as
   `tfinpaint inpaint --dilate/--feather`), `format` (`png`, default, or `jpeg`). Answers the
   completed image — PNG keeps the input's alpha — through `tfinpaint.inference.inpaint`, the
@@ -242,7 +242,7 @@ def _inpaint(headers: dict, body: bytes, context: AppContext, gone) -> Response:
             f"{_label(image)}: {width}x{height} pixels; expected at least {_MIN_SIDE}x{_MIN_SIDE} to inpaint",
         )
     pixels = max(width * height, np.prod(_size(mask, context)))
-    work = estimates.page_inpaint_bytes(int(pixels), classical=name in CLASSICAL_NAMES)
+    work = estimates.page_inpaint_bytes(int(pixels), classical=name in CLASSICAL_NAMES, blend=blend)
     with context.budget.reserve(work, f"inpainting a {width}x{height} image with {name!r}", gone):
         loaded = _read_image(form, context)
         _check_gone(gone)
