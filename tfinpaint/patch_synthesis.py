@@ -61,6 +61,7 @@ def _check(image, hole, guide) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    # A square, not `maskops.dilate`'s round growth: a patch is a square footprint.
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
 
@@ -73,9 +74,10 @@ def _planes(image: np.ndarray) -> tuple[np.ndarray, ...]:
 class _Search:
     """The padded photo as flat channel planes, its sources and targets as flat indices."""
 
-    def __init__(self, image, hole, guide, sigma):
+    def __init__(self, composite, hole, sigma):
+        """`composite`: the photo outside `hole`, the guide inside it."""
         pad = ((_PAD, _PAD), (_PAD, _PAD), (0, 0))
-        composite = np.pad(np.where(hole[..., None], guide, image), pad, mode="reflect")
+        composite = np.pad(composite, pad, mode="reflect")
         self.hole = np.pad(hole, _PAD, constant_values=True)
         self.height, self.width = self.hole.shape
         inner = np.zeros_like(self.hole)
@@ -207,7 +209,7 @@ def guided_patch_fill(
     out = np.where(hole[..., None], guide, image)
     if not hole.any():
         return out
-    search = _Search(image, hole, guide, sigma)
+    search = _Search(out, hole, sigma)
     if search.sources.size == 0:
         return out
     rng = np.random.default_rng(seed)
