@@ -18,7 +18,6 @@ from PIL import Image
 
 from tfinpaint import artifacts
 from tfinpaint.config import get_config
-from tfinpaint.export import export_saved_model
 from tfinpaint.io import read_image
 from tfinpaint.models import build_generator
 from tfinpaint.serving.server import InpaintServer
@@ -41,10 +40,9 @@ SERVED = "paper2_tiny"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(paper2_saved_model, tmp_path_factory):
     root = tmp_path_factory.mktemp("app")
-    base = str(root / SERVED)
-    export_saved_model(build_generator(get_config(2, "demo", ["model.generator_width=8"])), base)
+    base = os.path.dirname(paper2_saved_model)  # the shared export, named paper2_tiny; served only
     default = str(root / "default.keras")
     paper1 = build_generator(
         get_config(1, "demo", ["model.width=4", "model.latent_channels=8", "model.max_side=64"])

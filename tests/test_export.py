@@ -1,6 +1,7 @@
 """SavedModel (TF Serving) and TFLite export: signatures, parity, sizes, validation, versions."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -221,8 +222,20 @@ def test_tflite_variants_parity_and_sizes(generator, tflite_files, photos):
     assert sizes["fp32"] > 3 * generator.count_params()
 
 
-def test_versions_are_atomic_and_never_overwritten(generator, tmp_path, monkeypatch):
+def copy_of(exported):
+    """A stand-in for `save_serving_model` writing a real SavedModel's files (a copy of the shared
+    export's), so a test of version folders runs their logic without seconds of tracing per
+    version; the save itself is what `exported` and every parity test here check."""
+
+    def save(generator, path, policy):
+        shutil.copytree(exported, path)
+
+    return save
+
+
+def test_versions_are_atomic_and_never_overwritten(generator, exported, tmp_path, monkeypatch):
     base = str(tmp_path / "model")
+    monkeypatch.setattr(ex, "save_serving_model", copy_of(exported))
     first = ex.export_saved_model(generator, base)
     second = ex.export_saved_model(generator, base)
     assert [os.path.basename(first), os.path.basename(second)] == ["1", "2"]
@@ -241,7 +254,7 @@ def test_versions_are_atomic_and_never_overwritten(generator, tmp_path, monkeypa
         ex.export_saved_model(generator, base, version=2, overwrite=True)
     assert sorted(os.listdir(base)) == ["1", "2"], "a failed export left files behind"
     assert os.path.getmtime(os.path.join(second, "saved_model.pb")) == stamp
-    monkeypatch.undo()
+    monkeypatch.setattr(ex, "save_serving_model", copy_of(exported))
     assert ex.export_saved_model(generator, base, version=2, overwrite=True) == second
     assert sorted(os.listdir(base)) == ["1", "2"]
 
@@ -302,15 +315,15 @@ def test_paper1_sample_signature_max_side_and_tflite(tmp_path):
         ex.export_tflite(generator, str(tmp_path / "tflite"), ("fp32",), size=128)
 
 
-def test_an_automatic_version_taken_meanwhile_moves_to_the_next(generator, tmp_path, monkeypatch):
+def test_an_automatic_version_taken_meanwhile_moves_to_the_next(generator, exported, tmp_path, monkeypatch):
     # Two runs of one model exporting at once: both pick version 1; the later one must not fail.
     base = tmp_path / "m"
-    real_save = ex.save_serving_model
+    save = copy_of(exported)
 
     def save_while_another_export_lands(model, path, policy):
-        real_save(model, path, policy)
+        save(model, path, policy)
         if not (base / "1").exists():
-            real_save(model, str(base / "1"), policy)
+            save(model, str(base / "1"), policy)
 
     monkeypatch.setattr(ex, "save_serving_model", save_while_another_export_lands)
     path = ex.export_saved_model(generator, str(base))

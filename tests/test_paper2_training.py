@@ -364,7 +364,10 @@ def test_adversarial_settings_are_checked():
 
 
 def test_a_tiny_run_learns_under_mixed_bfloat16(photo_paths):
-    """8 photos, 32x32, the configured Adam: 90 reconstruction steps, then 10 joint steps."""
+    """8 photos, 32x32, the configured Adam: 30 reconstruction steps, then 2 joint steps.
+
+    The loss halves within ~16 steps; bf16 convolutions are emulated (~10x float32) on CPUs
+    without AVX512-BF16, so the run is no longer than that, with one critic to trace."""
     images = []
     for path in photo_paths[:8]:
         with Image.open(path) as im:
@@ -376,21 +379,21 @@ def test_a_tiny_run_learns_under_mixed_bfloat16(photo_paths):
     try:
         gan, step_fn = _build(
             tf.distribute.get_strategy(),
-            get_config(2, "demo", TINY + ["model.t1=90", "model.t2=0"]),
+            get_config(2, "demo", TINY + ["model.t1=30", "model.t2=0", "model.critics=local"]),
             batch_size=8,
         )
         iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
         logs = []
-        for _ in range(100):
+        for _ in range(32):
             for tracker in gan.metrics:
                 tracker.reset_state()
             logs.append({k: float(v) for k, v in step_fn(iterator).items()})
     finally:
         keras.mixed_precision.set_global_policy("float32")
     losses = [entry["rec_loss"] for entry in logs]
-    assert np.mean(losses[-10:]) <= 0.5 * losses[0], (losses[0], losses[-10:])
-    assert gan.phase(89) == "reconstruction" and gan.phase(90) == "joint"
-    assert logs[0]["wasserstein_global"] == 0.0 and logs[-1]["wasserstein_global"] != 0.0
+    assert np.mean(losses[-2:]) <= 0.5 * losses[0], (losses[0], losses[-2:])
+    assert gan.phase(29) == "reconstruction" and gan.phase(30) == "joint"
+    assert logs[0]["wasserstein_local"] == 0.0 and logs[-1]["wasserstein_local"] != 0.0
     assert all(np.isfinite(v) for entry in logs for v in entry.values())
     assert (
         max(float(tf.reduce_max(tf.abs(v))) for c in gan.critics.values() for v in c.trainable_variables)

@@ -12,11 +12,9 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import served_copy
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
-from tfinpaint import export as ex
-from tfinpaint.config import get_config
-from tfinpaint.models import build_generator
 from tfinpaint.serving.server import InpaintServer
 
 NAME = "paper2_test"
@@ -25,15 +23,10 @@ MAX_PIXELS = 128 * 128
 
 
 @pytest.fixture(scope="module")
-def generator():
-    return build_generator(get_config(2, "demo", ["model.generator_width=8"]))
-
-
-@pytest.fixture(scope="module")
-def base_path(generator, tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("serving") / NAME)
-    ex.export_saved_model(generator, base)
-    return base
+def base_path(paper2_saved_model, tmp_path_factory):
+    """The shared tiny export as version 1 of a base path of this module's own (a test adds a
+    version to it)."""
+    return served_copy(paper2_saved_model, tmp_path_factory.mktemp("serving") / NAME)
 
 
 @pytest.fixture(scope="module")
@@ -331,23 +324,6 @@ def test_new_version_is_picked_up_without_restart(server, base_path, stub, sampl
     image, mask = sample
     assert stub.Predict(predict_request(image, mask), timeout=60).model_spec.version.value == 2
     assert predict(server, {"inputs": {"image": image.tolist(), "mask": mask.tolist()}}, version=2)[0] == 200
-
-
-def test_bench_infer_figures(generator):
-    from tfinpaint.bench.infer import bench_photo, measure
-
-    image, mask = bench_photo(32)
-    figures = measure(generator, image, mask, runs=1, warmup=0, variants=("fp32",), threads=2)
-    for name in (
-        "keras",
-        "saved_model",
-        "tflite_fp32",
-        "server_rest_bytes",
-        "server_rest_json",
-        "server_grpc",
-    ):
-        assert figures[f"{name}_ms_per_image"] > 0, name
-    assert figures["tflite_fp32_mb"] > 0 and "server_overhead_pct" in figures
 
 
 def test_rest_client(server, sample, reference):

@@ -7,11 +7,9 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import served_copy
 
 from tfinpaint import artifacts
-from tfinpaint import export as ex
-from tfinpaint.config import get_config
-from tfinpaint.models import build_generator
 from tfinpaint.serving import default_model
 from tfinpaint.serving import server as server_module
 from tfinpaint.serving.server import InpaintServer
@@ -21,15 +19,9 @@ MAX_BODY = 100_000
 
 
 @pytest.fixture(scope="module")
-def generator():
-    return build_generator(get_config(2, "demo", ["model.generator_width=8"]))
-
-
-@pytest.fixture(scope="module")
-def base_path(generator, tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("hooks") / NAME)
-    ex.export_saved_model(generator, base)
-    return base
+def base_path(paper2_saved_model, tmp_path_factory):
+    """The shared tiny export, served under this module's model name."""
+    return served_copy(paper2_saved_model, tmp_path_factory.mktemp("hooks") / NAME)
 
 
 class FakePage:
@@ -154,9 +146,9 @@ def test_a_page_missing_a_dependency_is_an_error(monkeypatch):
         server_module.browser_page()
 
 
-def test_default_model_is_exported_once(generator, tmp_path, monkeypatch):
+def test_default_model_is_exported_once(paper2_generator, tmp_path, monkeypatch):
     keras_path = str(tmp_path / "default.keras")
-    generator.save(keras_path)
+    paper2_generator.save(keras_path)
     monkeypatch.setattr(artifacts, "DEFAULT_MODEL_PATH", keras_path)
     said = []
     base = default_model.default_base_path(str(tmp_path / "cache"), say=said.append)

@@ -14,13 +14,11 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import served_copy
 from PIL import Image
 from tensorflow.core.framework import tensor_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from tfinpaint import export as ex
-from tfinpaint.config import get_config
-from tfinpaint.models import build_generator
 from tfinpaint.serving.image_size import declared_pixels
 from tfinpaint.serving.server import InpaintServer
 
@@ -155,10 +153,8 @@ def test_unknown_sizes_are_none(data):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    generator = build_generator(get_config(2, "demo", ["model.generator_width=8"]))
-    base = str(tmp_path_factory.mktemp("limits") / NAME)
-    ex.export_saved_model(generator, base)
+def server(paper2_saved_model, tmp_path_factory):
+    base = served_copy(paper2_saved_model, tmp_path_factory.mktemp("limits") / NAME)
     with InpaintServer(
         base, port=0, grpc_port=0, max_request_bytes=MAX_BODY, max_pixels=MAX_PIXELS, poll_seconds=3600
     ) as server:

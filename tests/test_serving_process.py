@@ -21,10 +21,7 @@ from PIL import Image
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 from test_serving_limits import BOMBS, OVERSIZED, SMALL_IMAGE, SMALL_MASK, bytes_body
 
-from tfinpaint import export as ex
 from tfinpaint import io
-from tfinpaint.config import get_config
-from tfinpaint.models import build_generator
 from tfinpaint.serving.server import DEFAULT_MAX_PIXELS
 
 # A hard cap on the server's heap: a bomb that slipped through would need gigabytes, and must
@@ -37,20 +34,16 @@ NATIVE_LOG_LINE = re.compile(
 
 
 @pytest.fixture(scope="module")
-def keras_file(tmp_path_factory):
-    generator = build_generator(get_config(2, "demo", ["model.generator_width=8"]))
+def keras_file(paper2_generator, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("process") / "tiny.keras")
-    generator.save(path)
+    paper2_generator.save(path)
     return path
 
 
 @pytest.fixture(scope="module")
-def base_path(keras_file, tmp_path_factory):
-    from tfinpaint.inference import load_generator
-
-    base = str(tmp_path_factory.mktemp("process") / "paper2_tiny")
-    ex.export_saved_model(load_generator(keras_file), base)
-    return base
+def base_path(paper2_saved_model):
+    """The shared tiny export's base path (model name `paper2_tiny`); served, never added to."""
+    return os.path.dirname(paper2_saved_model)
 
 
 def quiet_env() -> dict:

@@ -8,10 +8,8 @@ import shutil
 import time
 
 import pytest
+from helpers import served_copy
 
-from tfinpaint import export as ex
-from tfinpaint.config import get_config
-from tfinpaint.models import build_generator
 from tfinpaint.serving import versions
 from tfinpaint.serving.server import InpaintServer
 from tfinpaint.serving.versions import ModelSource
@@ -20,11 +18,9 @@ NAME = "versions"
 
 
 @pytest.fixture()
-def base_path(tmp_path):
-    generator = build_generator(get_config(2, "demo", ["model.generator_width=8"]))
-    base = str(tmp_path / NAME)
-    ex.export_saved_model(generator, base)
-    return base
+def base_path(paper2_saved_model, tmp_path):
+    """The shared tiny export as version 1 of a base path each test adds versions to."""
+    return served_copy(paper2_saved_model, tmp_path / NAME)
 
 
 def status(server, suffix=""):
