@@ -57,10 +57,6 @@ class ServerProcess:
     """`python -m tfinpaint.cli serve ARGS`, started and read until its banner names its ports."""
 
     def __init__(self, args, stderr_path, data_limit=None):
-        def limits():
-            if data_limit:
-                resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
-
         self.stderr_path = stderr_path
         with open(stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(
@@ -69,8 +65,11 @@ class ServerProcess:
                 stderr=stderr,
                 text=True,
                 env=quiet_env(),
-                preexec_fn=limits,
             )
+        if data_limit:
+            # Set from here, not by a preexec_fn: Python code between fork and exec can meet
+            # gRPC's fork handlers (this test process holds channels) and hang the child.
+            resource.prlimit(self.process.pid, resource.RLIMIT_DATA, (data_limit, data_limit))
         lines = queue.Queue()
         threading.Thread(
             target=lambda: [lines.put(line) for line in self.process.stdout], daemon=True
