@@ -100,3 +100,23 @@ def test_no_path_outside_the_repository_is_named():
                 if needle in f.read():
                     found.append(os.path.relpath(path, ROOT))
     assert not found, f"{needle.decode()} named in {found}"
+
+
+def test_the_code_licence_and_the_weights_terms_agree_everywhere():
+    """Apache-2.0 for the code; the weights' research terms in one file that ships with them and
+    that the README, the model card and the package metadata all name."""
+    import configparser
+
+    setup = configparser.ConfigParser()
+    setup.read(os.path.join(ROOT, "setup.cfg"))
+    assert setup["metadata"]["license"] == "Apache-2.0"
+    assert "tfinpaint/weights/TERMS.md" in setup["metadata"]["license_files"].split()
+    assert "weights/TERMS.md" in setup["options.package_data"]["tfinpaint"]
+    with open(os.path.join(ROOT, "tfinpaint", "weights", "TERMS.md"), encoding="utf-8") as f:
+        terms = f.read()
+    assert "Apache-2.0" in terms and "non-commercial" in terms
+    for doc, target in (
+        (README, "tfinpaint/weights/TERMS.md"),
+        (os.path.join(ROOT, "docs", "MODEL_CARD.md"), "../tfinpaint/weights/TERMS.md"),
+    ):
+        assert target in set(relative_links(doc)), f"{doc} does not link {target}"
