@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from tfinpaint import artifacts
-from tfinpaint.baselines import BASELINES
 from tfinpaint.config import get_config
 from tfinpaint.inference import KerasInpainter, inpaint
+from tfinpaint.inference.baselines import BASELINES
 from tfinpaint.io import read_image
 from tfinpaint.models import build_generator
 from tfinpaint.serving import app

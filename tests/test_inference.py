@@ -22,8 +22,8 @@ from tfinpaint.inference import (
     load_inpainter,
     load_model_inpainter,
 )
+from tfinpaint.inference.inpainters import Inpainter
 from tfinpaint.inference.windows import complete, complete_whole
-from tfinpaint.inpainters import Inpainter
 from tfinpaint.io import read_image
 from tfinpaint.models import build_generator
 from tfinpaint.postprocess import blend_region

@@ -24,7 +24,6 @@ import warnings
 import numpy as np
 from tqdm import tqdm
 
-from tfinpaint.baselines import BASELINES
 from tfinpaint.commands import add_examples
 from tfinpaint.commands.inpaint_files import (
     UsageError,
@@ -35,6 +34,7 @@ from tfinpaint.commands.inpaint_files import (
 )
 from tfinpaint.convention import InputWarning
 from tfinpaint.inference import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, inpaint, load_inpainter
+from tfinpaint.inference.baselines import BASELINES
 from tfinpaint.io import MAX_PIXELS, MaskSizeError, fit_mask, read_image, read_mask, write_image
 from tfinpaint.postprocess import BLENDS
 

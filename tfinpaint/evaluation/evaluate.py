@@ -40,8 +40,8 @@ from tfinpaint.convention import to_uint8
 from tfinpaint.evaluation import scoring
 from tfinpaint.evaluation.features import FeatureScorer
 from tfinpaint.evaluation.grid import inpainting_grid
+from tfinpaint.inference.inpainters import Inpainter
 from tfinpaint.inference.loading import load_inpainter
-from tfinpaint.inpainters import Inpainter
 from tfinpaint.io import write_bytes_atomic, write_image
 from tfinpaint.postprocess import BLENDS, apply_blend
 

@@ -1,5 +1,7 @@
 """Inpainting with trained and exported models, for photos of any size.
 
+- `Inpainter` (`inpainters`): the one interface every method has, so evaluations put them
+  side by side; the classical fills behind it (`baselines`: telea, ns, biharmonic, patchmatch).
 - `inpaint()` (`api`): one photo in one call, what `tfinpaint inpaint` runs.
 - `load_inpainter`, `load_model_inpainter`, `load_generator` (`loading`): from a `--model`
   value (a baseline name, `default`, a `.keras` file, an export, a run directory).

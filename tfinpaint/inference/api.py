@@ -9,8 +9,8 @@ import numpy as np
 
 from tfinpaint import maskops
 from tfinpaint.convention import InputWarning, hole_map
+from tfinpaint.inference.inpainters import Inpainter
 from tfinpaint.inference.loading import load_inpainter
-from tfinpaint.inpainters import Inpainter
 from tfinpaint.io import read_image, read_mask
 from tfinpaint.postprocess import BLENDS, apply_blend
 

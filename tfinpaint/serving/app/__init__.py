@@ -41,8 +41,8 @@ import numpy as np
 from PIL import Image
 
 from tfinpaint import maskops
-from tfinpaint.baselines import hole_window
 from tfinpaint.inference import inpaint
+from tfinpaint.inference.baselines import hole_window
 from tfinpaint.io import ImageError, LoadedImage, declared_size, read_image, read_mask
 from tfinpaint.serving import estimates
 from tfinpaint.serving.app import notes
