@@ -10,9 +10,9 @@ from PIL import Image
 
 from tfinpaint import artifacts
 from tfinpaint.config import get_config
+from tfinpaint.imagefiles import read_image
 from tfinpaint.inference import KerasInpainter, inpaint
 from tfinpaint.inference.baselines import BASELINES
-from tfinpaint.io import read_image
 from tfinpaint.models import build_generator
 from tfinpaint.serving import app
 from tfinpaint.serving.app.form import parse_form

@@ -33,9 +33,9 @@ from tfinpaint.commands.inpaint_files import (
     plan_outputs,
 )
 from tfinpaint.convention import InputWarning
+from tfinpaint.imagefiles import MAX_PIXELS, MaskSizeError, fit_mask, read_image, read_mask, write_image
 from tfinpaint.inference import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, inpaint, load_inpainter
 from tfinpaint.inference.baselines import BASELINES
-from tfinpaint.io import MAX_PIXELS, MaskSizeError, fit_mask, read_image, read_mask, write_image
 from tfinpaint.postprocess import BLENDS
 
 PROG = "tfinpaint inpaint"

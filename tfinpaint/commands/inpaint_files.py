@@ -12,7 +12,7 @@ import os
 
 from PIL import Image
 
-from tfinpaint.io import WRITE_FORMATS, output_format
+from tfinpaint.imagefiles import WRITE_FORMATS, output_format
 
 MASK_SUFFIX = "_mask"
 

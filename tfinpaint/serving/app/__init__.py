@@ -41,9 +41,9 @@ import numpy as np
 from PIL import Image
 
 from tfinpaint import maskops
+from tfinpaint.imagefiles import ImageError, LoadedImage, declared_size, read_image, read_mask
 from tfinpaint.inference import inpaint
 from tfinpaint.inference.baselines import hole_window
-from tfinpaint.io import ImageError, LoadedImage, declared_size, read_image, read_mask
 from tfinpaint.serving import estimates
 from tfinpaint.serving.app import notes
 from tfinpaint.serving.app.form import FormError, FormField, parse_form
