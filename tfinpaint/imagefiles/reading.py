@@ -61,6 +61,7 @@ class LoadedImage:
 
 
 def source_name(source: PathOrFile, name: str | None) -> str:
+    """How messages name `source`: `name` when given, else its path or its file object's name."""
     if name:
         return name
     if isinstance(source, (str, os.PathLike)):
@@ -69,6 +70,7 @@ def source_name(source: PathOrFile, name: str | None) -> str:
 
 
 def warn(message: str) -> None:
+    """Say what was done about a file, as an `InputWarning` (callers record or show it)."""
     warnings.warn(message, InputWarning, stacklevel=3)
 
 
