@@ -9,12 +9,13 @@ import pytest
 from PIL import Image
 
 from tfinpaint import artifacts
-from tfinpaint.baselines import BASELINES
 from tfinpaint.config import get_config
+from tfinpaint.imagefiles import read_image
 from tfinpaint.inference import KerasInpainter, inpaint
-from tfinpaint.io import read_image
+from tfinpaint.inference.baselines import BASELINES
 from tfinpaint.models import build_generator
 from tfinpaint.serving import app
+from tfinpaint.serving.app import routes
 from tfinpaint.serving.app.form import parse_form
 
 
@@ -265,8 +266,9 @@ def test_errors_are_json_with_the_reason(context, photo):
         app.handle("POST", "/v1/app/inpaint", {"content-type": "text/plain"}, b"x", context)
     )
     assert status == 400 and "expected multipart/form-data" in message
-    status, message = error_of(app.handle("GET", "/v1/app/inpaint", {}, b"", context))
-    assert status == 405 and "expected POST" in message
+    answer = app.handle("GET", "/v1/app/inpaint", {}, b"", context)
+    status, message = error_of(answer)
+    assert status == 405 and "expected POST" in message and answer[1]["Allow"] == "POST"
     assert error_of(app.handle("GET", "/v1/app/nothing", {}, b"", context))[0] == 404
 
 
@@ -372,11 +374,11 @@ def test_work_beyond_the_budget_is_413_naming_the_limit(context, monkeypatch):
     )
 
 
-def test_an_internal_error_is_500_without_its_text(context, monkeypatch, photo):
+def test_an_internal_error_is_500_without_its_text(context, monkeypatch, photo, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("secret path /home/user/.cache")
 
-    monkeypatch.setattr(app, "inpaint", broken)
+    monkeypatch.setattr(routes, "inpaint", broken)
     _, data = photo
     status, error = error_of(
         post(
@@ -385,3 +387,5 @@ def test_an_internal_error_is_500_without_its_text(context, monkeypatch, photo):
         )
     )
     assert status == 500 and "secret" not in error and "server's log" in error
+    # The details are the server's: its log has the exception, the client never sees it.
+    assert "secret path /home/user/.cache" in caplog.text

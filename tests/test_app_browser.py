@@ -18,7 +18,7 @@ from PIL import Image
 
 from tfinpaint import artifacts
 from tfinpaint.config import get_config
-from tfinpaint.io import read_image
+from tfinpaint.imagefiles import read_image
 from tfinpaint.models import build_generator
 from tfinpaint.serving.server import InpaintServer
 

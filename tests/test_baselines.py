@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfinpaint import baselines, metrics
-from tfinpaint.inference import load_inpainter
-from tfinpaint.inpainters import Inpainter
+from tfinpaint import metrics
+from tfinpaint.inference import baselines, load_inpainter
+from tfinpaint.inference.inpainters import Inpainter
 
 
 @pytest.fixture(scope="module")

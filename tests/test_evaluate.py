@@ -91,7 +91,7 @@ def test_report_schema(report_dir, photo_dir):
 
 
 def _independent_rows(photo_dir):
-    """Telea's figures computed without tfinpaint.metrics or tfinpaint.baselines."""
+    """Telea's figures computed without tfinpaint.metrics or tfinpaint.inference.baselines."""
     from tfinpaint.data import build_dataset
 
     batches = list(

@@ -15,6 +15,7 @@ from PIL import Image
 from tfinpaint import artifacts, cli
 from tfinpaint.config import get_config
 from tfinpaint.convention import InputWarning
+from tfinpaint.imagefiles import read_image
 from tfinpaint.inference import (
     KerasInpainter,
     SavedModelInpainter,
@@ -22,9 +23,8 @@ from tfinpaint.inference import (
     load_inpainter,
     load_model_inpainter,
 )
+from tfinpaint.inference.inpainters import Inpainter
 from tfinpaint.inference.windows import complete, complete_whole
-from tfinpaint.inpainters import Inpainter
-from tfinpaint.io import read_image
 from tfinpaint.models import build_generator
 from tfinpaint.postprocess import blend_region
 

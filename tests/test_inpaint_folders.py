@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfinpaint import cli, io
+from tfinpaint import cli
 from tfinpaint.commands import inpaint as inpaint_command
+from tfinpaint.imagefiles import writing
 
 W, H = 40, 30
 
@@ -109,9 +110,9 @@ def test_an_unwritable_output_stops_the_run_with_one_line_naming_it(
         raise error
 
     if where == "mkstemp":
-        monkeypatch.setattr(io.tempfile, "mkstemp", fail)
+        monkeypatch.setattr(writing.tempfile, "mkstemp", fail)
     else:
-        monkeypatch.setattr(io.Image.Image, "save", fail)
+        monkeypatch.setattr(writing.Image.Image, "save", fail)
     out = tmp_path / "SO"
     code, _, err = _run(capsys, photos, "--mask", photos, "-o", out)
     assert code == 2
@@ -126,7 +127,7 @@ def test_write_image_names_the_file_asked_for_not_its_temporary_file(tmp_path, m
     def fail(*args, **kwargs):
         raise PermissionError(errno.EROFS, "Read-only file system", str(tmp_path / ".tmp-abc.png"))
 
-    monkeypatch.setattr(io.tempfile, "mkstemp", fail)
+    monkeypatch.setattr(writing.tempfile, "mkstemp", fail)
     with pytest.raises(PermissionError) as caught:
-        io.write_image(str(tmp_path / "out.png"), np.zeros((4, 4, 3), np.uint8))
+        writing.write_image(str(tmp_path / "out.png"), np.zeros((4, 4, 3), np.uint8))
     assert caught.value.filename == str(tmp_path / "out.png") and caught.value.errno == errno.EROFS

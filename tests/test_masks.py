@@ -104,7 +104,7 @@ def _write_mask(path, array, mode=None):
 def test_a_folder_of_0_1_masks_trains_on_the_holes_inpaint_sees(tmp_path):
     """{0, 1} mask PNGs (as NumPy code often writes them) given as `--masks files:DIR` mark the
     same holes in training as in `tfinpaint inpaint`, not empty ones."""
-    from tfinpaint.io import read_mask
+    from tfinpaint.imagefiles import read_mask
 
     d = tmp_path / "binary"
     d.mkdir()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfinpaint.io import ImageError, read_image
+from tfinpaint.imagefiles import ImageError, read_image
 from tfinpaint.serving import estimates
 from tfinpaint.serving.budget import ClientGone, WorkBudget
 from tfinpaint.serving.errors import ServingError

@@ -21,7 +21,7 @@ from PIL import Image
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 from test_serving_limits import BOMBS, OVERSIZED, SMALL_IMAGE, SMALL_MASK, bytes_body
 
-from tfinpaint import io
+from tfinpaint.imagefiles import MAX_PIXELS
 from tfinpaint.serving.server import DEFAULT_MAX_PIXELS
 
 # A hard cap on the server's heap: a bomb that slipped through would need gigabytes, and must
@@ -228,7 +228,7 @@ def test_serve_without_a_model_serves_the_shipped_default_model(base_path, tmp_p
         # No --max-pixels: the API keeps its whole-image cap, the page (windowed) takes what
         # `tfinpaint inpaint` takes, so a 12 MP photo is not refused.
         status, body = server.request("GET", "/v1/app/models")
-        assert status == 200 and body["limits"]["max_pixels"] == io.MAX_PIXELS
+        assert status == 200 and body["limits"]["max_pixels"] == MAX_PIXELS
         big = [tf.io.encode_png(np.zeros((2100, 2100, c), np.uint8)).numpy() for c in (3, 1)]
         status, body = server.request("POST", "/v1/models/default:predict", bytes_body(*big))
         assert status == 400 and f"limit is {DEFAULT_MAX_PIXELS}" in body["error"], body

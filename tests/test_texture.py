@@ -10,7 +10,7 @@ import pytest
 
 from tfinpaint.data import demo_data_dir
 from tfinpaint.evaluation import texture
-from tfinpaint.io import read_image
+from tfinpaint.imagefiles import read_image
 
 PHOTO = "aitzgorri_s1280_r4c4.jpg"  # 256 px of grass with fallen leaves
 

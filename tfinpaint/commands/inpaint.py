@@ -3,39 +3,41 @@
 Pairs: one image and one mask; several images with as many masks; one mask for several images
 or for a whole folder (a watermark: images of another size are listed and skipped, or the mask
 is resized with `--resize-mask`); or a folder of images with a folder of masks matched by file
-stem (`a.jpg` <- `a.png` or `a_mask.png`; masks beside the photos as `a_mask.png`), see
-`inpaint_files`. Outputs go next to each input as `<stem>_inpainted.<ext>`, or into `-o` (a file
-for a single image, else a folder), with the input's ICC profile, EXIF, DPI and text. Nothing is
-overwritten without `--overwrite`, and an input is never overwritten at all; `--skip-existing`
-finishes an interrupted folder run. The model is loaded once for all images (a progress bar on
-a terminal); an output that cannot be written (disk full, read-only) stops the run with one
+stem (`a.jpg` <- `a.png` or `a_mask.png`; masks beside the photos as `a_mask.png`): see
+`tfinpaint.inference.file_pairs`, which pairs, plans, reads and writes the files. Outputs go
+next to each input as `<stem>_inpainted.<ext>`, or into `-o` (a file for a single image, else a
+folder), with the input's ICC profile, EXIF, DPI and text. Nothing is overwritten without
+`--overwrite`, and an input is never overwritten at all; `--skip-existing` finishes an
+interrupted folder run. The model is loaded once for all images (a progress bar on a
+terminal); an output that cannot be written (disk full, read-only) stops the run with one
 message naming it, since the rest would fail alike.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
-import errno
 import os
 import sys
 import warnings
 
-import numpy as np
 from tqdm import tqdm
 
-from tfinpaint.baselines import BASELINES
 from tfinpaint.commands import add_examples
-from tfinpaint.commands.inpaint_files import (
+from tfinpaint.convention import InputWarning
+from tfinpaint.imagefiles import MAX_PIXELS, read_image
+from tfinpaint.inference import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, inpaint, load_inpainter
+from tfinpaint.inference.baselines import BASELINES
+from tfinpaint.inference.file_pairs import (
+    OutputError,
+    PairMasks,
+    Skipped,
     UsageError,
     check_existing,
-    output_is_file,
+    make_output_folder,
     pair_inputs,
     plan_outputs,
+    write_output,
 )
-from tfinpaint.convention import InputWarning
-from tfinpaint.inference import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, inpaint, load_inpainter
-from tfinpaint.io import MAX_PIXELS, MaskSizeError, fit_mask, read_image, read_mask, write_image
 from tfinpaint.postprocess import BLENDS
 
 PROG = "tfinpaint inpaint"
@@ -162,55 +164,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
-class Skipped(Exception):
-    """An image left out on purpose (a shared mask of another size); the message says why."""
-
-
-class OutputError(Exception):
-    """An output that cannot be written for a reason every later one shares (no space, a
-    read-only or forbidden folder); the message names the output asked for."""
-
-
-# Errors of the output folder or disk, not of one image: the run stops at the first.
-_STOPPING_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
-
-
-def _hole_for(args, mask_path: str, loaded, shared: bool, masks: dict) -> np.ndarray:
-    """The image's hole from `mask_path`, read once per mask file (a shared watermark mask
-    is decoded once for a whole folder) and fitted to the image's size."""
-    if mask_path not in masks:
-        masks[mask_path] = read_mask(mask_path, max_pixels=args.max_pixels)
-    try:
-        return fit_mask(
-            masks[mask_path],
-            loaded.size,
-            resize=args.resize_mask,
-            mask_name=mask_path,
-            image_name=loaded.path,
-        )
-    except MaskSizeError as e:
-        if not shared:
-            raise
-        h, w = masks[mask_path].shape
-        raise Skipped(
-            f"{loaded.path}: skipped: {loaded.size[1]}x{loaded.size[0]}, the shared mask {mask_path} "
-            f"is {w}x{h} (--resize-mask resizes it)."
-        ) from e
-
-
-def _write(args, path: str, rgb, loaded) -> None:
-    try:
-        # The alpha goes back unchanged: transparency is not the model's to fill.
-        write_image(path, rgb, loaded.alpha, overwrite=args.overwrite, quality=args.quality, meta=loaded.meta)
-    except OSError as e:
-        if e.errno not in _STOPPING_ERRNOS:
-            raise
-        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
-
-
-def _inpaint_pair(args, model, image_path: str, mask_path: str, outputs: list[str], state) -> None:
+def _inpaint_pair(args, model, image_path: str, mask_path: str, outputs: list[str], masks: PairMasks) -> None:
     loaded = read_image(image_path, max_pixels=args.max_pixels)
-    hole = _hole_for(args, mask_path, loaded, state["shared"][mask_path] > 1, state["masks"])
+    hole = masks.hole(mask_path, loaded)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InputWarning)
         results = inpaint(
@@ -228,7 +184,7 @@ def _inpaint_pair(args, model, image_path: str, mask_path: str, outputs: list[st
         # The mask went in as an array: say which image (and mask) the warning is about.
         _say(f"{PROG}: warning: {image_path} with {mask_path}: {warning.message}")
     for path, rgb in zip(outputs, results if args.samples > 1 else [results]):
-        _write(args, path, rgb, loaded)
+        write_output(path, rgb, loaded, overwrite=args.overwrite, quality=args.quality)
         tqdm.write(f"wrote {path}", file=sys.stdout)
 
 
@@ -265,9 +221,7 @@ def _run(args, finished: list) -> int:
             pairs = pair_inputs(args.images, args.mask)
             plans = plan_outputs(pairs, args.output, args.samples)
             todo = check_existing(plans, args.overwrite, args.skip_existing)
-            if args.output is not None:
-                is_file = output_is_file(args.output)
-                os.makedirs((os.path.dirname(args.output) if is_file else args.output) or ".", exist_ok=True)
+            make_output_folder(args.output)
             model = load_inpainter(args.model, max_side=args.max_side, context=args.context)
             if args.samples > 1 and not model.can_sample:
                 raise UsageError(
@@ -277,7 +231,7 @@ def _run(args, finished: list) -> int:
         except (ValueError, OSError) as e:
             print(f"{PROG}: error: {e}", file=sys.stderr)
             return 2
-        state = {"shared": collections.Counter(mask for _, mask in pairs), "masks": {}}
+        masks = PairMasks(pairs, resize=args.resize_mask, max_pixels=args.max_pixels)
         failed, skipped = 0, []
         if not all(todo):
             print(f"{PROG}: {todo.count(False)} of {len(pairs)} images already done (--skip-existing).")
@@ -288,7 +242,7 @@ def _run(args, finished: list) -> int:
             work, unit="image", disable=None if len(work) > 1 else True
         ):
             try:
-                _inpaint_pair(args, model, image_path, mask_path, outputs, state)
+                _inpaint_pair(args, model, image_path, mask_path, outputs, masks)
             except Skipped as e:
                 skipped.append(image_path)
                 _say(f"{PROG}: {e}")

@@ -7,7 +7,7 @@ import os
 import sys
 
 from tfinpaint.commands import add_examples
-from tfinpaint.io import MAX_PIXELS
+from tfinpaint.imagefiles import MAX_PIXELS
 from tfinpaint.serving.server import DEFAULT_MAX_PIXELS, DEFAULT_MAX_REQUEST_BYTES
 
 

@@ -1,5 +1,5 @@
 """Masks read from image files: a folder or a list of masks, drawn at random or paired with the
-images by name, read by the package's one mask rule (`tfinpaint.io.read_mask`: white >= 128 or
+images by name, read by the package's one mask rule (`tfinpaint.imagefiles.read_mask`: white >= 128 or
 {0, 1} = hole), optionally the hash-chosen training or test part of the folder.
 """
 
@@ -127,11 +127,11 @@ def _split_masks(paths: list, source: str, split: str | None) -> list:
 def _read_mask(path: str, size: int) -> np.ndarray:
     """One mask file -> uint8 [size, size] with 1 = hole, read as `tfinpaint inpaint` reads it.
 
-    `tfinpaint.io.read_mask` applies the package's mask rule (`convention.hole_from_values`:
+    `tfinpaint.imagefiles.read_mask` applies the package's mask rule (`convention.hole_from_values`:
     white >= 128 = hole, {0, 1} masks accepted) after the same decoding (EXIF orientation,
     16-bit scaling, alpha), so a mask folder marks the same holes in training and inference.
     """
-    from tfinpaint.io import ImageError, read_mask
+    from tfinpaint.imagefiles import ImageError, read_mask
 
     try:
         hole = read_mask(path)

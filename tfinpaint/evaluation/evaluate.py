@@ -40,9 +40,9 @@ from tfinpaint.convention import to_uint8
 from tfinpaint.evaluation import scoring
 from tfinpaint.evaluation.features import FeatureScorer
 from tfinpaint.evaluation.grid import inpainting_grid
+from tfinpaint.imagefiles import write_bytes_atomic, write_image
+from tfinpaint.inference.inpainters import Inpainter
 from tfinpaint.inference.loading import load_inpainter
-from tfinpaint.inpainters import Inpainter
-from tfinpaint.io import write_bytes_atomic, write_image
 from tfinpaint.postprocess import BLENDS, apply_blend
 
 # The papers score centre holes and random holes as two protocols, never one mix (paper 1

@@ -11,7 +11,7 @@ import shutil
 import uuid
 
 from tfinpaint.artifacts import newest_version
-from tfinpaint.io import write_bytes_atomic
+from tfinpaint.imagefiles import write_bytes_atomic
 
 CONFIG_FILE = "models.config"
 

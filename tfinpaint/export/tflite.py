@@ -21,9 +21,9 @@ import tensorflow as tf
 
 from tfinpaint.export.publishing import ExportError
 from tfinpaint.export.signatures import track_captured_variables
+from tfinpaint.imagefiles import write_bytes_atomic
 from tfinpaint.inference.sizing import SizePolicy
 from tfinpaint.inference.windows import run_window
-from tfinpaint.io import write_bytes_atomic
 
 TFLITE_VARIANTS = ("fp32", "fp16", "int8")
 # The largest default side: a phone model's input, when the window side allows it.

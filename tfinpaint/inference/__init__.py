@@ -1,6 +1,9 @@
 """Inpainting with trained and exported models, for photos of any size.
 
-- `inpaint()` (`api`): one photo in one call, what `tfinpaint inpaint` runs.
+- `Inpainter` (`inpainters`): the one interface every method has, so evaluations put them
+  side by side; the classical fills behind it (`baselines`: telea, ns, biharmonic, patchmatch).
+- `inpaint()` (`api`): one photo in one call, what `tfinpaint inpaint` runs for each photo;
+  `file_pairs`: the (photo, mask) files of a run over many, their outputs planned and written.
 - `load_inpainter`, `load_model_inpainter`, `load_generator` (`loading`): from a `--model`
   value (a baseline name, `default`, a `.keras` file, an export, a run directory).
 - `KerasInpainter`, `SavedModelInpainter` (`model_inpainters`): networks as `Inpainter`s.

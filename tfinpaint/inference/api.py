@@ -9,9 +9,9 @@ import numpy as np
 
 from tfinpaint import maskops
 from tfinpaint.convention import InputWarning, hole_map
+from tfinpaint.imagefiles import read_image, read_mask
+from tfinpaint.inference.inpainters import Inpainter
 from tfinpaint.inference.loading import load_inpainter
-from tfinpaint.inpainters import Inpainter
-from tfinpaint.io import read_image, read_mask
 from tfinpaint.postprocess import BLENDS, apply_blend
 
 
@@ -69,8 +69,8 @@ def inpaint(
     """Complete the hole of one photo.
 
     Args:
-        image: uint8 [H, W, 3] RGB, or a path (read with `tfinpaint.io.read_image`).
-        mask: a path (white >= 128 = hole, see `tfinpaint.io.read_mask`), or an array [H, W] /
+        image: uint8 [H, W, 3] RGB, or a path (read with `tfinpaint.imagefiles.read_image`).
+        mask: a path (white >= 128 = hole, see `tfinpaint.imagefiles.read_mask`), or an array [H, W] /
             [H, W, 1]: bool, integers (the file rule: >= 128, or {0, 1}) or floats (>= 0.5).
         model: an `Inpainter`, a generator, a baseline name ("telea", "ns", "biharmonic") or a
             model `tfinpaint.artifacts.resolve_model` accepts; None = the model shipped with

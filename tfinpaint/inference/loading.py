@@ -12,9 +12,9 @@ import typing
 
 from tfinpaint import artifacts, default_export
 from tfinpaint.artifacts import ModelPathError
-from tfinpaint.baselines import BASELINES
+from tfinpaint.inference.baselines import BASELINES
+from tfinpaint.inference.inpainters import Inpainter
 from tfinpaint.inference.sizing import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE
-from tfinpaint.inpainters import Inpainter
 
 if typing.TYPE_CHECKING:
     from tfinpaint.inference.model_inpainters import ModelInpainter

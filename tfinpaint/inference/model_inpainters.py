@@ -16,9 +16,9 @@ import tensorflow as tf
 
 from tfinpaint.artifacts import ModelPathError, is_saved_model
 from tfinpaint.convention import InputWarning, composite, to_uint8
+from tfinpaint.inference.inpainters import Inpainter, check_batch
 from tfinpaint.inference.sizing import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, SizePolicy
 from tfinpaint.inference.windows import complete, complete_whole
-from tfinpaint.inpainters import Inpainter, check_batch
 
 
 def _warn(message: str) -> None:

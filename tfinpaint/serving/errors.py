@@ -41,17 +41,24 @@ _TF_ERROR_CODES = {
 class ServingError(Exception):
     """A request the server refuses; `code` is a canonical status name (INVALID_ARGUMENT …).
 
-    `retry_after` (seconds), when set, is sent as REST's `Retry-After` header.
+    `retry_after` (seconds), when set, is sent as REST's `Retry-After` header; `allow`, the
+    methods a 405's `Allow` header names.
     """
 
     def __init__(
-        self, code: str, message: str, http_status: int | None = None, retry_after: int | None = None
+        self,
+        code: str,
+        message: str,
+        http_status: int | None = None,
+        retry_after: int | None = None,
+        allow: tuple[str, ...] = ("GET", "POST"),
     ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.http_status = http_status or HTTP_STATUS.get(code, 500)
         self.retry_after = retry_after
+        self.allow = allow
 
     def headers(self) -> dict:
         """The REST answer's extra headers: `Retry-After`, `Allow` for 405."""
@@ -59,7 +66,7 @@ class ServingError(Exception):
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
         if self.http_status == 405:
-            headers["Allow"] = "GET, POST"
+            headers["Allow"] = ", ".join(self.allow)
         return headers
 
 

@@ -3,6 +3,7 @@
 - `GET  /v1/models/<name>[/versions/<v>]` -> model status
 - `GET  /v1/models/<name>[/versions/<v>]/metadata` -> signature defs
 - `POST /v1/models/<name>[/versions/<v>]:predict` -> predictions
+(what these URLs and their JSON documents mean is `tfinpaint.serving.rest`'s).
 
 The browser page's handler, when there is one, is asked first and answers its own routes
 (`/`, `/app/…`, `/v1/app/…`). Errors are `{"error": "…"}` with TF Serving's HTTP codes, also
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import select
 import socket
 import sys
@@ -34,11 +34,10 @@ import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from tfinpaint.serving import estimates
 from tfinpaint.serving.budget import RETRY_AFTER_SECONDS, WorkBudget
 from tfinpaint.serving.errors import ServingError
 from tfinpaint.serving.origin import Refusal, check_request
-from tfinpaint.serving.rest import rest_metadata, rest_predict, version_status
+from tfinpaint.serving.rest import rest_answer
 
 log = logging.getLogger("tfinpaint.serve")
 
@@ -55,11 +54,6 @@ _BUSY = (
     b"Retry-After: %d\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
 )
 _CORS_METHODS = "GET, POST"
-
-_URL = re.compile(
-    r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"
-    r"(?:/labels/(?P<label>[^/:]+))?(?P<verb>:[a-z]+|/metadata)?/?$"
-)
 
 
 class RestHandler(BaseHTTPRequestHandler):
@@ -120,19 +114,6 @@ class RestHandler(BaseHTTPRequestHandler):
         request = (getattr(self, "requestline", "") or "no request line")[:200]
         self._send(status, {"error": f"{message or status.phrase} ({request})"})
 
-    def _route(self):
-        match = _URL.match(self.path.split("?", 1)[0])
-        if not match:
-            raise ServingError("NOT_FOUND", f"Malformed request: {self.command} {self.path}")
-        if match["label"]:
-            raise ServingError("INVALID_ARGUMENT", "version labels are not supported; use /versions/<number>")
-        version = match["version"]
-        if version is not None and not (version.isascii() and version.isdigit() and len(version) <= 18):
-            raise ServingError(
-                "INVALID_ARGUMENT", f"version {version[:40]!r} must be an integer below 10**18"
-            )
-        return match["name"], (int(version) if version is not None else None), match["verb"]
-
     def _dispatch(self) -> None:
         self.cross_origin = None
         body_bytes = 0
@@ -182,28 +163,9 @@ class RestHandler(BaseHTTPRequestHandler):
             if answer is not None:
                 status, headers, content = answer
                 return status, {k: v for k, v in headers.items() if k.lower() != "content-length"}, content
-        return 200, {"Content-Type": "application/json"}, _json_bytes(self._tf_serving(body))
-
-    def _tf_serving(self, body: bytes) -> dict:
-        name, version, verb = self._route()
-        predictor = self.server.predictor
-        if self.command == "GET":
-            if verb is None:
-                return version_status(predictor, name, version)
-            if verb == "/metadata":
-                return rest_metadata(predictor, name, version)
-            raise ServingError("NOT_FOUND", f"Malformed request: GET {self.path}")
-        if verb in (":classify", ":regress"):
-            raise ServingError("UNIMPLEMENTED", f"{verb[1:]} is not served; use :predict")
-        if verb != ":predict":
-            raise ServingError("NOT_FOUND", f"Malformed request: POST {self.path}")
-        work = estimates.rest_predict_bytes(len(body), predictor.max_pixels)
-        with self.server.budget.reserve(work, f"a {len(body)}-byte :predict request", self.client_gone):
-            try:
-                request = json.loads(body)
-            except (ValueError, RecursionError) as error:  # RecursionError: absurd nesting
-                raise ServingError("INVALID_ARGUMENT", f"JSON Parse error: {error}") from None
-            return rest_predict(predictor, name, version, request)
+        server = self.server
+        answer = rest_answer(server.predictor, self.command, self.path, body, server.budget, self.client_gone)
+        return 200, {"Content-Type": "application/json"}, _json_bytes(answer)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
 

@@ -1,7 +1,9 @@
-"""TF Serving's REST API as JSON documents: predict, model status and metadata answers.
+"""TF Serving's REST API: its URLs, and JSON documents for predict, model status and metadata.
 
-The transport (`tfinpaint.serving.http_server`) routes a URL here; these functions turn a
-decoded JSON body into predictor inputs and the outputs back into TF Serving's JSON:
+The transport (`tfinpaint.serving.http_server`) hands `rest_answer` every request that is not
+the page's; it reads the URL (`/v1/models/<name>[/versions/<v>][:predict|/metadata]`), and
+these functions turn a decoded JSON body into predictor inputs and the outputs back into TF
+Serving's JSON:
 
 - `:predict` takes `{"signature_name": …, "instances": [...]}` (row format) or
   `{"inputs": {...}}` (columnar), `{"b64": "…"}` for string inputs, and answers
@@ -13,11 +15,60 @@ decoded JSON body into predictor inputs and the outputs back into TF Serving's J
 from __future__ import annotations
 
 import base64
+import json
+import re
 
 import numpy as np
 
+from tfinpaint.serving import estimates
+from tfinpaint.serving.budget import WorkBudget
 from tfinpaint.serving.errors import ServingError
 from tfinpaint.serving.predictor import Predictor
+
+_URL = re.compile(
+    r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"
+    r"(?:/labels/(?P<label>[^/:]+))?(?P<verb>:[a-z]+|/metadata)?/?$"
+)
+
+
+def parse_url(method: str, path: str) -> tuple[str, int | None, str | None]:
+    """(model name, version or None, verb: `:predict`, `/metadata`, … or None) of a request
+    path (query string allowed); ServingError for a path that is not TF Serving's."""
+    match = _URL.match(path.split("?", 1)[0])
+    if not match:
+        raise ServingError("NOT_FOUND", f"Malformed request: {method} {path}")
+    if match["label"]:
+        raise ServingError("INVALID_ARGUMENT", "version labels are not supported; use /versions/<number>")
+    version = match["version"]
+    if version is not None and not (version.isascii() and version.isdigit() and len(version) <= 18):
+        raise ServingError("INVALID_ARGUMENT", f"version {version[:40]!r} must be an integer below 10**18")
+    return match["name"], (int(version) if version is not None else None), match["verb"]
+
+
+def rest_answer(predictor: Predictor, method: str, path: str, body: bytes, budget: WorkBudget, gone) -> dict:
+    """The JSON answer to a GET or POST of TF Serving's REST API.
+
+    `:predict` takes a place in `budget` (its estimate from the body's length) before its JSON
+    is parsed; `gone` returns True once the client has disconnected while it waits.
+    """
+    name, version, verb = parse_url(method, path)
+    if method == "GET":
+        if verb is None:
+            return version_status(predictor, name, version)
+        if verb == "/metadata":
+            return rest_metadata(predictor, name, version)
+        raise ServingError("NOT_FOUND", f"Malformed request: GET {path}")
+    if verb in (":classify", ":regress"):
+        raise ServingError("UNIMPLEMENTED", f"{verb[1:]} is not served; use :predict")
+    if verb != ":predict":
+        raise ServingError("NOT_FOUND", f"Malformed request: POST {path}")
+    work = estimates.rest_predict_bytes(len(body), predictor.max_pixels)
+    with budget.reserve(work, f"a {len(body)}-byte :predict request", gone):
+        try:
+            request = json.loads(body)
+        except (ValueError, RecursionError) as error:  # RecursionError: absurd nesting
+            raise ServingError("INVALID_ARGUMENT", f"JSON Parse error: {error}") from None
+        return rest_predict(predictor, name, version, request)
 
 
 def _json_value(array: np.ndarray, name: str):

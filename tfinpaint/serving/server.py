@@ -27,7 +27,7 @@ import importlib
 import signal
 import threading
 
-from tfinpaint.io import MAX_PIXELS
+from tfinpaint.imagefiles import MAX_PIXELS
 from tfinpaint.serving.app_context import AppContext
 from tfinpaint.serving.budget import DEFAULT_MAX_WORK_BYTES, WorkBudget
 from tfinpaint.serving.http_server import BODY_SECONDS, MAX_CONNECTIONS, RestServer

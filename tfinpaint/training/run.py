@@ -326,9 +326,9 @@ def report_dir(run_dir: str, protocol: str) -> str:
 def _evaluate(gan, config: ExperimentConfig, run_dir: str, log) -> dict:
     """Protocol -> report: the generator beside the classical baselines on the test split, once
     per protocol of `report_protocols` (the papers score centre and random holes apart)."""
-    from tfinpaint.baselines import CORE_BASELINES
     from tfinpaint.evaluation.evaluate import evaluate, report_protocols
     from tfinpaint.inference import KerasInpainter
+    from tfinpaint.inference.baselines import CORE_BASELINES
 
     data = config.data
     inpainters = [KerasInpainter(gan.generator, name=config.name), *CORE_BASELINES]

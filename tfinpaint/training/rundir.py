@@ -26,7 +26,7 @@ def read_json(path: str, what: str) -> dict:
 
 
 def write_json(path: str, value) -> None:
-    from tfinpaint.io import write_bytes_atomic
+    from tfinpaint.imagefiles import write_bytes_atomic
 
     write_bytes_atomic(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
 

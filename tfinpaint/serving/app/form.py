@@ -1,4 +1,5 @@
-"""multipart/form-data bodies (what a browser's `FormData` sends), parsed without `cgi`.
+"""multipart/form-data bodies (what a browser's `FormData` sends), parsed without `cgi`, and the
+page's fields read from them; a field that cannot be used is a `FormError` naming it.
 
 The standard library's `cgi` module is deprecated (removed in Python 3.13) and `email`'s
 parser reads binary parts line by line; a form is split on its boundary in one pass here.
@@ -7,11 +8,17 @@ parser reads binary parts line by line; a form is split on its boundary in one p
 from __future__ import annotations
 
 import dataclasses
+import re
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
 # The page's forms have eight fields; a body of a million tiny ones is refused before parsing.
 MAX_FIELDS = 32
+# `dilate` and `feather` beyond this many pixels are refused: the page's slider stops far below.
+MAX_GROW_PIXELS = 1000
+MAX_SEED = 2**31 - 1
+_DIGITS = re.compile(r"^-?[0-9]{1,12}$")
+_FORMATS = {"": "png", "png": "png", "jpeg": "jpeg", "jpg": "jpeg"}
 
 
 class FormError(ValueError):
@@ -92,3 +99,51 @@ def parse_form(content_type: str, body: bytes) -> dict[str, FormField]:
         filename = _param(disposition, "filename")
         fields[name] = FormField(name=name, filename=filename, data=data)
     return fields
+
+
+def label(field: FormField) -> str:
+    """How messages name a field: its name, and the uploaded file's name when there is one."""
+    return f"{field.name} {field.filename!r}" if field.filename else field.name
+
+
+def file_field(form: dict[str, FormField], name: str) -> FormField:
+    """The uploaded file `name`; FormError when it is missing or empty."""
+    field = form.get(name)
+    if field is None or not field.data:
+        raise FormError(f"form field {name!r}: missing or empty; expected an uploaded file")
+    return field
+
+
+def text_field(form: dict[str, FormField], name: str) -> str:
+    """A text field's value, stripped; "" when the form does not have it."""
+    return form[name].text if name in form else ""
+
+
+def _integer(form: dict[str, FormField], name: str, low: int, high: int, expected: str) -> int | None:
+    """A form field's integer in [low, high]; None when empty; FormError naming the field otherwise."""
+    text = text_field(form, name)
+    if not text:
+        return None
+    if not _DIGITS.match(text) or not low <= int(text) <= high:
+        raise FormError(f"form field {name!r}: {text[:40]!r}; expected {expected}")
+    return int(text)
+
+
+def seed_field(form: dict[str, FormField]) -> int | None:
+    """`seed`: None (the deterministic completion) or an integer from 0 to `MAX_SEED`."""
+    return _integer(form, "seed", 0, MAX_SEED, f"an integer from 0 to {MAX_SEED}, or nothing")
+
+
+def pixels_field(form: dict[str, FormField], name: str) -> int:
+    """`dilate` or `feather`: whole pixels from 0 to `MAX_GROW_PIXELS` (empty = 0)."""
+    expected = f"a whole number of pixels from 0 to {MAX_GROW_PIXELS}"
+    return _integer(form, name, 0, MAX_GROW_PIXELS, expected) or 0
+
+
+def format_field(form: dict[str, FormField]) -> str:
+    """`format`: "png" (also when empty) or "jpeg" (also written "jpg")."""
+    text = text_field(form, "format")
+    fmt = _FORMATS.get(text.lower())
+    if fmt is None:
+        raise FormError(f"form field 'format': {text[:40]!r}; expected png or jpeg")
+    return fmt

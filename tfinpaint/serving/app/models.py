@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable, Mapping
 
 from tfinpaint import artifacts
-from tfinpaint.baselines import BASELINES
 from tfinpaint.inference import ModelInpainter, load_model_inpainter
-from tfinpaint.inpainters import Inpainter
+from tfinpaint.inference.baselines import BASELINES
+from tfinpaint.inference.inpainters import Inpainter
 
 log = logging.getLogger("tfinpaint.serve.app")
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tfinpaint.convention import InputWarning, hole_from_values
-from tfinpaint.io import ImageError, read_image, read_mask, write_image
+from tfinpaint.imagefiles import ImageError, read_image, read_mask, write_image
 
 
 def _gradient(h=24, w=32):

@@ -3,8 +3,8 @@
 An inpainted photo written without its colour profile looks colour-shifted in every viewer that
 manages colour (a Display P3 or Adobe RGB photo shown as sRGB), and one written without its EXIF
 loses the camera, date and GPS data its owner expects to keep. `ImageMeta` holds what
-`tfinpaint.io.read_image` found and `save_options` turns it into Pillow's save arguments for the
-output's format, so `tfinpaint.io.write_image` writes it back.
+`tfinpaint.imagefiles.read_image` found and `save_options` turns it into Pillow's save arguments for the
+output's format, so `tfinpaint.imagefiles.write_image` writes it back.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Which files `tfinpaint inpaint` reads and writes: (photo, mask) pairs from the command line's
-IMAGE… and --mask MASK… values, and each pair's output paths, checked before any work.
+"""(photo, mask) file pairs for a run over many photos (`tfinpaint inpaint IMAGE… --mask MASK…`):
+the pairs from the command line's values, each pair's output paths checked before any work,
+each pair's hole read and fitted to its photo, and its outputs written.
 
 A mask folder is matched by file stem (`a.jpg` <- `a.png` or `a_mask.png`). Masks kept beside
 the photos (`S/x.png` + `S/x_mask.png`, `tfinpaint inpaint S --mask S`) pair by the `_mask`
@@ -8,17 +9,41 @@ suffix only: a file is never its own mask, and a `*_mask` file is a mask, never 
 
 from __future__ import annotations
 
+import collections
+import errno
 import os
 
+import numpy as np
 from PIL import Image
 
-from tfinpaint.io import WRITE_FORMATS, output_format
+from tfinpaint.imagefiles import (
+    WRITE_FORMATS,
+    LoadedImage,
+    MaskSizeError,
+    fit_mask,
+    output_format,
+    read_mask,
+    write_image,
+)
 
 MASK_SUFFIX = "_mask"
 
 
 class UsageError(ValueError):
     """Arguments that do not describe a valid set of inputs and outputs."""
+
+
+class Skipped(Exception):
+    """An image left out on purpose (a shared mask of another size); the message says why."""
+
+
+class OutputError(Exception):
+    """An output that cannot be written for a reason every later one shares (no space, a
+    read-only or forbidden folder); the message names the output asked for."""
+
+
+# Errors of the output folder or disk, not of one image: the run stops at the first.
+_STOPPING_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def _readable_extensions() -> set[str]:
@@ -212,3 +237,65 @@ def check_existing(plans, overwrite: bool, skip_existing: bool) -> list[bool]:
             "do the rest, or --overwrite to replace them."
         )
     return [True] * len(plans)
+
+
+def make_output_folder(output: str | None) -> None:
+    """Create `-o`'s folder (a file's folder, or the folder it names) when it does not exist."""
+    if output is None:
+        return
+    os.makedirs((os.path.dirname(output) if output_is_file(output) else output) or ".", exist_ok=True)
+
+
+class PairMasks:
+    """The holes of a run's pairs, each mask file read once (a shared watermark mask is decoded
+    once for a whole folder) and fitted to its photo's size.
+
+    Args:
+        pairs: the run's (image, mask) paths; a mask named by several pairs is shared.
+        resize: resize a mask of another size (nearest neighbour) instead of refusing it.
+        max_pixels: as for `read_mask`.
+    """
+
+    def __init__(self, pairs, *, resize: bool, max_pixels: int):
+        self._shared = collections.Counter(mask for _, mask in pairs)
+        self._masks: dict[str, np.ndarray] = {}
+        self.resize = resize
+        self.max_pixels = max_pixels
+
+    def hole(self, mask_path: str, loaded: LoadedImage) -> np.ndarray:
+        """The photo's hole, uint8 [H, W] (1 = hole).
+
+        Raises:
+            MaskSizeError: a mask of its own of another size (without `resize`).
+            Skipped: a shared mask of another size (without `resize`): the photo is left out.
+        """
+        if mask_path not in self._masks:
+            self._masks[mask_path] = read_mask(mask_path, max_pixels=self.max_pixels)
+        try:
+            return fit_mask(
+                self._masks[mask_path],
+                loaded.size,
+                resize=self.resize,
+                mask_name=mask_path,
+                image_name=loaded.path,
+            )
+        except MaskSizeError as e:
+            if self._shared[mask_path] < 2:
+                raise
+            h, w = self._masks[mask_path].shape
+            raise Skipped(
+                f"{loaded.path}: skipped: {loaded.size[1]}x{loaded.size[0]}, the shared mask {mask_path} "
+                f"is {w}x{h} (--resize-mask resizes it)."
+            ) from e
+
+
+def write_output(path: str, rgb: np.ndarray, loaded: LoadedImage, *, overwrite: bool, quality: int) -> None:
+    """Write one output with the input's alpha and metadata; `OutputError` when the folder or
+    disk refuses it (every later output would fail alike)."""
+    try:
+        # The alpha goes back unchanged: transparency is not the model's to fill.
+        write_image(path, rgb, loaded.alpha, overwrite=overwrite, quality=quality, meta=loaded.meta)
+    except OSError as e:
+        if e.errno not in _STOPPING_ERRNOS:
+            raise
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None

@@ -1,6 +1,6 @@
 """The one interface every inpainting method has, so evaluations put them side by side.
 
-Classical baselines (`tfinpaint.baselines`) and trained or exported models
+Classical baselines (`tfinpaint.inference.baselines`) and trained or exported models
 (`tfinpaint.inference`) implement `Inpainter`; `tfinpaint.inference.load_inpainter` turns a
 command-line `--model` value into one.
 """

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from tfinpaint.convention import composite
-from tfinpaint.inpainters import Inpainter, check_batch
+from tfinpaint.inference.inpainters import Inpainter, check_batch
 
 # A hole covering the whole image leaves nothing to propagate from: OpenCV returns arbitrary
 # values and scikit-image raises. Such an image gets this flat grey fill instead.
