@@ -261,7 +261,7 @@ def test_non_finite_loss_stops_before_saving(tmp_path, monkeypatch):
 
     def build_poisoned(config, global_batch_size):
         gan = real_build(config, global_batch_size)
-        step = gan.train_step
+        step = gan.train_one_step
 
         def poisoned(batch):
             logs = step(batch)
@@ -269,7 +269,7 @@ def test_non_finite_loss_stops_before_saving(tmp_path, monkeypatch):
             poison = tf.where(gan.step >= 4, float("nan"), 0.0)
             return {**logs, "rec_loss": logs["rec_loss"] + poison}
 
-        gan.train_step = poisoned
+        gan.train_one_step = poisoned
         return gan
 
     monkeypatch.setattr(tfinpaint.training.build, "build_gan", build_poisoned)

@@ -148,8 +148,8 @@ def train(
     if start == 0:
         board.config(config.to_json())
 
-    train_fn = make_step_function(dist, gan.train_step, jit_compile=train_cfg.jit_compile)
-    eval_fn = make_step_function(dist, gan.test_step)
+    train_fn = make_step_function(dist, gan.train_one_step, jit_compile=train_cfg.jit_compile)
+    eval_fn = make_step_function(dist, gan.validate_one_step)
     val_count = sum(1 for _ in val_ds)  # fills the cache; the split may hold fewer batches
     if val_count == 0:
         log("no validation batch: the validation split holds fewer images than one global batch")

@@ -6,7 +6,7 @@ fakes) and fresh interpolation weights, the batch's real images are reused. One 
 consumes one batch, which keeps the data iterator, the checkpoint and the step counter in
 lockstep, at the price of critic updates that see the same real images n_critic times.
 
-The critic loop runs in the graph, in the cross-replica step of `InpaintingGAN`.
+The critic loop runs in the graph (`Paper1GAN.run_updates`), in the cross-replica context.
 
 Randomness: the latent noise and the interpolation weights of example `i` come from stateless
 RNGs keyed by (`batch["index"][i]`, training seed, step, critic iteration, purpose), so every
@@ -159,8 +159,12 @@ class Paper1GAN(InpaintingGAN):
         """Adam(lr, beta_1, beta_2) for every role ("generator" = encoder + decoder, "d1", "d2")."""
         return keras.optimizers.Adam(self.lr, beta_1=self.beta_1, beta_2=self.beta_2, name=role)
 
-    def phase_updates(self) -> list:
-        return [[(self._critic_step, self.n_critic), (self._generator_step, 1)]]
+    def run_updates(self, batch, step) -> None:
+        """WGAN-GP's Algorithm 1 (Gulrajani et al. 2017): `n_critic` updates of each critic, then
+        one of the encoder and generator, all on the step's batch (docs/SPEC-paper1.md)."""
+        for iteration in tf.range(self.n_critic):
+            self.on_replicas(self._critic_update, batch, step, iteration)
+        self.on_replicas(self._generator_update, batch, step)
 
     def _forward(self, batch, step, iteration, training):
         """Both paths through the generator; returns the pieces the losses need.
@@ -204,7 +208,7 @@ class Paper1GAN(InpaintingGAN):
             "posterior": (post_mean, post_std),
         }
 
-    def _critic_step(self, batch, step, iteration):
+    def _critic_update(self, batch, step, iteration):
         out = self._forward(batch, step, iteration, training=False)
         real = out["real"]
         fakes = {"d1": tf.stop_gradient(out["rec"][-1]), "d2": tf.stop_gradient(out["completed"])}
@@ -263,7 +267,7 @@ class Paper1GAN(InpaintingGAN):
         )
         return total, terms
 
-    def _generator_step(self, batch, step, iteration):
+    def _generator_update(self, batch, step):
         # The generator's noise stream follows the critics' (iterations 0 .. n_critic - 1).
         with tf.GradientTape() as tape:
             out = self._forward(batch, step, self.n_critic, training=True)
