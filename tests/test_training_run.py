@@ -67,11 +67,11 @@ FINISHED = ["train.precision=mixed_bfloat16"]
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    from tfinpaint.training.run import train
+    from tfinpaint.commands.train import train_export_evaluate
 
     work = tmp_path_factory.mktemp("run")
     lines = []
-    summary = train(
+    summary = train_export_evaluate(
         tiny_config(*FINISHED),
         run_dir=str(work / "run"),
         strategy="one",
@@ -195,7 +195,7 @@ def test_resume_skips_a_truncated_newest_checkpoint_and_says_so(finished_run, tm
     newest = run / "checkpoints" / "ckpt-8.data-00000-of-00001"
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # power loss, full disk
     lines = []
-    summary = train(config, run_dir=str(run), strategy="one", progress=False, log=lines.append)
+    summary = train(config, run_dir=str(run), strategy="one", progress=False, log=lines.append).summary
     broken = next(line for line in lines if "cannot be read" in line)
     assert str(run / "checkpoints" / "ckpt-8") in broken and newest.name in broken, broken
     assert any("newest intact checkpoint, ckpt-6 (step 6)" in line for line in lines), lines
@@ -432,7 +432,7 @@ def test_mixed_float16_runs_with_finite_losses(tmp_path):
         strategy="one",
         progress=False,
         log=lines.append,
-    )
+    ).summary
     assert summary["steps"] == 3
     assert any("policy mixed_float16" in line for line in lines)
 
