@@ -18,6 +18,7 @@ import sys
 import time
 
 from tfinpaint.bench import add_common_arguments, emit
+from tfinpaint.config.papers import PAPERS
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -30,7 +31,7 @@ EXAMPLES = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--paper", type=int, choices=(1, 2), default=2, help="the paper (default: 2)")
+    parser.add_argument("--paper", type=int, choices=sorted(PAPERS), default=2, help="the paper (default: 2)")
     parser.add_argument("--preset", default="paper", help="network widths of this preset (default: paper)")
     parser.add_argument(
         "--set",

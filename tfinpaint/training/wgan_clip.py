@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from tfinpaint import losses, metrics
-from tfinpaint.config import ADV_WEIGHTINGS, CRITIC_REGULARIZERS, CRITIC_ROLES
+from tfinpaint.config import CRITIC_ROLES
 from tfinpaint.models.paper2 import build_critics, build_generator
 from tfinpaint.training.gan import InpaintingGAN
 from tfinpaint.training.noise import noise_seeds, per_example_uniform
@@ -108,21 +108,13 @@ class Paper2GAN(InpaintingGAN):
         rmsprop_lr=5e-5,
         **kwargs,
     ):
-        if critic_regularizer not in CRITIC_REGULARIZERS or adv_weighting not in ADV_WEIGHTINGS:
-            raise ValueError(
-                f"critic_regularizer={critic_regularizer!r}, adv_weighting={adv_weighting!r}: expected "
-                f"one of {CRITIC_REGULARIZERS} and one of {ADV_WEIGHTINGS}"
-            )
+        # The settings are checked by the config (`Paper2Config.validate`).
         self.critic_regularizer, self.gp_weight = critic_regularizer, float(gp_weight)
         self.adv_weighting, self.adv_ratio, self.adv_ramp = adv_weighting, float(adv_ratio), int(adv_ramp)
         self.seed = int(seed)
         # Set before the base class reads `tracked_names`; the penalty keys its noise by "index".
         self.batch_keys = ("image", "mask", "index") if critic_regularizer == "gp" else ("image", "mask")
         super().__init__(generator, critics, global_batch_size, **kwargs)
-        if optimizer not in ("adam", "rmsprop"):
-            raise ValueError(f"optimizer={optimizer!r}: expected 'adam' or 'rmsprop'")
-        if int(t1) < 0 or int(t2) < 0:
-            raise ValueError(f"t1={t1}, t2={t2}: phase lengths must be >= 0")
         adv_weights = dict(adv_weights or {})
         if set(adv_weights) - set(self.critics):
             raise ValueError(

@@ -20,7 +20,6 @@ import keras
 import tensorflow as tf
 
 from tfinpaint import losses, metrics
-from tfinpaint.config.papers import PAPER1_GAN_LOSSES
 from tfinpaint.convention import composite
 from tfinpaint.models.paper1 import (
     ATTENTION_STRIDE,
@@ -125,16 +124,9 @@ class Paper1GAN(InpaintingGAN):
         seed=0,
         **kwargs,
     ):
-        if int(n_critic) < 1:
-            raise ValueError(f"Paper1GAN: n_critic={n_critic}; expected a positive integer")
+        # n_critic, gan_loss and kl_reduction are checked by the config (`Paper1Config.validate`).
         if penalty_score not in ("mean", "sum"):
             raise ValueError(f"Paper1GAN: penalty_score={penalty_score!r}; expected 'mean' or 'sum'")
-        if kl_reduction not in ("mean", "sum"):
-            raise ValueError(
-                f"Paper1GAN: kl_reduction={kl_reduction!r} (model.kl_reduction); expected 'sum' or 'mean'"
-            )
-        if gan_loss not in PAPER1_GAN_LOSSES:
-            raise ValueError(f"Paper1GAN: gan_loss={gan_loss!r}; expected one of {PAPER1_GAN_LOSSES}")
         self.gan_loss = gan_loss  # before the base class reads `tracked_names`
         super().__init__(generator, critics, global_batch_size, **kwargs)
         self.n_critic = int(n_critic)
