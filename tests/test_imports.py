@@ -120,3 +120,34 @@ def test_models_do_not_import_inference_or_export():
         for target in targets
         if target.startswith(("tfinpaint.inference", "tfinpaint.export", "tfinpaint.artifacts"))
     }
+
+
+# A module a reader can hold in mind; a function a reader can follow without scrolling, in the
+# rooms with the most control flow (issue 21's bar).
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 80
+FUNCTION_ROOMS = ("training", "inference", "serving")
+
+
+def test_modules_and_functions_stay_readable():
+    too_long = []
+    for folder, _, files in os.walk(PACKAGE_DIR):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, PACKAGE_DIR)
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+            if source.count("\n") > MAX_MODULE_LINES:
+                too_long.append(f"{relative}: {source.count(chr(10))} lines (max {MAX_MODULE_LINES})")
+            if relative.split(os.sep)[0] not in FUNCTION_ROOMS:
+                continue
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    length = node.end_lineno - node.lineno + 1
+                    if length > MAX_FUNCTION_LINES:
+                        too_long.append(
+                            f"{relative}: {node.name} is {length} lines (max {MAX_FUNCTION_LINES})"
+                        )
+    assert not too_long, "\n".join(too_long)

@@ -53,7 +53,7 @@ def _trainer(strategy_name, batch):
     with strategy.scope():
         gan = wgan_gp.build_gan(CONFIG, BATCH)
         gan.build_optimizers(lambda name: keras.optimizers.SGD(LEARNING_RATES[name]))
-    step = make_step_function(strategy, gan.train_step)
+    step = make_step_function(strategy, gan.train_one_step)
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
     return gan, lambda: step(iterator)
 
@@ -72,11 +72,14 @@ def one_device(batch):
     steps after 60 further ones: one compiled step serves every test here (tracing costs tens
     of seconds), and the later steps leave the recorded figures as they were."""
     gan, step = _trainer("one", batch)
-    logs = [step() for _ in range(3)]
     optimizers = gan.optimizers()
-    counts = [int(gan.step.numpy())] + [
-        int(optimizers[name].iterations.numpy()) for name in ("generator", "d1", "d2")
-    ]
+    logs, counts = [], []
+    for _ in range(3):
+        logs.append(step())
+        counts.append(
+            [int(gan.step.numpy())]
+            + [int(optimizers[name].iterations.numpy()) for name in ("generator", "d1", "d2")]
+        )
     weights = _weights(gan)
     # The trackers were fresh: logs[-1] holds the means over the first 3 steps.
     l1_first = _l1(logs[-1])
@@ -93,8 +96,9 @@ def test_step_logs_and_counters(one_device):
     gan, _, logs, _, counts, _ = one_device
     assert set(logs[-1]) == set(gan.tracked_names)
     assert all(np.isfinite(float(v)) for v in logs[-1].values())
-    # Step counter and generator updates: one per step; the in-graph critic loop: n_critic.
-    assert counts == [3, 3, 3 * N_CRITIC, 3 * N_CRITIC]
+    # The update order of `Paper1GAN.run_updates`, after each step: step counter and generator
+    # updates one per step, each critic n_critic per step (the in-graph critic loop).
+    assert counts == [[n, n, n * N_CRITIC, n * N_CRITIC] for n in (1, 2, 3)]
 
 
 def test_two_replicas_match_one_device(batch, one_device):
@@ -156,7 +160,7 @@ def test_default_optimizers_and_config_round_trip():
     with pytest.raises(ValueError, match="critics"):
         wgan_gp.Paper1GAN(gan.generator, {"d1": gan.critics["d1"]}, 8)
     with pytest.raises(ValueError, match=r"missing \['index'\]"):
-        gan.train_step({"image": tf.zeros((1, 32, 32, 3)), "mask": tf.zeros((1, 32, 32, 1))})
+        gan.train_one_step({"image": tf.zeros((1, 32, 32, 3)), "mask": tf.zeros((1, 32, 32, 1))})
 
 
 def test_test_step_reports_psnr_and_ssim(batch):
@@ -183,8 +187,8 @@ def test_least_squares_critics_train_without_a_penalty(batch):
     tensors = {k: tf.constant(v) for k, v in batch.items()}
     critic_before = [v.numpy() for v in gan.critics["d2"].trainable_variables]
     step = tf.constant(0, "int64")
-    gan._critic_step(tensors, step, tf.constant(0))
-    gan._generator_step(tensors, step, tf.constant(0))
+    gan._critic_update(tensors, step, tf.constant(0))
+    gan._generator_update(tensors, step)
     assert any(
         not np.array_equal(a, b.numpy()) for a, b in zip(critic_before, gan.critics["d2"].trainable_variables)
     )

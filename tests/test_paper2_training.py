@@ -49,13 +49,14 @@ def _build(strategy, config, factory=None, batch_size=GLOBAL_BATCH):
         keras.utils.set_random_seed(0)
         gan = wgan_clip.build_gan(config, batch_size)
         gan.build_optimizers(factory)
-    return gan, make_step_function(strategy, gan.train_step)
+    return gan, make_step_function(strategy, gan.train_one_step)
 
 
 def _snapshot(gan):
     return {
         "generator": [v.numpy().copy() for v in gan.generator.variables],
         "critics": [v.numpy().copy() for c in gan.critics.values() for v in c.variables],
+        "updates": {role: int(o.iterations.numpy()) for role, o in gan.optimizers().items()},
     }
 
 
@@ -136,6 +137,20 @@ def test_each_phase_updates_only_its_networks(one_device):
             assert c_changed == critic_expected
             assert all(g_changed[i] for i, v in enumerate(gan.generator.variables) if v.trainable)
     assert int(gan.step.numpy()) == N_STEPS
+
+
+def test_update_order_of_each_phase(one_device):
+    """Algorithm 1, one step per phase: phase 1 one generator update, phase 2 one critic update,
+    phase 3 one of each (`Paper2GAN.run_updates`)."""
+    _, _, snapshots, _ = one_device
+    updates = [s["updates"] for s in snapshots]
+    steps = [{role: b[role] - a[role] for role in b} for a, b in zip(updates, updates[1:])]
+    assert steps == [
+        {"generator": 1, "critics": 0},
+        {"generator": 0, "critics": 1},
+        {"generator": 1, "critics": 1},
+        {"generator": 1, "critics": 1},
+    ]
 
 
 def test_critic_weights_are_clipped_from_the_start_and_after_every_update(one_device):

@@ -67,11 +67,11 @@ FINISHED = ["train.precision=mixed_bfloat16"]
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    from tfinpaint.training.run import train
+    from tfinpaint.commands.train import train_export_evaluate
 
     work = tmp_path_factory.mktemp("run")
     lines = []
-    summary = train(
+    summary = train_export_evaluate(
         tiny_config(*FINISHED),
         run_dir=str(work / "run"),
         strategy="one",
@@ -195,7 +195,7 @@ def test_resume_skips_a_truncated_newest_checkpoint_and_says_so(finished_run, tm
     newest = run / "checkpoints" / "ckpt-8.data-00000-of-00001"
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # power loss, full disk
     lines = []
-    summary = train(config, run_dir=str(run), strategy="one", progress=False, log=lines.append)
+    summary = train(config, run_dir=str(run), strategy="one", progress=False, log=lines.append).summary
     broken = next(line for line in lines if "cannot be read" in line)
     assert str(run / "checkpoints" / "ckpt-8") in broken and newest.name in broken, broken
     assert any("newest intact checkpoint, ckpt-6 (step 6)" in line for line in lines), lines
@@ -261,7 +261,7 @@ def test_non_finite_loss_stops_before_saving(tmp_path, monkeypatch):
 
     def build_poisoned(config, global_batch_size):
         gan = real_build(config, global_batch_size)
-        step = gan.train_step
+        step = gan.train_one_step
 
         def poisoned(batch):
             logs = step(batch)
@@ -269,7 +269,7 @@ def test_non_finite_loss_stops_before_saving(tmp_path, monkeypatch):
             poison = tf.where(gan.step >= 4, float("nan"), 0.0)
             return {**logs, "rec_loss": logs["rec_loss"] + poison}
 
-        gan.train_step = poisoned
+        gan.train_one_step = poisoned
         return gan
 
     monkeypatch.setattr(tfinpaint.training.build, "build_gan", build_poisoned)
@@ -432,7 +432,7 @@ def test_mixed_float16_runs_with_finite_losses(tmp_path):
         strategy="one",
         progress=False,
         log=lines.append,
-    )
+    ).summary
     assert summary["steps"] == 3
     assert any("policy mixed_float16" in line for line in lines)
 

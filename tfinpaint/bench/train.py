@@ -18,6 +18,7 @@ import sys
 import time
 
 from tfinpaint.bench import add_common_arguments, emit
+from tfinpaint.config.papers import PAPERS
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -30,7 +31,7 @@ EXAMPLES = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--paper", type=int, choices=(1, 2), default=2, help="the paper (default: 2)")
+    parser.add_argument("--paper", type=int, choices=sorted(PAPERS), default=2, help="the paper (default: 2)")
     parser.add_argument("--preset", default="paper", help="network widths of this preset (default: paper)")
     parser.add_argument(
         "--set",
@@ -149,7 +150,7 @@ def measure(
         start = phase_start(gan, phase, config.total_steps())
         batch = random_batch(batch_size, image_size, np)
         iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
-        compiled = make_step_function(strategy, gan.train_step, jit_compile=jit)
+        compiled = make_step_function(strategy, gan.train_one_step, jit_compile=jit)
         gan.step.assign(start)
         _block(compiled(iterator))
         elapsed = 0.0
@@ -234,7 +235,7 @@ def attention_share(config, batch_size=4, steps=5) -> dict:
     """Estimate the share of one paper-1 training step spent in the short+long-term attention layer.
 
     Measures, on the current device and without a distribution strategy:
-    - `step_ms`: the compiled `Paper1GAN.train_step` (n_critic critic updates + one generator
+    - `step_ms`: the compiled `Paper1GAN.train_one_step` (n_critic critic updates + one generator
       update) on random images with centre holes, at `config.data.image_size`, averaged over
       `steps` steps after one traced warm-up step;
     - `attention_ms`: the attention layer (query, softmax attention, fusion ResBlock) compiled
@@ -260,7 +261,7 @@ def attention_share(config, batch_size=4, steps=5) -> dict:
     gan.build_optimizers()
     batch = random_batch(batch_size, size, np)
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
-    train = make_step_function(tf.distribute.get_strategy(), gan.train_step)
+    train = make_step_function(tf.distribute.get_strategy(), gan.train_one_step)
     step_ms = _timed(lambda: _block(train(iterator)), steps)
 
     layer = gan.generator.decoder.attention

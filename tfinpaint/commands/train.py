@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+import time
 
 from tfinpaint.commands import add_examples
 from tfinpaint.config import DATASETS_ENV, PRESETS, ConfigError, get_config, resolve_data_root
@@ -140,14 +141,56 @@ def config_from_args(args):
     return resolve_data_root(get_config(args.paper, args.preset, overrides + list(args.overrides)))
 
 
+def train_export_evaluate(
+    config,
+    *,
+    run_dir: str | None = None,
+    overwrite: bool = False,
+    strategy: str = "auto",
+    export_root: str = "saved_models",
+    progress: bool | None = None,
+    log=print,
+) -> dict:
+    """The whole job of `tfinpaint train`: train (or resume) `config`, then, on the chief,
+    export the generator (`train.export`), score it on the test split (`train.evaluate`) and
+    mark the run finished. Returns the summary (`tfinpaint.training.run.train`'s, plus export,
+    report: protocol -> report, and seconds).
+
+    Raises:
+        ConfigError, DataError, RunError: see `tfinpaint.training.run.train`.
+        ExportError: the export failed (the run stays unfinished: rerunning exports again).
+    """
+    import keras
+
+    from tfinpaint.training import results
+    from tfinpaint.training.run import train
+
+    started = time.time()
+    config = resolve_data_root(config)  # config_from_args did it already; a Python caller may not have
+    trained = train(
+        config, run_dir=run_dir, overwrite=overwrite, strategy=strategy, progress=progress, log=log
+    )
+    summary = trained.summary
+    if not trained.chief:
+        return {**summary, "seconds": round(time.time() - started, 1)}
+    # The export and the report run the network as users do, in float32: TFLite has no kernels
+    # for a mixed_bfloat16 generator's layers, which the loaded file would otherwise get.
+    keras.mixed_precision.set_global_policy("float32")
+    if config.train.export:
+        summary["export"] = results.export_generator(config, summary["generator"], export_root, log)
+    if config.train.evaluate:
+        summary["report"] = results.evaluate_generator(trained.generator, config, summary["run_dir"], log)
+    return results.record_finished(config, summary, started, log)
+
+
 def run(args) -> int:
     from tfinpaint.data import DataError
     from tfinpaint.export import ExportError
-    from tfinpaint.training.run import RunError, train
+    from tfinpaint.training.run import RunError
 
     try:
         config = config_from_args(args)
-        summary = train(
+        summary = train_export_evaluate(
             config,
             run_dir=args.run_dir,
             overwrite=args.overwrite,

@@ -29,9 +29,11 @@ from tfinpaint.config.papers import (
     CRITIC_DEPTHS,
     CRITIC_REGULARIZERS,
     CRITIC_ROLES,
-    MODEL_CONFIGS,
+    PAPERS,
+    Paper,
     Paper1Config,
     Paper2Config,
+    registered_paper,
 )
 
 __all__ = [
@@ -44,17 +46,19 @@ __all__ = [
     "DEFAULT_MASKS",
     "DEFAULT_TRAIN_LIST",
     "LEGACY_KEYS",
-    "MODEL_CONFIGS",
+    "PAPERS",
     "PRESETS",
     "ConfigError",
     "DataConfig",
     "ExperimentConfig",
+    "Paper",
     "Paper1Config",
     "Paper2Config",
     "TrainConfig",
     "apply_overrides",
     "data_name",
     "get_config",
+    "registered_paper",
     "resolve_data_root",
     "validate",
 ]

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field, fields
 
 from tfinpaint.config.errors import ConfigError
-from tfinpaint.config.papers import MODEL_CONFIGS, Paper1Config, Paper2Config
+from tfinpaint.config.papers import Paper1Config, Paper2Config, registered_paper
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, d: dict) -> ExperimentConfig:
         """The config a `to_dict()` (a run's config.json) describes, old key names included."""
-        model_cls = MODEL_CONFIGS[d["paper"]]
+        model_cls = registered_paper(d["paper"]).model_config
         d = _upgrade(d)
         return cls(
             paper=d["paper"],

@@ -227,7 +227,37 @@ class Paper2Config:
         return list(zip(("reconstruction", "critics", "joint"), self.phase_lengths(total)))
 
 
-MODEL_CONFIGS = {1: Paper1Config, 2: Paper2Config}
+@dataclass(frozen=True)
+class Paper:
+    """One paper this package reproduces: its model section and the modules of its code, named
+    by string so that the config, which imports no TensorFlow, can list them.
+
+    Attributes:
+        number: the paper's number (`--paper N`).
+        model_config: its model section (`Paper1Config`, `Paper2Config`).
+        networks: the module of its networks (`build_generator`, the generator class).
+        generator: the name of its inference generator class in `networks`.
+        trainer: the module of its training model (`build_gan`).
+    """
+
+    number: int
+    model_config: type
+    networks: str
+    generator: str
+    trainer: str
+
+
+PAPERS = {
+    1: Paper(1, Paper1Config, "tfinpaint.models.paper1", "Paper1Generator", "tfinpaint.training.wgan_gp"),
+    2: Paper(2, Paper2Config, "tfinpaint.models.paper2", "Paper2Generator", "tfinpaint.training.wgan_clip"),
+}
+
+
+def registered_paper(number: int) -> Paper:
+    """The registered paper `number` (`ConfigError` naming the papers there are)."""
+    if number not in PAPERS:
+        raise ConfigError(f"paper {number!r} does not exist; expected one of {sorted(PAPERS)}")
+    return PAPERS[number]
 
 
 def _check_image_size(config, multiple: int, smallest: int) -> None:

@@ -60,20 +60,14 @@ def export_saved_model(
         overwrite: replace an existing version folder (otherwise `ExportError`).
         tflite: TFLite variants to add (`fp32`, `fp16`, `int8`), as a tuple or "fp32,fp16".
         tflite_size: the TFLite files' fixed square side (None: `tflite.default_size`).
-        max_side, context: the size policy baked into the graph (`SizePolicy.for_network`).
+        max_side, context: the size policy baked into the graph (`SizePolicy.for_generator`).
 
     Returns:
         The version folder's path.
     """
     variants = parse_variants(tflite)
     try:
-        policy = SizePolicy.for_network(
-            getattr(generator, "size_multiple", 1),
-            getattr(generator, "max_side", None),
-            getattr(generator, "train_size", None),
-            max_side=max_side,
-            context=context,
-        )
+        policy = SizePolicy.for_generator(generator, max_side=max_side, context=context)
     except ValueError as error:
         raise ExportError(str(error)) from None
     if variants:

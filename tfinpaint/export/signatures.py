@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfinpaint.inference.model_inpainters import paper_of
 from tfinpaint.inference.sizing import SizePolicy
 from tfinpaint.inference.windows import complete
 
@@ -101,8 +100,7 @@ class ServingModule(tf.Module):
     """The serving signatures of the module docstring over a generator.
 
     Args:
-        generator: an inference generator (`size_multiple`, `max_side`, `train_size`,
-            optionally `sample(inputs, seed)`).
+        generator: an `InpaintingGenerator` (optionally with `sample(inputs, seed)`).
         policy: the size policy baked into the graph.
     """
 
@@ -113,9 +111,9 @@ class ServingModule(tf.Module):
         self.window_side = _saved_int(policy.window_side, "window_side")
         self.native_side = _saved_int(policy.native_side, "native_side")
         self.context = _saved_int(policy.context, "context")
-        self.max_side = _saved_int(getattr(generator, "max_side", None), "max_side")
-        self.train_size = _saved_int(getattr(generator, "train_size", None), "train_size")
-        self.paper = _saved_int(paper_of(generator), "paper")
+        self.max_side = _saved_int(generator.max_side, "max_side")
+        self.train_size = _saved_int(generator.train_size, "train_size")
+        self.paper = _saved_int(generator.paper, "paper")
         self.has_sample = callable(getattr(generator, "sample", None))
 
         def inpaint(image, mask, run):

@@ -121,18 +121,14 @@ def export_tflite(
         size: the square input side, a multiple of the network's size multiple and at most the
             policy's window side; None = `default_size(policy)`.
         overwrite: replace existing files.
-        policy: the size policy (default: `SizePolicy.for_network` of the generator).
+        policy: the size policy (default: `SizePolicy.for_generator`).
 
     Returns:
         variant -> path of the written file.
     """
     variants = parse_variants(variants)
     if policy is None:
-        policy = SizePolicy.for_network(
-            getattr(generator, "size_multiple", 1),
-            getattr(generator, "max_side", None),
-            getattr(generator, "train_size", None),
-        )
+        policy = SizePolicy.for_generator(generator)
     size = checked_size(policy, size)
     os.makedirs(out_dir, exist_ok=True)
     targets = {v: os.path.join(out_dir, f"model_{v}.tflite") for v in variants}

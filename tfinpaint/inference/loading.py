@@ -25,15 +25,16 @@ def load_generator(path: str | os.PathLike):
 
     `safe_mode=True` refuses arbitrary code (lambdas) in the file, but a model file is still
     code: load only files you trust. The generator's `train_size` is in its saved config; a
-    file saved before it was gets it from the run directory it sits in.
+    file saved before it was is rebuilt with the size of the run directory it sits in.
 
     Raises:
-        ModelPathError: the file cannot be loaded as a tfinpaint generator.
+        ModelPathError: the file cannot be loaded, or holds no tfinpaint generator.
     """
     import keras
 
     # The papers' modules register the generator classes the file names.
     from tfinpaint.models import paper1, paper2  # noqa: F401
+    from tfinpaint.models.generator import InpaintingGenerator
 
     if os.fspath(path) == artifacts.DEFAULT_MODEL_NAME:
         path = artifacts.default_model_path()
@@ -43,9 +44,21 @@ def load_generator(path: str | os.PathLike):
         raise ModelPathError(
             f"{path}: cannot be loaded as a tfinpaint generator ({type(error).__name__}: {error})."
         ) from error
-    if getattr(generator, "train_size", None) is None:
-        generator.train_size = artifacts.training_size(path)
-    return generator
+    if not isinstance(generator, InpaintingGenerator):
+        raise ModelPathError(
+            f"{path}: holds a {type(generator).__name__}; expected a tfinpaint generator "
+            "(an InpaintingGenerator: a training run's generator.keras or `tfinpaint export`'s input)."
+        )
+    train_size = artifacts.training_size(path) if generator.train_size is None else None
+    return _with_train_size(generator, train_size) if train_size else generator
+
+
+def _with_train_size(generator, train_size: int):
+    """`generator` built again with `train_size`, its constructor argument, and its weights."""
+    rebuilt = type(generator).from_config({**generator.get_config(), "train_size": train_size})
+    rebuilt.build_from_config(generator.get_build_config())
+    rebuilt.set_weights(generator.get_weights())
+    return rebuilt
 
 
 def keras_generator_path(model: str | os.PathLike) -> str:
@@ -97,7 +110,7 @@ def load_model_inpainter(
     Args:
         model: what `tfinpaint.artifacts.resolve_model` accepts; None or "default" = the model
             shipped with tfinpaint.
-        max_side, context: the size policy's window limit and context (`SizePolicy.for_network`;
+        max_side, context: the size policy's window limit and context (`SizePolicy.for_generator`;
             None = 1024 and 128 for a `.keras` generator, what an export was made with).
 
     Raises:

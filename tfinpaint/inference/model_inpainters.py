@@ -25,17 +25,6 @@ def _warn(message: str) -> None:
     warnings.warn(message, InputWarning, stacklevel=4)
 
 
-def paper_of(generator) -> int | None:
-    """1 or 2 for the papers' generator classes, else None."""
-    from tfinpaint.models import paper1, paper2
-
-    if isinstance(generator, paper1.Paper1Generator):
-        return 1
-    if isinstance(generator, paper2.Paper2Generator):
-        return 2
-    return None
-
-
 class ModelInpainter(Inpainter):
     """A network behind the size policy; subclasses implement `_complete_batch`.
 
@@ -44,8 +33,8 @@ class ModelInpainter(Inpainter):
         policy: the `SizePolicy` the network runs by (None: an export made before the policy
             was part of the exported graph, which runs whole images).
         can_sample: the model draws random (pluralistic) completions from a seed.
-        paper: 1 or 2 when known; paper 2's models are Poisson-blended by default, as in the
-            paper, paper 1's are not (its paper has no post-processing).
+        paper: the model's paper number when known; its generator class names the default
+            blend (paper 2's models are Poisson-blended, as in the paper; paper 1's are not).
     """
 
     def __init__(self, name: str, policy: SizePolicy | None, *, can_sample: bool, paper: int | None):
@@ -56,7 +45,13 @@ class ModelInpainter(Inpainter):
 
     @property
     def default_blend(self) -> str:
-        return "poisson" if self.paper == 2 else "none"
+        """The blend of the paper's generator (`InpaintingGenerator.default_blend`); none when
+        the paper is unknown."""
+        if self.paper is None:
+            return "none"
+        from tfinpaint.models import generator_class
+
+        return generator_class(self.paper).default_blend
 
     def _complete_batch(self, images: np.ndarray, holes: np.ndarray, seed: int | None) -> np.ndarray:
         """uint8 images [B, H, W, 3] with a non-empty bool hole [B, H, W] each -> uint8
@@ -107,12 +102,9 @@ class KerasInpainter(ModelInpainter):
     """An in-memory inference generator behind the size policy.
 
     Args:
-        generator: a `keras.Model` called as `generator({"image", "mask"}, training=False)`,
-            with `size_multiple`, `max_side`, `train_size` and, for paper 1,
-            `sample(inputs, seed)`.
+        generator: an `InpaintingGenerator` (with `sample(inputs, seed)` for paper 1).
         name: label in reports (default: the generator's name).
-        max_side, context: see `SizePolicy.for_network`.
-        train_size: the side the generator was trained at (default: its `train_size`).
+        max_side, context, train_size: see `SizePolicy.for_generator`.
     """
 
     def __init__(
@@ -125,18 +117,14 @@ class KerasInpainter(ModelInpainter):
         train_size: int | None = None,
     ):
         self.generator = generator
-        policy = SizePolicy.for_network(
-            getattr(generator, "size_multiple", 1),
-            getattr(generator, "max_side", None),
-            train_size or getattr(generator, "train_size", None),
-            max_side=max_side,
-            context=context,
+        policy = SizePolicy.for_generator(
+            generator, max_side=max_side, context=context, train_size=train_size
         )
         super().__init__(
             name or generator.name,
             policy,
             can_sample=callable(getattr(generator, "sample", None)),
-            paper=paper_of(generator),
+            paper=generator.paper,
         )
         self._traced = {}
 

@@ -72,6 +72,30 @@ class SizePolicy:
             raise ValueError(f"context {self.context}: expected pixels >= 0.")
 
     @classmethod
+    def for_generator(
+        cls,
+        generator,
+        max_side: int = DEFAULT_MAX_SIDE,
+        context: int = DEFAULT_CONTEXT,
+        train_size: int | None = None,
+    ) -> SizePolicy:
+        """The policy of an inference generator (`tfinpaint.models.generator.InpaintingGenerator`):
+        its size multiple, own side limit and training size.
+
+        Args:
+            generator: the generator.
+            max_side, context: see `for_network`.
+            train_size: the side it was trained at, when not its own `train_size`.
+        """
+        return cls.for_network(
+            generator.size_multiple,
+            generator.max_side,
+            train_size or generator.train_size,
+            max_side=max_side,
+            context=context,
+        )
+
+    @classmethod
     def for_network(
         cls,
         multiple: int = 1,

@@ -1,15 +1,18 @@
-"""The papers' networks, keyed by paper number. Building a training model (`build_gan`) is
-`tfinpaint.training.build`; nothing here imports `tfinpaint.training`."""
+"""The papers' networks, found through the registry of papers (`tfinpaint.config.PAPERS`).
+Building a training model (`build_gan`) is `tfinpaint.training.build`; nothing here imports
+`tfinpaint.training`."""
 
 import importlib
 
-
-def _module(paper: int):
-    if paper not in (1, 2):
-        raise ValueError(f"paper {paper!r} does not exist; expected 1 or 2")
-    return importlib.import_module(f"tfinpaint.models.paper{paper}")
+from tfinpaint.config.papers import registered_paper
 
 
 def build_generator(config):
     """The inference generator of `config.paper` (image + mask -> completed image)."""
-    return _module(config.paper).build_generator(config)
+    return importlib.import_module(registered_paper(config.paper).networks).build_generator(config)
+
+
+def generator_class(paper: int) -> type:
+    """The inference generator class (an `InpaintingGenerator`) of paper `paper`."""
+    entry = registered_paper(paper)
+    return getattr(importlib.import_module(entry.networks), entry.generator)

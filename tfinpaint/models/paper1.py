@@ -24,6 +24,7 @@ from tfinpaint.convention import composite
 from tfinpaint.layers.attention import ShortLongAttention
 from tfinpaint.layers.residual import OutputHead, ResBlock, ResBlockStart, ResDecoderBlock
 from tfinpaint.models.common import base_config
+from tfinpaint.models.generator import InpaintingGenerator
 from tfinpaint.models.patch_critic import PatchCritic
 
 # Encoder output and decoder input resolutions, as divisors of the image side.
@@ -225,7 +226,7 @@ class Paper1Decoder(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
-class Paper1Generator(keras.Model):
+class Paper1Generator(InpaintingGenerator):
     """Paper 1's inference model: the generation path, image + mask -> completed image.
 
     `I_m = (1 - M) * (2 I - 1)` -> encoder -> prior N(mean, std^2) -> z -> decoder -> the
@@ -233,28 +234,22 @@ class Paper1Generator(keras.Model):
     input exactly. `call` uses z = the prior mean (deterministic); `sample(inputs, seed)` draws
     z from the prior with a stateless RNG keyed by `seed` (PICNet's pluralistic completions).
     Holds both the encoder and the decoder; the training model reaches them as
-    `generator.encoder` / `generator.decoder`.
-
-    Inputs are not autocast: the image stays float32 so the known pixels come back bit-exact
-    under a mixed-precision policy; outputs are float32.
+    `generator.encoder` / `generator.decoder`. Inputs, outputs and checks: `InpaintingGenerator`.
 
     Args:
         width, latent_channels, infer_blocks, shared_encoder: see `Paper1Encoder`.
-        max_side: largest input side accepted (`model.max_side`). Attention
-            memory is (H/8 * W/8)^2 per image, so larger inputs raise an error instead of
-            running: crop around the hole or resize first (`tfinpaint.inference` does both).
-        train_size: the image side the network was trained at (None = unknown); inference
-            runs the network at that scale.
-
-    Call: `{"image": float [B, H, W, 3] in [0, 1], "mask": float [B, H, W, 1], 1 = hole}` with
-    H, W multiples of `size_multiple` (32) and at most `max_side` -> float32 [B, H, W, 3] in
-    [0, 1].
+        max_side: largest input side accepted (`model.max_side`): attention memory is
+            (H/8 * W/8)^2 per image, so larger inputs raise an error instead of running.
+        train_size: see `InpaintingGenerator`.
 
     Reference:
         Zheng, Cham & Cai, "Pluralistic Image Completion", CVPR 2019.
     """
 
+    paper = 1
     size_multiple = LATENT_STRIDE
+    # The paper has no post-processing.
+    default_blend = "none"
 
     def __init__(
         self,
@@ -266,14 +261,11 @@ class Paper1Generator(keras.Model):
         train_size=None,
         **kwargs,
     ):
-        kwargs.pop("autocast", None)
-        super().__init__(autocast=False, **kwargs)
+        super().__init__(max_side=max_side, train_size=train_size, **kwargs)
         self.width = int(width)
         self.latent_channels = int(latent_channels)
         self.infer_blocks = int(infer_blocks)
         self.shared_encoder = bool(shared_encoder)
-        self.max_side = None if max_side is None else int(max_side)
-        self.train_size = None if train_size is None else int(train_size)
         self.encoder = Paper1Encoder(width, latent_channels, infer_blocks, shared_encoder, name="encoder")
         self.decoder = Paper1Decoder(width, latent_channels, name="decoder")
 
@@ -290,61 +282,8 @@ class Paper1Generator(keras.Model):
             ]
         )
 
-    def _checked(self, inputs):
-        if not isinstance(inputs, dict) or "image" not in inputs or "mask" not in inputs:
-            raise ValueError(
-                "Paper1Generator expects a dict with 'image' [B,H,W,3] and "
-                f"'mask' [B,H,W,1]; got {type(inputs).__name__}"
-                + (f" with keys {sorted(inputs)}" if isinstance(inputs, dict) else "")
-            )
-        image = tf.cast(inputs["image"], "float32")
-        mask = tf.cast(inputs["mask"], "float32")
-        if image.shape.rank != 4 or image.shape[-1] != 3:
-            raise ValueError(f"Paper1Generator: 'image' has shape {image.shape}; expected [B,H,W,3]")
-        if mask.shape.rank != 4 or mask.shape[-1] != 1:
-            raise ValueError(f"Paper1Generator: 'mask' has shape {mask.shape}; expected [B,H,W,1]")
-        height, width = image.shape[1], image.shape[2]
-        if height is not None and width is not None:
-            self._check_static_size(height, width)
-            return image, mask
-        side = tf.shape(image)[1:3]
-        checks = [
-            tf.debugging.assert_equal(
-                side % self.size_multiple,
-                0,
-                message=f"Paper1Generator: image height and width must be multiples of "
-                f"{self.size_multiple}; tfinpaint.inference reflect-pads to them",
-            )
-        ]
-        if self.max_side is not None:
-            checks.append(
-                tf.debugging.assert_less_equal(
-                    side, self.max_side, message=self._too_large_message("this input")
-                )
-            )
-        with tf.control_dependencies(checks):
-            return tf.identity(image), tf.identity(mask)
-
-    def _too_large_message(self, size):
-        return (
-            f"Paper1Generator: {size} is larger than max_side={self.max_side} "
-            "(model.max_side). Attention memory grows as (H/8 * W/8)^2 per "
-            "image, so the network must not run at this size: crop around the hole or "
-            "resize first, as tfinpaint.inference's model inpainter does for large images"
-        )
-
-    def _check_static_size(self, height, width):
-        if height % self.size_multiple or width % self.size_multiple:
-            raise ValueError(
-                f"Paper1Generator: image is {height}x{width}; height and width must "
-                f"be multiples of {self.size_multiple} (tfinpaint.inference "
-                "reflect-pads to them)"
-            )
-        if self.max_side is not None and max(height, width) > self.max_side:
-            raise ValueError(self._too_large_message(f"a {height}x{width} image"))
-
     def _complete(self, inputs, seed, training):
-        image, mask = self._checked(inputs)
+        image, mask = self.checked_inputs(inputs)
         visible = 1.0 - mask
         mean, std, fused, feature = self.encoder(visible * (2.0 * image - 1.0), training=training)
         z = mean
@@ -369,13 +308,12 @@ class Paper1Generator(keras.Model):
 
     def get_config(self):
         return {
-            **base_config(self),
+            **super().get_config(),
             "width": self.width,
             "latent_channels": self.latent_channels,
             "infer_blocks": self.infer_blocks,
             "shared_encoder": self.shared_encoder,
             "max_side": self.max_side,
-            "train_size": self.train_size,
         }
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfinpaint.config.papers import CRITIC_ROLES
 from tfinpaint.convention import composite
 from tfinpaint.layers.constraints import WeightClip, clip_weights
 from tfinpaint.layers.convolution import DilatedConv2D
 from tfinpaint.layers.normalization import FusedBatchNormalization
 from tfinpaint.models.common import base_config
+from tfinpaint.models.generator import InpaintingGenerator
 
 # Table 1: (kind, kernel, dilation, stride, channels at generator_width 64). Every layer but
 # the last is followed by BatchNorm (optional) and ReLU; the last is a sigmoid.
@@ -42,7 +44,6 @@ GENERATOR_TABLE = (
 # (local 6 convs, global 5); "glcic" keeps GLCIC's discriminators as the text says (global 6
 # convs at 256, local 5 at 128), so that all four critics end in a 4x4x512 map.
 CRITIC_DOWNSAMPLE = {"local": 1, "global": 1, "x2": 2, "x4": 4}
-CRITIC_ROLES = tuple(CRITIC_DOWNSAMPLE)
 _FIVE, _SIX = (64, 128, 256, 512, 512), (64, 128, 256, 512, 512, 512)
 CRITIC_WIDTHS = {
     "tables": {"local": _SIX, "global": _FIVE, "x2": _FIVE, "x4": (64, 128, 256, 512)},
@@ -55,7 +56,7 @@ def _scaled(channels: int, width: int) -> int:
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
-class Paper2Generator(keras.Model):
+class Paper2Generator(InpaintingGenerator):
     """Paper 2's generator (Table 1) as an inference model: image + mask -> completed image.
 
     The network sees `concat([(1 - mask) * image, mask])` (4 channels, GLCIC), runs conv ->
@@ -64,39 +65,30 @@ class Paper2Generator(keras.Model):
     `image * (1 - mask) + prediction * mask`, so pixels outside the hole are exactly the input.
     Fully convolutional: any H, W divisible by 4. BatchNorm is synchronized across replicas so
     N replicas train the same weights as one device. Under a mixed-precision policy the last conv
-    runs in float32 and the output is float32.
+    runs in float32 and the output is float32. Inputs, outputs and checks: `InpaintingGenerator`.
 
     Args:
         width: channels of the first layer (64 in the paper); every width in Table 1 scales
             with it (128 -> 2 * width, 256 -> 4 * width, 32 -> width / 2).
         batchnorm: conv -> BatchNorm -> ReLU (GLCIC); False gives conv -> ReLU.
-        train_size: the image side the network was trained at (None = unknown). Inference
-            runs the network at that scale (`tfinpaint.inference`); kept in the saved config.
-
-    Inputs:
-        dict `{"image": float [B, H, W, 3] in [0, 1], "mask": float [B, H, W, 1]}`, mask 1 = hole.
-
-    Returns:
-        float32 [B, H, W, 3] in [0, 1].
+        train_size: see `InpaintingGenerator`.
 
     Reference:
         Mo & Zhou, Automatika 61(4), 2020, Table 1; Iizuka et al., "Globally and Locally
         Consistent Image Completion", SIGGRAPH 2017.
     """
 
+    paper = 2
     size_multiple = 4
-    max_side = None
+    # The paper Poisson-blends its completions (docs/SPEC-paper2.md, "Post-processing").
+    default_blend = "poisson"
 
     def __init__(self, width: int = 64, batchnorm: bool = True, train_size: int | None = None, **kwargs):
-        # No input autocast: under a mixed policy the known pixels must be pasted back from the
-        # float32 input, not from a bfloat16 / float16 copy; the inner layers cast for themselves.
-        kwargs["autocast"] = False
-        super().__init__(**kwargs)
+        super().__init__(train_size=train_size, **kwargs)
         if int(width) < 1:
             raise ValueError(f"generator width={width!r}: expected a positive integer")
         self.width = int(width)
         self.batchnorm = bool(batchnorm)
-        self.train_size = None if train_size is None else int(train_size)
         self.network = keras.Sequential(self._table_layers(), name="network")
 
     def _table_layers(self) -> list:
@@ -145,7 +137,7 @@ class Paper2Generator(keras.Model):
         self.built = True
 
     def call(self, inputs, training=False):
-        image, mask = _image_and_mask(inputs, self.size_multiple, type(self).__name__)
+        image, mask = self.checked_inputs(inputs)
         prediction = self.network(tf.concat([image * (1.0 - mask), mask], axis=-1), training=training)
         return composite(image, mask, prediction)
 
@@ -153,12 +145,7 @@ class Paper2Generator(keras.Model):
         return tuple(input_shape["image"])
 
     def get_config(self):
-        return {
-            **base_config(self),
-            "width": self.width,
-            "batchnorm": self.batchnorm,
-            "train_size": self.train_size,
-        }
+        return {**super().get_config(), "width": self.width, "batchnorm": self.batchnorm}
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -318,27 +305,6 @@ def _window_start(occupied, size: int):
     # All-False rows give first = 0, last = n - 1: the centred window.
     centre = (first + last + 1) // 2
     return tf.clip_by_value(centre - size // 2, 0, n - size)
-
-
-def _image_and_mask(inputs, multiple: int, who: str):
-    if not isinstance(inputs, dict) or "image" not in inputs or "mask" not in inputs:
-        raise ValueError(
-            f"{who}: expected a dict {{'image': [B,H,W,3], 'mask': [B,H,W,1]}}, got {type(inputs).__name__}"
-        )
-    image = tf.cast(inputs["image"], "float32")
-    mask = tf.cast(inputs["mask"], "float32")
-    if image.shape.rank != 4 or image.shape[-1] not in (3, None):
-        raise ValueError(f"{who}: 'image' must be [B,H,W,3], got shape {tuple(image.shape)}")
-    if mask.shape.rank != 4 or mask.shape[-1] not in (1, None):
-        raise ValueError(f"{who}: 'mask' must be [B,H,W,1], got shape {tuple(mask.shape)}")
-    for axis, name in ((1, "height"), (2, "width")):
-        side = image.shape[axis]
-        if side is not None and side % multiple:
-            raise ValueError(
-                f"{who}: image {name} {side} is not a multiple of {multiple}; pad or crop "
-                f"the input (the inference helpers reflect-pad automatically)"
-            )
-    return image, mask
 
 
 def _check_side(image, size: int, who: str):

@@ -70,7 +70,7 @@ def export_default(base_path: str, keras_path: str | None = None) -> str:
 
     keras_path = keras_path or artifacts.DEFAULT_MODEL_PATH
     generator = load_generator(keras_path)
-    policy = SizePolicy.for_network(generator.size_multiple, generator.max_side, generator.train_size)
+    policy = SizePolicy.for_generator(generator)
 
     def fill(folder):
         save_serving_model(generator, folder, policy)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-TRAINERS = {1: "tfinpaint.training.wgan_gp", 2: "tfinpaint.training.wgan_clip"}
+from tfinpaint.config.papers import registered_paper
 
 
 def build_gan(config, global_batch_size: int):
@@ -12,9 +12,8 @@ def build_gan(config, global_batch_size: int):
 
     Then `gan.build_optimizers()`, also inside the scope.
     """
-    if config.paper not in TRAINERS:
-        raise ValueError(f"paper {config.paper!r} does not exist; expected one of {sorted(TRAINERS)}")
-    return importlib.import_module(TRAINERS[config.paper]).build_gan(config, global_batch_size)
+    trainer = importlib.import_module(registered_paper(config.paper).trainer)
+    return trainer.build_gan(config, global_batch_size)
 
 
 def init_weights_path(model: str) -> str:

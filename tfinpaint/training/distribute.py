@@ -72,17 +72,19 @@ def split_batch(strategy: tf.distribute.Strategy, batch):
 
 
 def make_step_function(strategy: tf.distribute.Strategy, step_fn, jit_compile: bool = False):
-    """A compiled `fn(iterator) -> logs` running `step_fn` on every replica for one global batch.
+    """A compiled `fn(iterator) -> logs` running `step_fn` on the iterator's next global batch.
 
-    Logs are tracker results (replica-local means of a sum-aggregated metric): the mean over
-    replicas is the global value.
+    `step_fn(batch)` (`InpaintingGAN.train_one_step` or `validate_one_step`) runs in the
+    cross-replica context, inside the strategy's scope, and returns per-replica tracker results
+    (replica-local means of a sum-aggregated metric): the mean over replicas is the global value.
     """
 
     # XLA cannot compile the iterator read, so only the step itself is compiled with it.
     step = tf.function(step_fn, jit_compile=True) if jit_compile else step_fn
 
     def run(iterator):
-        per_replica = strategy.run(step, args=(split_batch(strategy, next(iterator)),))
+        with strategy.scope():
+            per_replica = step(next(iterator))
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
 
     return tf.function(run, reduce_retracing=True)

@@ -1,5 +1,5 @@
-"""The trainer skeleton both papers share: networks, optimisers, the schedule and the
-cross-replica step; each paper supplies its per-replica updates and its schedule."""
+"""The trainer skeleton both papers share: networks, optimisers, and the global step that runs a
+paper's updates in order, each one on every replica."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from tfinpaint import metrics
+from tfinpaint.training.distribute import split_batch
 
 
 class InpaintingGAN(keras.Model):
@@ -17,35 +18,31 @@ class InpaintingGAN(keras.Model):
     - `critic_roles`: the critic names it accepts (`all_critics_required`: every one of them);
     - `optimizer_variables()`: optimiser role -> the variables it trains, and
       `make_optimizer(role)`: the paper's optimiser for a role;
-    - `phase_names` and `phase_index(step)`: the schedule;
-    - `phase_updates()`: for each phase, the per-replica updates one global step runs, as
-      `(update, repeats)` pairs; `update(batch, step, iteration)` runs on each replica's share
-      of the global batch, `iteration` counting its repeats (0 when it runs once).
+    - `run_updates(batch, step)`: the paper's updates of one global step, in the paper's order,
+      each handed to `on_replicas`; `phase_names` and `phase_index(step)` name its phases.
 
-    The base class builds the optimisers (wrapped in `LossScaleOptimizer` under a
-    `mixed_float16` policy), applies gradients (`apply`), checks the critic keys and drives the
-    cross-replica step (`train_step`): from the replica context it switches to the cross-replica
-    context (`merge_call`), picks the phase from the step counter in the graph, and runs the
-    phase's updates on every replica (`call_for_each_replica`). Keras optimisers all-reduce
-    gradients with a `merge_call` of their own, which TensorFlow refuses inside a cond or loop
-    traced in the replica context; in the cross-replica context both are allowed (the pattern
-    of Keras' `LossScaleOptimizer`). One compiled step therefore serves the whole schedule.
+    The shape is that of tensorflow/models' orbit `StandardTrainer`: `train_one_step` runs in
+    the cross-replica context of the compiled step (`distribute.make_step_function`) and calls
+    `strategy.run` once per update (`on_replicas`). Keras optimisers all-reduce gradients with a
+    `merge_call`, which TensorFlow refuses inside a cond or loop traced in a replica context;
+    the paper's loops and phase branches therefore live in the cross-replica context, where
+    autograph turns them into graph ops, and only the updates themselves run per replica. One
+    compiled step serves the whole schedule.
 
     The step counter `step` lives in every checkpoint, so a resumed run continues in the right
-    phase. It is incremented once per global step (`only_first_replica` aggregation keeps it a
-    single count under a distribution strategy). Losses are reduced with
-    `tf.nn.compute_average_loss` over the global batch (`average`), so gradients summed across
-    replicas equal those of one device; trackers take replica-local means, which the strategy
-    averages when they are read.
+    phase. Losses are reduced with `tf.nn.compute_average_loss` over the global batch
+    (`average`), so gradients summed across replicas equal those of one device; trackers take
+    replica-local means, which the compiled step averages over the replicas.
 
-    Why the run loop (`tfinpaint.training.run`) drives `train_step`, not `compile()`/`fit()`:
-    the data iterator must be a host-side `tf.data` iterator that `tf.train.Checkpoint` can save
-    mid-epoch (the distributed iterators `fit` makes cannot be checkpointed in TF 2.21); one
-    global batch is split across the replicas inside the compiled step, so per-example noise
-    keyed by the global example index is the same on 1 or N devices; and the loop checkpoints,
-    logs, snapshots the generator at phase ends and stops on a non-finite loss at global-step
-    granularity, with several optimisers of its own. `fit` would need a callback for each of
-    these and still could not checkpoint the iterator, so it is not supported.
+    Why the run loop (`tfinpaint.training.run`) drives `train_one_step`, not
+    `compile()`/`fit()`: the data iterator must be a host-side `tf.data` iterator that
+    `tf.train.Checkpoint` can save mid-epoch (the distributed iterators `fit` makes cannot be
+    checkpointed in TF 2.21); one global batch is split across the replicas inside the compiled
+    step, so per-example noise keyed by the global example index is the same on 1 or N devices;
+    and the loop checkpoints, logs, snapshots the generator at phase ends and stops on a
+    non-finite loss at global-step granularity, with several optimisers of its own. `fit` would
+    need a callback for each of these and still could not checkpoint the iterator, so it is not
+    supported.
 
     Args:
         generator: the inference model, `{"image": [B,H,W,3], "mask": [B,H,W,1]}` -> completed image.
@@ -84,7 +81,7 @@ class InpaintingGAN(keras.Model):
 
     @property
     def tracked_names(self) -> tuple:
-        """Names of the values `train_step` reports (replica-local means)."""
+        """Names of the values `train_one_step` reports (replica-local means)."""
         return ()
 
     # ---------------------------------------------------------------- what a paper supplies
@@ -96,12 +93,16 @@ class InpaintingGAN(keras.Model):
         """The paper's optimiser for `role`, not yet built."""
         raise NotImplementedError
 
-    def phase_index(self, step):
-        """Index into `phase_names` at `step` (a Python int, or a tensor inside the graph)."""
+    def phase_index(self, step: int) -> int:
+        """Index into `phase_names` at `step`."""
         return 0
 
-    def phase_updates(self) -> list:
-        """Per phase, the `(update, repeats)` pairs one global step runs on every replica."""
+    def run_updates(self, batch, step) -> None:
+        """The paper's updates of one global step, in order, each run by `on_replicas`.
+
+        Called in the cross-replica context of the compiled step, with `batch` split across the
+        replicas and `step` the step counter as a tensor.
+        """
         raise NotImplementedError
 
     # --------------------------------------------------------------------------- optimisers
@@ -148,54 +149,37 @@ class InpaintingGAN(keras.Model):
         return self.phase_names[self.phase_index(int(step))]
 
     # -------------------------------------------------------------------------------- steps
-    def train_step(self, batch):
-        """One global step on this replica's share of the batch; returns the trackers."""
+    def train_one_step(self, batch) -> dict:
+        """One global step on a global batch; returns the trackers, per replica.
+
+        Runs in the cross-replica context of the compiled step (`distribute.make_step_function`):
+        splits the batch across the replicas, runs the paper's updates (`run_updates`) and
+        counts the step.
+        """
+        self._check_batch(batch)
+        self.optimizers()
+        batch = {k: tf.cast(v, "float32") if k in ("image", "mask") else v for k, v in batch.items()}
+        self.run_updates(split_batch(tf.distribute.get_strategy(), batch), tf.convert_to_tensor(self.step))
+        self.step.assign_add(1)
+        return self.on_replicas(self.results)
+
+    def validate_one_step(self, batch) -> dict:
+        """PSNR and SSIM trackers of the generator on a global batch, per replica (cross-replica)."""
+        return self.on_replicas(self.test_step, split_batch(tf.distribute.get_strategy(), batch))
+
+    def on_replicas(self, update, *args):
+        """`update(*args)` on every replica (`strategy.run`), on each replica's share of a split
+        batch; returns its per-replica results."""
+        return tf.distribute.get_strategy().run(update, args=args)
+
+    def _check_batch(self, batch) -> None:
         missing = set(self.batch_keys) - set(batch)
         if missing:
             raise ValueError(
-                f"{type(self).__name__}.train_step: the batch has keys {sorted(batch)}, missing "
+                f"{type(self).__name__}.train_one_step: the batch has keys {sorted(batch)}, missing "
                 f"{sorted(missing)}; expected {', '.join(self.batch_keys)} (see "
                 "tfinpaint.data.build_dataset)"
             )
-        replica = tf.distribute.get_replica_context()
-        if replica is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.train_step must run in a replica context: drive it with "
-                "tfinpaint.training.distribute.make_step_function (strategy.run)"
-            )
-        self.optimizers()
-        batch = {k: tf.cast(v, "float32") if k in ("image", "mask") else v for k, v in batch.items()}
-        replica.merge_call(self._cross_replica_step, args=(batch,))
-        self.step.assign_add(1)
-        return self.results()
-
-    def _cross_replica_step(self, strategy, batch):
-        step = tf.convert_to_tensor(self.step)
-
-        def run(update, iteration):
-            strategy.extended.call_for_each_replica(update, args=(batch, step, iteration))
-
-        def branch(updates):
-            def body():
-                for update, repeats in updates:
-                    if repeats == 1:
-                        run(update, tf.constant(0))
-                        continue
-
-                    def loop(iteration, update=update):
-                        run(update, iteration)
-                        return (iteration + 1,)
-
-                    tf.while_loop(lambda i, n=repeats: i < n, loop, (tf.constant(0),))
-                return tf.constant(0)
-
-            return body
-
-        branches = [branch(updates) for updates in self.phase_updates()]
-        if len(branches) == 1:
-            branches[0]()
-        else:
-            tf.switch_case(self.phase_index(step), branches)
 
     def average(self, per_example):
         """Mean over the global batch of a per-example quantity, for gradients."""

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from tfinpaint import losses, metrics
-from tfinpaint.config import ADV_WEIGHTINGS, CRITIC_REGULARIZERS, CRITIC_ROLES
+from tfinpaint.config import CRITIC_ROLES
 from tfinpaint.models.paper2 import build_critics, build_generator
 from tfinpaint.training.gan import InpaintingGAN
 from tfinpaint.training.noise import noise_seeds, per_example_uniform
@@ -108,21 +108,13 @@ class Paper2GAN(InpaintingGAN):
         rmsprop_lr=5e-5,
         **kwargs,
     ):
-        if critic_regularizer not in CRITIC_REGULARIZERS or adv_weighting not in ADV_WEIGHTINGS:
-            raise ValueError(
-                f"critic_regularizer={critic_regularizer!r}, adv_weighting={adv_weighting!r}: expected "
-                f"one of {CRITIC_REGULARIZERS} and one of {ADV_WEIGHTINGS}"
-            )
+        # The settings are checked by the config (`Paper2Config.validate`).
         self.critic_regularizer, self.gp_weight = critic_regularizer, float(gp_weight)
         self.adv_weighting, self.adv_ratio, self.adv_ramp = adv_weighting, float(adv_ratio), int(adv_ramp)
         self.seed = int(seed)
         # Set before the base class reads `tracked_names`; the penalty keys its noise by "index".
         self.batch_keys = ("image", "mask", "index") if critic_regularizer == "gp" else ("image", "mask")
         super().__init__(generator, critics, global_batch_size, **kwargs)
-        if optimizer not in ("adam", "rmsprop"):
-            raise ValueError(f"optimizer={optimizer!r}: expected 'adam' or 'rmsprop'")
-        if int(t1) < 0 or int(t2) < 0:
-            raise ValueError(f"t1={t1}, t2={t2}: phase lengths must be >= 0")
         adv_weights = dict(adv_weights or {})
         if set(adv_weights) - set(self.critics):
             raise ValueError(
@@ -160,16 +152,25 @@ class Paper2GAN(InpaintingGAN):
             return TorchRMSprop(self.rmsprop_lr, name=f"{role}_rmsprop")
         return FusedAdam(self.lr, beta_1=self.beta_1, beta_2=self.beta_2, name=f"{role}_adam")
 
-    def phase_index(self, step):
-        if isinstance(step, int):
-            return int(step >= self.t1) + int(step >= self.t1 + self.t2)
-        return tf.cast(step >= self.t1, "int32") + tf.cast(step >= self.t1 + self.t2, "int32")
+    def phase_index(self, step: int) -> int:
+        return int(step >= self.t1) + int(step >= self.t1 + self.t2)
 
-    def phase_updates(self) -> list:
-        return [[(self._reconstruction_step, 1)], [(self._critic_step, 1)], [(self._joint_step, 1)]]
+    def run_updates(self, batch, step) -> None:
+        """The paper's Algorithm 1 (docs/SPEC-paper2.md, "Training schedule"). With `clip`, the
+        critics' `WeightClip` constraints clip their weights after every critic update."""
+        if step < self.t1:
+            # Phase 1: the generator on the reconstruction loss alone; critics untouched.
+            self.on_replicas(self._reconstruction_update, batch)
+        elif step < self.t1 + self.t2:
+            # Phase 2: the critics alone; the generator's weights untouched.
+            self.on_replicas(self._critic_update, batch, step)
+        else:
+            # Phase 3: the critics, then the generator on L_r + w * adversarial. One replica
+            # call: one generator forward serves both updates (see the class docstring).
+            self.on_replicas(self._joint_update, batch, step)
 
-    # --------------------------------------------------------------------- per-replica steps
-    def _reconstruction_step(self, batch, step, iteration):
+    # --------------------------------------------------------------------- per-replica updates
+    def _reconstruction_update(self, batch):
         image, mask = batch["image"], batch["mask"]
         with tf.GradientTape() as tape:
             completed = self.generator({"image": image, "mask": mask}, training=True)
@@ -180,22 +181,24 @@ class Paper2GAN(InpaintingGAN):
         self.apply("generator", tape, loss)
         self.track(rec_loss=rec, psnr=metrics.psnr(image, completed, max_val=1.0))
 
-    def _critic_step(self, batch, step, iteration):
+    def _critic_update(self, batch, step):
         image, mask = batch["image"], batch["mask"]
         completed = tf.cast(self.generator({"image": image, "mask": mask}, training=True), "float32")
-        fake_scores = self._update_critics(batch, step, completed)
+        fake_scores = self._step_critics(batch, step, completed)
         self.track(
             rec_loss=losses.masked_l2(image, completed, mask),
             g_adv=tf.add_n([losses.wasserstein_generator_loss(s) for s in fake_scores.values()]),
             psnr=metrics.psnr(image, completed, max_val=1.0),
         )
 
-    def _joint_step(self, batch, step, iteration):
+    def _joint_update(self, batch, step):
         image, mask = batch["image"], batch["mask"]
         with tf.GradientTape() as tape:
             completed = tf.cast(self.generator({"image": image, "mask": mask}, training=True), "float32")
             with tape.stop_recording():
-                self._update_critics(batch, step, completed)
+                # The critics first, on this forward's completed images; the generator's output
+                # gradient then reads the updated critics.
+                self._step_critics(batch, step, completed)
                 output_gradient = self._output_gradient(image, mask, completed, step)
             # d/dθ sum(g * G_θ(x)) = J^T g: the generator's gradient from the one on its output
             # (already loss-scaled).
@@ -250,7 +253,7 @@ class Paper2GAN(InpaintingGAN):
         joint_steps = tf.cast(step - self.t1 - self.t2 + 1, "float32")
         return tf.clip_by_value(joint_steps / self.adv_ramp, 0.0, 1.0)
 
-    def _update_critics(self, batch, step, completed):
+    def _step_critics(self, batch, step, completed):
         """One update of every critic on real vs completed images; returns their fake scores."""
         image, mask = batch["image"], batch["mask"]
         batch_size = tf.shape(image)[0]

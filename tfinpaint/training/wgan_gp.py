@@ -6,7 +6,7 @@ fakes) and fresh interpolation weights, the batch's real images are reused. One 
 consumes one batch, which keeps the data iterator, the checkpoint and the step counter in
 lockstep, at the price of critic updates that see the same real images n_critic times.
 
-The critic loop runs in the graph, in the cross-replica step of `InpaintingGAN`.
+The critic loop runs in the graph (`Paper1GAN.run_updates`), in the cross-replica context.
 
 Randomness: the latent noise and the interpolation weights of example `i` come from stateless
 RNGs keyed by (`batch["index"][i]`, training seed, step, critic iteration, purpose), so every
@@ -20,7 +20,6 @@ import keras
 import tensorflow as tf
 
 from tfinpaint import losses, metrics
-from tfinpaint.config.papers import PAPER1_GAN_LOSSES
 from tfinpaint.convention import composite
 from tfinpaint.models.paper1 import (
     ATTENTION_STRIDE,
@@ -125,16 +124,9 @@ class Paper1GAN(InpaintingGAN):
         seed=0,
         **kwargs,
     ):
-        if int(n_critic) < 1:
-            raise ValueError(f"Paper1GAN: n_critic={n_critic}; expected a positive integer")
+        # n_critic, gan_loss and kl_reduction are checked by the config (`Paper1Config.validate`).
         if penalty_score not in ("mean", "sum"):
             raise ValueError(f"Paper1GAN: penalty_score={penalty_score!r}; expected 'mean' or 'sum'")
-        if kl_reduction not in ("mean", "sum"):
-            raise ValueError(
-                f"Paper1GAN: kl_reduction={kl_reduction!r} (model.kl_reduction); expected 'sum' or 'mean'"
-            )
-        if gan_loss not in PAPER1_GAN_LOSSES:
-            raise ValueError(f"Paper1GAN: gan_loss={gan_loss!r}; expected one of {PAPER1_GAN_LOSSES}")
         self.gan_loss = gan_loss  # before the base class reads `tracked_names`
         super().__init__(generator, critics, global_batch_size, **kwargs)
         self.n_critic = int(n_critic)
@@ -159,8 +151,12 @@ class Paper1GAN(InpaintingGAN):
         """Adam(lr, beta_1, beta_2) for every role ("generator" = encoder + decoder, "d1", "d2")."""
         return keras.optimizers.Adam(self.lr, beta_1=self.beta_1, beta_2=self.beta_2, name=role)
 
-    def phase_updates(self) -> list:
-        return [[(self._critic_step, self.n_critic), (self._generator_step, 1)]]
+    def run_updates(self, batch, step) -> None:
+        """WGAN-GP's Algorithm 1 (Gulrajani et al. 2017): `n_critic` updates of each critic, then
+        one of the encoder and generator, all on the step's batch (docs/SPEC-paper1.md)."""
+        for iteration in tf.range(self.n_critic):
+            self.on_replicas(self._critic_update, batch, step, iteration)
+        self.on_replicas(self._generator_update, batch, step)
 
     def _forward(self, batch, step, iteration, training):
         """Both paths through the generator; returns the pieces the losses need.
@@ -204,7 +200,7 @@ class Paper1GAN(InpaintingGAN):
             "posterior": (post_mean, post_std),
         }
 
-    def _critic_step(self, batch, step, iteration):
+    def _critic_update(self, batch, step, iteration):
         out = self._forward(batch, step, iteration, training=False)
         real = out["real"]
         fakes = {"d1": tf.stop_gradient(out["rec"][-1]), "d2": tf.stop_gradient(out["completed"])}
@@ -263,7 +259,7 @@ class Paper1GAN(InpaintingGAN):
         )
         return total, terms
 
-    def _generator_step(self, batch, step, iteration):
+    def _generator_update(self, batch, step):
         # The generator's noise stream follows the critics' (iterations 0 .. n_critic - 1).
         with tf.GradientTape() as tape:
             out = self._forward(batch, step, self.n_critic, training=True)
