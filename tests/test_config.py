@@ -182,3 +182,20 @@ def test_the_default_presets_datasets_folder_is_named_by_the_user(tmp_path, monk
     assert config_from_args(parser.parse_args([*own, "--masks", "free_form"])).data.root is None
     with pytest.raises(ConfigError, match=DATASETS_ENV):
         config_from_args(parser.parse_args(own))  # the preset's NVIDIA masks are in the folder
+
+
+@pytest.mark.parametrize("number", [1, 2])
+def test_each_registered_paper_names_its_code_and_agrees_with_its_generator(number):
+    """The config imports no TensorFlow, so it repeats the generator's size multiple; the
+    registry's module names must load and the two values must agree."""
+    import importlib
+
+    from tfinpaint.config import registered_paper
+
+    paper = registered_paper(number)
+    generator_class = getattr(importlib.import_module(paper.networks), paper.generator)
+    assert generator_class.paper == number
+    assert generator_class.size_multiple == paper.model_config.size_multiple
+    assert hasattr(importlib.import_module(paper.trainer), "build_gan")
+    with pytest.raises(ConfigError, match=r"paper 3 does not exist; expected one of \[1, 2\]"):
+        registered_paper(3)

@@ -520,3 +520,14 @@ def test_cli_default_model_and_baselines(tmp_path, default_model, capsys, keras2
     )
     written = read_image(tmp_path / "t.png").rgb
     np.testing.assert_array_equal(written[~hole], image_array[~hole])
+
+
+def test_a_generator_object_is_a_model_and_other_callables_are_refused(paper2, keras2):
+    image, hole = photo(64, 96), box_mask(64, 96, (20, 40, 30, 60))
+    np.testing.assert_array_equal(
+        inpaint(image, hole, model=paper2, blend="none"), inpaint(image, hole, model=keras2, blend="none")
+    )
+    with pytest.raises(
+        TypeError, match="expected a name or path, an Inpainter or a tfinpaint generator, got function"
+    ):
+        inpaint(image, hole, model=lambda x: x)

@@ -20,10 +20,12 @@ def _as_inpainter(model) -> Inpainter:
         return model
     if model is None or isinstance(model, (str, os.PathLike)):
         return load_inpainter(model)
-    if callable(model) and hasattr(model, "size_multiple"):
+    if callable(model):  # a Keras model object: TensorFlow is already loaded
         from tfinpaint.inference.model_inpainters import KerasInpainter
+        from tfinpaint.models.generator import InpaintingGenerator
 
-        return KerasInpainter(model)
+        if isinstance(model, InpaintingGenerator):
+            return KerasInpainter(model)
     raise TypeError(
         f"model: expected a name or path, an Inpainter or a tfinpaint generator, got {type(model).__name__}."
     )
