@@ -7,7 +7,8 @@ Each photo is resized to 1280 px wide (about 1 MP). Two masks per photo: an obje
 (220 x 160 px) and two 11-px strokes crossing the photo. Columns: the masked input, the default
 model (its default blend), the default model with `--blend patches`, Telea, PatchMatch (needs
 `pip install 'tfinpaint[patchmatch]'`) and the real photo; each a 320 x 240 crop at 100 %, around
-the hole's centre or the strokes' crossing. Prints each fill's hole PSNR.
+the hole's centre or the strokes' crossing. Prints each fill's hole PSNR and texture (SWD x1e3,
+the scores of `tfinpaint evaluate`).
 """
 
 from __future__ import annotations
@@ -39,11 +40,6 @@ def crop_at(image: np.ndarray, centre: tuple[int, int]) -> np.ndarray:
     return image[y0 : y0 + h, x0 : x0 + w]
 
 
-def hole_psnr(real: np.ndarray, filled: np.ndarray, hole: np.ndarray) -> float:
-    diff = real[hole].astype(np.float64) - filled[hole].astype(np.float64)
-    return float(10 * np.log10(255.0**2 / max(np.mean(diff**2), 1e-12)))
-
-
 def labelled(tile: np.ndarray, text: str) -> np.ndarray:
     out = np.pad(tile, ((LABEL_BAR, 2), (1, 1), (0, 0)), constant_values=255)
     cv2.putText(out, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
@@ -61,6 +57,7 @@ def main() -> int:
     if os.path.exists(args.out) and not args.overwrite:
         parser.error(f"--out {args.out} exists; add --overwrite to replace it")
 
+    from tfinpaint.evaluation.scoring import score_batch
     from tfinpaint.imagefiles import read_image, write_image
     from tfinpaint.inference import inpaint
 
@@ -83,9 +80,12 @@ def main() -> int:
             tiles = [labelled(crop_at(masked, centre), f"{os.path.basename(path)}, {kind}")]
             for label, options in fills.items():
                 filled = inpaint(photo, hole, **options)
-                psnr = hole_psnr(photo, filled, hole)
-                print(f"{os.path.basename(path)} {kind:>7} {label:>24}: hole PSNR {psnr:.2f} dB")
-                tiles.append(labelled(crop_at(filled, centre), f"{label} ({psnr:.1f} dB)"))
+                scores = score_batch(photo[None], filled[None], hole[None, ..., None].astype(np.float32), [0])
+                psnr, swd = float(scores["psnr_hole"][0]), float(scores["swd"][0])  # SWD already x1e3
+                print(
+                    f"{os.path.basename(path)} {kind:>7} {label:>24}: hole PSNR {psnr:.2f} dB, SWD {swd:.0f}"
+                )
+                tiles.append(labelled(crop_at(filled, centre), f"{label} ({psnr:.1f} dB, SWD {swd:.0f})"))
             tiles.append(labelled(crop_at(photo, centre), "real"))
             rows.append(np.concatenate(tiles, axis=1))
     write_image(args.out, np.concatenate(rows, axis=0), overwrite=args.overwrite)
