@@ -19,6 +19,12 @@ tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
 
+# Worker processes (pytest-xdist, setup.cfg) share the cores: each gets its share of threads for
+# an op, instead of every worker running as many threads as there are cores.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1:
+    tf.config.threading.set_intra_op_parallelism_threads(max(1, (os.cpu_count() or 1) // _workers))
+
 # The policy every test starts from; a test (or the training it runs) may change it.
 SESSION_DTYPE_POLICY = keras.config.dtype_policy()
 
