@@ -38,7 +38,27 @@ def pytest_addoption(parser):
     )
 
 
+# The modules that take longest, longest first (`--durations`, 2026-12-03): with `--dist
+# loadscope` (setup.cfg) a module runs whole on one worker, building its module fixtures once, and
+# starting the long ones first keeps a worker from ending the run alone with one of them.
+LONGEST_MODULES = (
+    "test_training_run.py",
+    "test_paper2_training.py",
+    "test_export.py",
+    "test_paper1_training.py",
+    "test_serving_process.py",
+    "test_inference.py",
+    "test_app_browser.py",
+)
+
+
+def _start_rank(item):
+    name = item.path.name
+    return LONGEST_MODULES.index(name) if name in LONGEST_MODULES else len(LONGEST_MODULES)
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=_start_rank)  # stable: the order inside a module is kept
     if config.getoption("--run-large"):
         return
     skip = pytest.mark.skip(reason="large: run with --run-large")
