@@ -97,6 +97,29 @@ def test_free_form_bank_and_sampling():
     assert M.FreeFormMasks(512, bank_size=2).sample([0]).shape == (1, 512, 512, 1)
 
 
+def test_object_masks_are_thick_seeded_blobs():
+    import cv2
+
+    gen = mask_specs.make_mask_generator("objects", 256)
+    assert isinstance(gen, M.ObjectMasks)
+    masks = gen.sample(range(24), seed=3).numpy()
+    np.testing.assert_array_equal(masks, gen.sample(range(24), seed=3).numpy())
+    assert masks.shape == (24, 256, 256, 1) and set(np.unique(masks)) <= {0.0, 1.0}
+    assert 0.03 <= M.hole_ratio(masks).min() and M.hole_ratio(masks).max() <= 0.3
+    assert _distinct(masks) >= 20
+    for mask in masks[..., 0].astype(np.uint8):
+        # An object, not a stroke: the hole's deepest pixel is at least 4 % of the side from
+        # its edge (free-form strokes are 12-40 px wide at 512 px: 1.2-4 % of the side deep).
+        assert cv2.distanceTransform(mask, cv2.DIST_L2, 5).max() >= 0.04 * 256
+        count, _ = cv2.connectedComponents(mask)
+        assert 1 <= count - 1 <= 6
+    # Drawn at up to 512 px, so a 1,024-px photo's outline steps by 2 px, not 4.
+    assert gen.bank().shape[1:] == (256, 256)
+    assert M.ObjectMasks(1024, bank_size=2).bank().shape[1:] == (512, 512)
+    with pytest.raises(M.MaskError, match="count_range"):
+        M.ObjectMasks(64, count_range=(2, 1))
+
+
 def _write_mask(path, array, mode=None):
     Image.fromarray(array, mode).save(path) if mode else Image.fromarray(array).save(path)
 

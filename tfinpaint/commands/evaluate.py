@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--masks",
         default="center",
         metavar="KIND",
-        help="center | random_rect | free_form | files:DIR | files-paired:DIR | mixed | "
+        help="center | random_rect | free_form | objects | files:DIR | files-paired:DIR | mixed | "
         "mixed:NAME=WEIGHT,... (default: center); every image gets the same mask on every "
         "run with the same --seed",
     )

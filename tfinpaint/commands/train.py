@@ -9,9 +9,10 @@ from tfinpaint.config import DATASETS_ENV, PRESETS, ConfigError, get_config, res
 from tfinpaint.training.distribute import STRATEGIES
 
 MASKS_HELP = (
-    "center | random_rect | free_form | files:DIR (random picks) | files-paired:DIR (the mask named "
-    "like each image) | mixed | mixed:NAME=WEIGHT,... (e.g. mixed:free_form=0.4,files:DIR@train=0.3,"
-    "center=0.3); files:DIR@train / @test take a hash-chosen 4/5 / 1/5 of the folder "
+    "center | random_rect | free_form | objects | files:DIR (random picks) | files-paired:DIR (the "
+    "mask named like each image) | mixed | mixed:NAME=WEIGHT,... (e.g. "
+    "mixed:free_form=0.4,files:DIR@train=0.3,center=0.3); files:DIR@train / @test take a "
+    "hash-chosen 4/5 / 1/5 of the folder "
     "(default: the preset's)"
 )
 

@@ -1,4 +1,4 @@
-"""Mask strings -> mask generators: `center`, `random_rect`, `free_form`, `files:DIR`
+"""Mask strings -> mask generators: `center`, `random_rect`, `free_form`, `objects`, `files:DIR`
 (`@train` / `@test`), `files-paired:DIR`, `mixed` and `mixed:NAME=W,...` (see
 `tfinpaint.data.masks` for what each draws).
 """
@@ -11,9 +11,16 @@ import numpy as np
 import tensorflow as tf
 
 from tfinpaint.data.mask_files import MASK_SPLITS, FileMasks
-from tfinpaint.data.masks import CenterMasks, FreeFormMasks, MaskError, MaskGenerator, RandomRectMasks
+from tfinpaint.data.masks import (
+    CenterMasks,
+    FreeFormMasks,
+    MaskError,
+    MaskGenerator,
+    ObjectMasks,
+    RandomRectMasks,
+)
 
-MASK_KINDS = ("center", "random_rect", "free_form", "files:DIR", "files-paired:DIR", "mixed")
+MASK_KINDS = ("center", "random_rect", "free_form", "objects", "files:DIR", "files-paired:DIR", "mixed")
 DEFAULT_MIX = (("free_form", 0.5), ("random_rect", 0.3), ("center", 0.2))
 
 
@@ -66,6 +73,8 @@ def make_mask_generator(
         return RandomRectMasks(image_size)
     if name == "free_form":
         return FreeFormMasks(image_size)
+    if name == "objects":
+        return ObjectMasks(image_size)
     if name in ("files", "files-paired"):
         if not arg:
             raise MaskError(f"masks={spec!r}: expected {name}:DIR (a folder or list of mask images)")
@@ -95,10 +104,10 @@ def _parse_mix(spec: str, arg: str):
             raise MaskError(
                 f"masks={spec!r}: {item!r} is not NAME=WEIGHT (e.g. mixed:free_form=0.7,center=0.3)"
             ) from None
-        if name not in ("center", "random_rect", "free_form") and not name.startswith("files:"):
+        if name not in ("center", "random_rect", "free_form", "objects") and not name.startswith("files:"):
             raise MaskError(
                 f"masks={spec!r}: {name!r} cannot be mixed; expected center, random_rect, "
-                "free_form or files:DIR"
+                "free_form, objects or files:DIR"
             )
         pairs.append((name, w))
     return pairs
