@@ -260,6 +260,12 @@ def test_optimizers_follow_the_config():
     for opt in rms.optimizers().values():
         assert isinstance(opt, TorchRMSprop) and np.isclose(float(opt.learning_rate), 5e-5)
         assert (opt.rho, opt.epsilon) == (0.99, 1e-8) and opt.built
+    # A fine-tune's slower generator: its own rate, the critics' unchanged.
+    tuned, _ = _build(tf.distribute.get_strategy(), get_config(2, "demo", TINY + ["model.generator_lr=2e-5"]))
+    rates = {role: float(opt.learning_rate) for role, opt in tuned.optimizers().items()}
+    assert np.isclose(rates.pop("generator"), 2e-5) and all(np.isclose(r, 2e-4) for r in rates.values())
+    with pytest.raises(ConfigError, match="model.generator_lr=0.0"):
+        get_config(2, "demo", ["model.generator_lr=0"])
 
 
 def test_torch_rmsprop_matches_pytorchs_update():

@@ -125,6 +125,11 @@ class Paper2Config:
         optimizer: `adam` (pix2pixHD defaults) or `rmsprop` (the WGAN paper's choice, with
             PyTorch's rho 0.99 and epsilon 1e-8).
         lr, beta_1, beta_2: Adam settings; rmsprop_lr: the RMSprop learning rate.
+        generator_lr: the generator's learning rate, either optimiser (None = lr or rmsprop_lr,
+            the critics' rate). A fine-tune from a trained generator (`train.init_from`) wants
+            about a tenth of the preset's: from the shipped model, 120 reconstruction steps at
+            2e-4 lost 0.68 dB on the held-out NVIDIA masks, at 2e-5 they gained 0.17 dB
+            (docs/PAPER_COMPARISONS.md).
     """
 
     size_multiple = 4
@@ -155,6 +160,7 @@ class Paper2Config:
     beta_1: float = 0.5
     beta_2: float = 0.999
     rmsprop_lr: float = 5e-5
+    generator_lr: float | None = None
 
     @property
     def critic_roles(self) -> tuple:
@@ -198,6 +204,8 @@ class Paper2Config:
                 raise ConfigError(f"model.{name}={getattr(self, name)}: expected a positive number")
         if self.adv_ramp < 0:
             raise ConfigError(f"model.adv_ramp={self.adv_ramp}: expected 0 or more steps")
+        if self.generator_lr is not None and not self.generator_lr > 0:
+            raise ConfigError(f"model.generator_lr={self.generator_lr}: expected a positive number or None")
         for name in ("t1", "t2", "t3"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"model.{name}={getattr(self, name)}: expected 0 or more steps")

@@ -78,6 +78,7 @@ class Paper2GAN(InpaintingGAN):
         adv_weights: role -> lambda of that critic's adversarial term (default 0.001 each).
         optimizer: `adam` (lr, beta_1, beta_2; pix2pixHD defaults) or `rmsprop` (rmsprop_lr).
         lr, beta_1, beta_2, rmsprop_lr: optimiser settings, shared by the generator and critics.
+        generator_lr: the generator's own rate (None = the critics'; a fine-tune's is lower).
 
     Reference:
         Mo & Zhou, Automatika 61(4), 2020, Algorithm 1 and eqs. 1-8; Arjovsky et al., WGAN 2017.
@@ -106,6 +107,7 @@ class Paper2GAN(InpaintingGAN):
         beta_1=0.5,
         beta_2=0.999,
         rmsprop_lr=5e-5,
+        generator_lr=None,
         **kwargs,
     ):
         # The settings are checked by the config (`Paper2Config.validate`).
@@ -125,6 +127,7 @@ class Paper2GAN(InpaintingGAN):
         self.optimizer_name = optimizer
         self.lr, self.beta_1, self.beta_2 = float(lr), float(beta_1), float(beta_2)
         self.rmsprop_lr = float(rmsprop_lr)
+        self.generator_lr = None if generator_lr is None else float(generator_lr)
 
     @property
     def tracked_names(self) -> tuple:
@@ -148,9 +151,13 @@ class Paper2GAN(InpaintingGAN):
 
     def make_optimizer(self, role: str):
         """The configured optimiser for `role` ("generator" or "critics"), not yet built."""
-        if self.optimizer_name == "rmsprop":
-            return TorchRMSprop(self.rmsprop_lr, name=f"{role}_rmsprop")
-        return FusedAdam(self.lr, beta_1=self.beta_1, beta_2=self.beta_2, name=f"{role}_adam")
+        rmsprop = self.optimizer_name == "rmsprop"
+        rate = self.rmsprop_lr if rmsprop else self.lr
+        if role == "generator" and self.generator_lr is not None:
+            rate = self.generator_lr
+        if rmsprop:
+            return TorchRMSprop(rate, name=f"{role}_rmsprop")
+        return FusedAdam(rate, beta_1=self.beta_1, beta_2=self.beta_2, name=f"{role}_adam")
 
     def phase_index(self, step: int) -> int:
         return int(step >= self.t1) + int(step >= self.t1 + self.t2)
@@ -300,6 +307,7 @@ class Paper2GAN(InpaintingGAN):
             "beta_1": self.beta_1,
             "beta_2": self.beta_2,
             "rmsprop_lr": self.rmsprop_lr,
+            "generator_lr": self.generator_lr,
         }
 
 
@@ -328,5 +336,6 @@ def build_gan(config, global_batch_size: int) -> Paper2GAN:
         beta_1=m.beta_1,
         beta_2=m.beta_2,
         rmsprop_lr=m.rmsprop_lr,
+        generator_lr=m.generator_lr,
         name="paper2_gan",
     )
