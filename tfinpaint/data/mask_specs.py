@@ -22,6 +22,8 @@ from tfinpaint.data.masks import (
 
 MASK_KINDS = ("center", "random_rect", "free_form", "objects", "files:DIR", "files-paired:DIR", "mixed")
 DEFAULT_MIX = (("free_form", 0.5), ("random_rect", 0.3), ("center", 0.2))
+# The kinds a `mixed:` string may weigh, besides `files:DIR`.
+MIXABLE = ("center", "random_rect", "free_form", "objects")
 
 
 class MixedMasks(MaskGenerator):
@@ -104,10 +106,9 @@ def _parse_mix(spec: str, arg: str):
             raise MaskError(
                 f"masks={spec!r}: {item!r} is not NAME=WEIGHT (e.g. mixed:free_form=0.7,center=0.3)"
             ) from None
-        if name not in ("center", "random_rect", "free_form", "objects") and not name.startswith("files:"):
+        if name not in MIXABLE and not name.startswith("files:"):
             raise MaskError(
-                f"masks={spec!r}: {name!r} cannot be mixed; expected center, random_rect, "
-                "free_form, objects or files:DIR"
+                f"masks={spec!r}: {name!r} cannot be mixed; expected {', '.join(MIXABLE)} or files:DIR"
             )
         pairs.append((name, w))
     return pairs
