@@ -118,6 +118,10 @@ def test_object_masks_are_thick_seeded_blobs():
     assert M.ObjectMasks(1024, bank_size=2).bank().shape[1:] == (512, 512)
     with pytest.raises(M.MaskError, match="count_range"):
         M.ObjectMasks(64, count_range=(2, 1))
+    with pytest.raises(M.MaskError, match=r"size_range=\(0.5, 0.2\): expected 0 < min <= max <= 1"):
+        M.ObjectMasks(64, size_range=(0.5, 0.2))
+    with pytest.raises(M.MaskError, match="ratio_range"):
+        M.ObjectMasks(64, ratio_range=(0.0, 0.3))
 
 
 def _write_mask(path, array, mode=None):

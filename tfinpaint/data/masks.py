@@ -293,6 +293,9 @@ class ObjectMasks(_BankMasks):
                 f"objects bank_size={bank_size}, count_range={count_range}: expected bank_size >= 1 "
                 "and 1 <= min <= max"
             )
+        for name, (lo, hi) in (("size_range", self.size_range), ("ratio_range", self.ratio_range)):
+            if not 0.0 < lo <= hi <= 1.0:
+                raise MaskError(f"objects {name}=({lo}, {hi}): expected 0 < min <= max <= 1")
         side = min(int(image_size), 512)
         bank = _object_bank(
             side, self.bank_size, self.bank_seed, self.count_range, self.size_range, self.ratio_range
