@@ -109,6 +109,12 @@ def test_critics_subset_and_lambdas():
 
 def test_defaults_of_the_resolved_readings():
     assert get_config(1, "paper").model.kl_reduction == "mean"
+    assert get_config(1, "paper").model.decoder_upsample == "transpose"
+    assert get_config(1, "demo", ["model.decoder_upsample=resize"]).model.decoder_upsample == "resize"
+    with pytest.raises(
+        ConfigError, match="model.decoder_upsample='bilinear': expected one of transpose, resize"
+    ):
+        get_config(1, "demo", ["model.decoder_upsample=bilinear"])
     paper = get_config(2, "paper").model
     assert (paper.critic_depths, paper.critic_roles) == ("tables", ("local", "global", "x2", "x4"))
 

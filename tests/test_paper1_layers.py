@@ -139,6 +139,39 @@ def test_attention_long_term_copies_only_into_the_hole():
     assert changed[4:, 4:].max() < 1e-6
 
 
+def test_resize_upconv_is_nearest_2x_then_a_same_conv_and_paints_no_checkerboard():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(5, 6)).astype("float32")
+    kernel = rng.normal(size=(3, 3)).astype("float32")
+    layer = UpConv(1, mode="resize")
+    layer.build((1, 5, 6, 1))
+    conv = layer.conv.layer
+    conv.kernel.assign(kernel.reshape(3, 3, 1, 1))
+    conv.bias.assign(np.zeros(1, "float32"))
+    out = layer(x[None, :, :, None], training=False).numpy()[0, :, :, 0]
+    padded = np.pad(np.repeat(np.repeat(x, 2, axis=0), 2, axis=1), 1)
+    expected = np.array(
+        [[np.sum(padded[i : i + 3, j : j + 3] * kernel) for j in range(12)] for i in range(10)]
+    )
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    # A constant input: the resize-conv's output is constant inside (every output pixel has the
+    # same taps); the transposed conv's alternates between rows (the checkerboard).
+    ones = np.ones((1, 5, 6, 1), "float32")
+    inside = {}
+    for mode in ("resize", "transpose"):
+        up = UpConv(1, mode=mode)
+        up.build((1, 5, 6, 1))
+        up.conv.layer.kernel.assign(np.abs(kernel).reshape(3, 3, 1, 1))
+        inside[mode] = up(ones, training=False).numpy()[0, 2:-2, 2:-2, 0]
+    assert np.ptp(inside["resize"]) < 1e-5
+    assert np.ptp(inside["transpose"]) > 0.1
+
+
+def test_upconv_names_an_unknown_mode():
+    with pytest.raises(ValueError, match="mode='bilinear'.*transpose, resize"):
+        UpConv(4, mode="bilinear")
+
+
 def test_output_head_range_and_reflect_padding():
     head = OutputHead(3)
     out = head(10.0 * tf.random.stateless_normal((1, 4, 4, 5), seed=(1, 1)))
@@ -152,7 +185,9 @@ def test_output_head_range_and_reflect_padding():
         (ResBlock(8, 4, downsample=True, negative_slope=0.2), [(1, 8, 8, 4)]),
         (ResBlockStart(8), [(1, 8, 8, 3)]),
         (ResDecoderBlock(6, 5), [(1, 4, 4, 7)]),
+        (ResDecoderBlock(6, 5, upsample="resize"), [(1, 4, 4, 7)]),
         (UpConv(4), [(1, 4, 4, 3)]),
+        (UpConv(4, mode="resize"), [(1, 4, 4, 3)]),
         (OutputHead(3), [(1, 4, 4, 6)]),
         (ShortLongAttention(8), [(1, 4, 4, 8), (1, 4, 4, 8), (1, 4, 4, 1)]),
     ],

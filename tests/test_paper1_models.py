@@ -179,7 +179,13 @@ def test_get_config_records_passed_values():
         get_config(
             1,
             "demo",
-            TINY + ["model.infer_blocks=2", "model.shared_encoder=false", "model.max_side=128"],
+            TINY
+            + [
+                "model.infer_blocks=2",
+                "model.shared_encoder=false",
+                "model.max_side=128",
+                "model.decoder_upsample=resize",
+            ],
         )
     )
     config = generator.get_config()
@@ -188,8 +194,10 @@ def test_get_config_records_passed_values():
         config["latent_channels"],
         config["infer_blocks"],
         config["shared_encoder"],
+        config["upsample"],
         config["max_side"],
-    ) == (4, 8, 2, False, 128)
+    ) == (4, 8, 2, False, "resize", 128)
+    assert generator.decoder.scale_blocks[-1].up.mode == "resize"
     assert paper1.Paper1Generator.from_config(config).get_config() == config
 
 

@@ -15,6 +15,8 @@ CRITIC_REGULARIZERS = ("clip", "gp")
 ADV_WEIGHTINGS = ("summed", "mean", "adaptive")
 # Paper 1's adversarial loss: the paper's WGAN-GP, or PICNet's code's least-squares GAN.
 PAPER1_GAN_LOSSES = ("wgan_gp", "lsgan")
+# How paper 1's decoder doubles its resolution (`tfinpaint.layers.residual.UpConv`).
+UPSAMPLE_MODES = ("transpose", "resize")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class Paper1Config:
         latent_channels: channels of the spatial latent z (128 in the paper).
         infer_blocks: L, residual "infer" blocks of the prior path (1; PICNet's code uses 6).
         shared_encoder: one trunk for both paths (PICNet); False = separate E1/E2 weights.
+        decoder_upsample: how the decoder blocks double the resolution: `transpose` (the paper's
+            3x3 stride-2 deconvs) or `resize` (nearest 2x, then a 3x3 conv; no checkerboard).
         gan_loss: `wgan_gp` (the paper: Wasserstein loss + gradient penalty) or `lsgan` (PICNet's
             code: least-squares loss, no penalty; pair it with `critic_spectral_norm`).
         critic_spectral_norm: PICNet's spectral-norm critic (penalty on the summed patch map).
@@ -46,6 +50,7 @@ class Paper1Config:
     latent_channels: int = 128
     infer_blocks: int = 1
     shared_encoder: bool = True
+    decoder_upsample: str = "transpose"
     gan_loss: str = "wgan_gp"
     critic_spectral_norm: bool = False
     critic_residual: bool = False
@@ -74,6 +79,11 @@ class Paper1Config:
         if self.gan_loss not in PAPER1_GAN_LOSSES:
             raise ConfigError(
                 f"model.gan_loss={self.gan_loss!r}: expected one of {', '.join(PAPER1_GAN_LOSSES)}"
+            )
+        if self.decoder_upsample not in UPSAMPLE_MODES:
+            raise ConfigError(
+                f"model.decoder_upsample={self.decoder_upsample!r}: "
+                f"expected one of {', '.join(UPSAMPLE_MODES)}"
             )
         if self.kl_reduction not in ("sum", "mean"):
             raise ConfigError(f"model.kl_reduction={self.kl_reduction!r}: expected 'mean' or 'sum'")

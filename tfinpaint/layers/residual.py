@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tfinpaint.config.papers import UPSAMPLE_MODES
 from tfinpaint.layers.spectral import SpectralNorm
 
 
@@ -143,35 +144,52 @@ class ResBlockStart(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
 class UpConv(keras.layers.Layer):
-    """Spectrally normalised 3x3 stride-2 transposed conv aligned like PyTorch's.
+    """Spectrally normalised 2x upsampling conv: a 3x3 stride-2 transposed conv aligned like
+    PyTorch's (`transpose`, the paper), or nearest-neighbour 2x then a 3x3 conv (`resize`).
 
     PyTorch's `ConvTranspose2d(k=3, s=2, padding=1, output_padding=1)` crops one pixel from the
     start of the full (2H + 1) output and none from the end. Keras' "same" keeps a different
-    window (shifted by one pixel), so this runs a "valid" transposed conv and drops the first
-    row and column.
+    window (shifted by one pixel), so `transpose` runs a "valid" transposed conv and drops the
+    first row and column. A 3x3 kernel at stride 2 overlaps unevenly (2 taps on even outputs, 1
+    on odd ones), which paints a 2-px checkerboard wherever the gradient asks for detail;
+    `resize` gives every output pixel the same taps (Odena et al., "Deconvolution and
+    Checkerboard Artifacts", Distill 2016).
 
     Args:
         filters: output channels.
+        mode: `transpose` or `resize` (`UPSAMPLE_MODES`).
 
     Shapes: [B, H, W, C_in] -> [B, 2H, 2W, filters].
     """
 
-    def __init__(self, filters, **kwargs):
+    def __init__(self, filters, mode="transpose", **kwargs):
         super().__init__(**kwargs)
+        if mode not in UPSAMPLE_MODES:
+            raise ValueError(f"UpConv mode={mode!r}: expected one of {', '.join(UPSAMPLE_MODES)}")
         self.filters = int(filters)
-        self.conv = spectral_conv(self.filters, 3, name="deconv", strides=2, padding="valid", transpose=True)
+        self.mode = mode
+        if mode == "transpose":
+            self.conv = spectral_conv(
+                self.filters, 3, name="deconv", strides=2, padding="valid", transpose=True
+            )
+        else:
+            self.conv = spectral_conv(self.filters, 3, name="conv")
 
     def build(self, input_shape):
-        self.conv.build(input_shape)
+        self.conv.build(
+            input_shape if self.mode == "transpose" else _scaled(input_shape, 2, 1, input_shape[-1])
+        )
 
     def call(self, x, training=False):
-        return self.conv(x, training=training)[:, 1:, 1:, :]
+        if self.mode == "transpose":
+            return self.conv(x, training=training)[:, 1:, 1:, :]
+        return self.conv(ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2), training=training)
 
     def compute_output_shape(self, input_shape):
         return _scaled(input_shape, 2, 1, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters}
+        return {**super().get_config(), "filters": self.filters, "mode": self.mode}
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -185,6 +203,7 @@ class ResDecoderBlock(keras.layers.Layer):
         filters: output channels.
         hidden_filters: channels of the 3x3 conv; `None` = `filters`.
         negative_slope: LeakyReLU slope.
+        upsample: `UpConv`'s mode for both upsampling convs.
 
     Shapes: [B, H, W, C_in] -> [B, 2H, 2W, filters].
 
@@ -192,18 +211,19 @@ class ResDecoderBlock(keras.layers.Layer):
         Zheng, Cham & Cai, "Pluralistic Image Completion", CVPR 2019 (`ResBlockDecoder`).
     """
 
-    def __init__(self, filters, hidden_filters=None, negative_slope=0.1, **kwargs):
+    def __init__(self, filters, hidden_filters=None, negative_slope=0.1, upsample="transpose", **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.hidden_filters = None if hidden_filters is None else int(hidden_filters)
         self.negative_slope = float(negative_slope)
+        self.upsample = upsample
         hidden = self.hidden_filters or self.filters
         self.activation = keras.layers.LeakyReLU(negative_slope=self.negative_slope)
         self.norm1 = keras.layers.GroupNormalization(groups=-1, name="norm1")
         self.conv = spectral_conv(hidden, 3, name="conv")
         self.norm2 = keras.layers.GroupNormalization(groups=-1, name="norm2")
-        self.up = UpConv(self.filters, name="up")
-        self.shortcut = UpConv(self.filters, name="shortcut")
+        self.up = UpConv(self.filters, upsample, name="up")
+        self.shortcut = UpConv(self.filters, upsample, name="shortcut")
 
     def build(self, input_shape):
         hidden_shape = _with_channels(input_shape, self.hidden_filters or self.filters)
@@ -227,6 +247,7 @@ class ResDecoderBlock(keras.layers.Layer):
             "filters": self.filters,
             "hidden_filters": self.hidden_filters,
             "negative_slope": self.negative_slope,
+            "upsample": self.upsample,
         }
 
 

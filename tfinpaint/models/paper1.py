@@ -165,6 +165,7 @@ class Paper1Decoder(keras.Model):
     Args:
         width: w (32 in the paper: decoder widths 128, 128, 128, 64, 32).
         latent_channels: channels of z (128).
+        upsample: the decoder blocks' upsampling, `transpose` (the paper) or `resize` (`UpConv`).
 
     Call: `decoder([z, f_m, f, visible])` with z [B, h, w, latent], f_m [B, h, w, 4w],
     f [B, 4h, 4w, 4w], visible [B, 4h, 4w, 1] (1 = known pixel) returns a list of four images
@@ -174,21 +175,22 @@ class Paper1Decoder(keras.Model):
         Zheng, Cham & Cai, "Pluralistic Image Completion", CVPR 2019 (`ResGenerator`).
     """
 
-    def __init__(self, width=32, latent_channels=128, **kwargs):
+    def __init__(self, width=32, latent_channels=128, upsample="transpose", **kwargs):
         super().__init__(**kwargs)
         self.width = int(width)
         self.latent_channels = int(latent_channels)
+        self.upsample = upsample
         w = self.width
         self.z_block = ResBlock(4 * w, 4 * w, name="z_block")
         self.up_blocks = [
-            ResDecoderBlock(4 * w, 4 * w, name="dec0"),
-            ResDecoderBlock(4 * w, 4 * w, name="dec1"),
+            ResDecoderBlock(4 * w, 4 * w, upsample=upsample, name="dec0"),
+            ResDecoderBlock(4 * w, 4 * w, upsample=upsample, name="dec1"),
         ]
         self.attention = ShortLongAttention(4 * w, name="attention")
         self.scale_blocks = [
-            ResDecoderBlock(4 * w, 4 * w, name="dec2"),
-            ResDecoderBlock(2 * w, 2 * w, name="dec3"),
-            ResDecoderBlock(w, w, name="dec4"),
+            ResDecoderBlock(4 * w, 4 * w, upsample=upsample, name="dec2"),
+            ResDecoderBlock(2 * w, 2 * w, upsample=upsample, name="dec3"),
+            ResDecoderBlock(w, w, upsample=upsample, name="dec4"),
         ]
         self.heads = [OutputHead(3, name=f"out{i + 1}") for i in range(4)]
 
@@ -222,7 +224,12 @@ class Paper1Decoder(keras.Model):
         return outputs
 
     def get_config(self):
-        return {**base_config(self), "width": self.width, "latent_channels": self.latent_channels}
+        return {
+            **base_config(self),
+            "width": self.width,
+            "latent_channels": self.latent_channels,
+            "upsample": self.upsample,
+        }
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -238,6 +245,7 @@ class Paper1Generator(InpaintingGenerator):
 
     Args:
         width, latent_channels, infer_blocks, shared_encoder: see `Paper1Encoder`.
+        upsample: see `Paper1Decoder`.
         max_side: largest input side accepted (`model.max_side`): attention memory is
             (H/8 * W/8)^2 per image, so larger inputs raise an error instead of running.
         train_size: see `InpaintingGenerator`.
@@ -257,6 +265,7 @@ class Paper1Generator(InpaintingGenerator):
         latent_channels=128,
         infer_blocks=1,
         shared_encoder=True,
+        upsample="transpose",
         max_side=512,
         train_size=None,
         **kwargs,
@@ -266,8 +275,9 @@ class Paper1Generator(InpaintingGenerator):
         self.latent_channels = int(latent_channels)
         self.infer_blocks = int(infer_blocks)
         self.shared_encoder = bool(shared_encoder)
+        self.upsample = upsample
         self.encoder = Paper1Encoder(width, latent_channels, infer_blocks, shared_encoder, name="encoder")
-        self.decoder = Paper1Decoder(width, latent_channels, name="decoder")
+        self.decoder = Paper1Decoder(width, latent_channels, upsample, name="decoder")
 
     def build(self, input_shape):
         image_shape = (None, None, None, 3)
@@ -313,6 +323,7 @@ class Paper1Generator(InpaintingGenerator):
             "latent_channels": self.latent_channels,
             "infer_blocks": self.infer_blocks,
             "shared_encoder": self.shared_encoder,
+            "upsample": self.upsample,
             "max_side": self.max_side,
         }
 
@@ -329,6 +340,7 @@ def build_generator(config):
         latent_channels=model.latent_channels,
         infer_blocks=model.infer_blocks,
         shared_encoder=model.shared_encoder,
+        upsample=model.decoder_upsample,
         max_side=model.max_side,
         train_size=getattr(getattr(config, "data", None), "image_size", None),
         name="paper1_generator",
