@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Score models beside the classical fills on the default model's three held-out sets
-# (docs/MODEL_CARD.md): BSDS500 test with centre holes, BSDS500 test with the held-out fifth of
-# the NVIDIA irregular masks (per hole-ratio bucket), and the last 200 CelebA faces (upscaled
-# from 89x109 to 128, centre holes). None of these images or masks is in the training list.
+# Score models beside the classical fills (Telea, Navier-Stokes, biharmonic, PatchMatch) on the
+# default model's three held-out sets (docs/MODEL_CARD.md): BSDS500 test with centre holes,
+# BSDS500 test with the held-out fifth of the NVIDIA irregular masks (per hole-ratio bucket), and
+# the last 200 CelebA faces (upscaled from 89x109 to 128, centre holes). None of these images or
+# masks is in the training list.
 #
 #   scripts/evaluate_default_model.sh OUT_DIR [MODEL ...]      (default MODEL: default)
 #
@@ -18,7 +19,7 @@ datasets=${TFINPAINT_DATASETS:?set TFINPAINT_DATASETS to the datasets folder (wi
 research=$datasets/research-train
 args=()
 for m in "${models[@]}"; do args+=(--model "$m"); done
-args+=(--model telea --model ns --model biharmonic --blend "${BLEND:-poisson}")
+args+=(--model telea --model ns --model biharmonic --model patchmatch --blend "${BLEND:-poisson}")
 
 tfinpaint evaluate "${args[@]}" --data "$research/scenes_bsds500_test" --masks center \
   --image-size 256 --out "$out/bsds500-center"

@@ -117,6 +117,12 @@ def test_defaults_of_the_resolved_readings():
         get_config(1, "demo", ["model.decoder_upsample=bilinear"])
     paper = get_config(2, "paper").model
     assert (paper.critic_depths, paper.critic_roles) == ("tables", ("local", "global", "x2", "x4"))
+    assert paper.decoder_upsample == "transpose"
+    assert get_config(2, "demo", ["model.decoder_upsample=resize"]).model.decoder_upsample == "resize"
+    with pytest.raises(
+        ConfigError, match="model.decoder_upsample='bilinear': expected one of transpose, resize"
+    ):
+        get_config(2, "demo", ["model.decoder_upsample=bilinear"])
 
 
 def test_old_config_files_load_and_renamed_keys_say_so():

@@ -103,6 +103,38 @@ def test_generator_layer_shapes_at_256(paper_generator):
     ]
 
 
+def test_resize_upsampling_keeps_table_1_shapes_with_3x3_convs():
+    cfg = get_config(2, "paper", ["model.decoder_upsample=resize"])
+    generator = paper2.build_generator(cfg)
+    # Each 4x4 deconv (256 -> 128, 128 -> 64 channels) becomes a 3x3 conv: 7 * (256*128 + 128*64)
+    # fewer weights.
+    assert generator.count_params() == 4_895_875 - 7 * (256 * 128 + 128 * 64)
+    shapes = _symbolic_shapes(generator.network.layers, (None, 256, 256, 4))
+    convs = [shape for name, shape in shapes if name.startswith("conv")]
+    assert convs == [(None, side, side, c) for side, c in GENERATOR_SHAPES]
+    assert [name for name, _ in shapes if name.startswith(("up", "deconv"))] == ["up11", "up13"]
+
+
+def test_resize_upsampling_has_no_checkerboard_on_a_constant_input():
+    constant = tf.ones([1, 8, 8, 16])
+    layers = {
+        mode: {layer.name: layer for layer in Paper2Generator(width=8, upsample=mode).network.layers}
+        for mode in ("transpose", "resize")
+    }
+    resized = layers["resize"]["conv11"](layers["resize"]["up11"](constant)).numpy()[0, 2:-2, 2:-2]
+    transposed = layers["transpose"]["deconv11"](constant).numpy()[0, 2:-2, 2:-2]
+    # Away from the border every output pixel has the same taps; a stride-2 4x4 transposed conv
+    # gives even and odd pixels different ones, a period-2 pattern.
+    np.testing.assert_allclose(resized, np.broadcast_to(resized[:1, :1], resized.shape), rtol=1e-5)
+    assert np.abs(transposed[0, 0] - transposed[0, 1]).max() > 1e-3
+    np.testing.assert_allclose(transposed[0, 0], transposed[2, 2], rtol=1e-5)
+
+
+def test_generator_rejects_an_unknown_upsampling():
+    with pytest.raises(ValueError, match="generator upsample='bilinear': expected one of transpose, resize"):
+        Paper2Generator(width=8, upsample="bilinear")
+
+
 @pytest.mark.parametrize("role", list(CRITICS))
 def test_critic_parameter_counts_and_shapes_at_256(role):
     params, view_side, sides, widths = CRITICS[role]
@@ -238,8 +270,9 @@ def test_build_critics_builds_the_configured_subset():
     assert list(paper2.build_critics(cfg)) == ["global", "local"]
 
 
-def test_keras_round_trip_gives_identical_outputs(tmp_path):
-    generator = Paper2Generator(width=8, name="generator")
+@pytest.mark.parametrize("upsample", ["transpose", "resize"])
+def test_keras_round_trip_gives_identical_outputs(tmp_path, upsample):
+    generator = Paper2Generator(width=8, upsample=upsample, name="generator")
     critic = Paper2Critic("local", 32, width=8, clip_value=0.05, depths="glcic")
     inputs = _inputs(batch=2, height=32, width=32)
     # A training call moves the BatchNorm statistics away from their initial values.

@@ -15,7 +15,8 @@ CRITIC_REGULARIZERS = ("clip", "gp")
 ADV_WEIGHTINGS = ("summed", "mean", "adaptive")
 # Paper 1's adversarial loss: the paper's WGAN-GP, or PICNet's code's least-squares GAN.
 PAPER1_GAN_LOSSES = ("wgan_gp", "lsgan")
-# How paper 1's decoder doubles its resolution (`tfinpaint.layers.residual.UpConv`).
+# How a generator doubles its resolution: the papers' transposed convs, or nearest 2x then a conv
+# (paper 1: `tfinpaint.layers.residual.UpConv`; paper 2: `Paper2Generator`).
 UPSAMPLE_MODES = ("transpose", "resize")
 
 
@@ -107,6 +108,8 @@ class Paper2Config:
         generator_width: first generator layer width (64; the table's 128/256/32 scale with it).
         critic_width: first critic layer width (64; 128/256/512 scale with it).
         generator_batchnorm: conv -> BatchNorm -> ReLU in G (GLCIC); synchronized across replicas.
+        decoder_upsample: how G's two upsampling layers double the resolution: `transpose`
+            (Table 1's 4x4 stride-2 deconvs) or `resize` (nearest 2x, then a 3x3 conv).
         critics: the critics to train, comma-separated roles from local, global, x2, x4 (all
             four: the paper; `local,global`: GLCIC; `local`: a single local critic).
         critic_depths: `tables` (the tables' captions: local 6 convs, global 5) or `glcic`
@@ -149,6 +152,7 @@ class Paper2Config:
     generator_width: int = 64
     critic_width: int = 64
     generator_batchnorm: bool = True
+    decoder_upsample: str = "transpose"
     critics: str = ",".join(CRITIC_ROLES)
     critic_depths: str = "tables"
     critic_regularizer: str = "clip"
@@ -203,7 +207,11 @@ class Paper2Config:
             )
         if self.optimizer not in ("adam", "rmsprop"):
             raise ConfigError(f"model.optimizer={self.optimizer!r}: expected 'adam' or 'rmsprop'")
-        choices = {"critic_regularizer": CRITIC_REGULARIZERS, "adv_weighting": ADV_WEIGHTINGS}
+        choices = {
+            "critic_regularizer": CRITIC_REGULARIZERS,
+            "adv_weighting": ADV_WEIGHTINGS,
+            "decoder_upsample": UPSAMPLE_MODES,
+        }
         for name, accepted in choices.items():
             if getattr(self, name) not in accepted:
                 raise ConfigError(

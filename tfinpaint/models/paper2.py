@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfinpaint.config.papers import CRITIC_ROLES
+from tfinpaint.config.papers import CRITIC_ROLES, UPSAMPLE_MODES
 from tfinpaint.convention import composite
 from tfinpaint.layers.constraints import WeightClip, clip_weights
 from tfinpaint.layers.convolution import DilatedConv2D
@@ -61,8 +61,9 @@ class Paper2Generator(InpaintingGenerator):
 
     The network sees `concat([(1 - mask) * image, mask])` (4 channels, GLCIC), runs conv ->
     BatchNorm -> ReLU blocks with dilations 2/4/8/16 at 1/4 resolution, two 4x4 stride-2
-    transposed convs back up and a sigmoid output conv; the result is pasted into the hole:
-    `image * (1 - mask) + prediction * mask`, so pixels outside the hole are exactly the input.
+    transposed convs back up (or nearest 2x and a 3x3 conv each: `upsample`) and a sigmoid output
+    conv; the result is pasted into the hole: `image * (1 - mask) + prediction * mask`, so pixels
+    outside the hole are exactly the input.
     Fully convolutional: any H, W divisible by 4. BatchNorm is synchronized across replicas so
     N replicas train the same weights as one device. Under a mixed-precision policy the last conv
     runs in float32 and the output is float32. Inputs, outputs and checks: `InpaintingGenerator`.
@@ -71,6 +72,9 @@ class Paper2Generator(InpaintingGenerator):
         width: channels of the first layer (64 in the paper); every width in Table 1 scales
             with it (128 -> 2 * width, 256 -> 4 * width, 32 -> width / 2).
         batchnorm: conv -> BatchNorm -> ReLU (GLCIC); False gives conv -> ReLU.
+        upsample: `transpose` (Table 1's deconvs) or `resize`: nearest-neighbour 2x, then a 3x3
+            conv, which gives every output pixel the same taps where a transposed conv's uneven
+            overlap can paint a checkerboard (Odena et al., Distill 2016).
         train_size: see `InpaintingGenerator`.
 
     Reference:
@@ -83,12 +87,22 @@ class Paper2Generator(InpaintingGenerator):
     # The paper Poisson-blends its completions (docs/SPEC-paper2.md, "Post-processing").
     default_blend = "poisson"
 
-    def __init__(self, width: int = 64, batchnorm: bool = True, train_size: int | None = None, **kwargs):
+    def __init__(
+        self,
+        width: int = 64,
+        batchnorm: bool = True,
+        upsample: str = "transpose",
+        train_size: int | None = None,
+        **kwargs,
+    ):
         super().__init__(train_size=train_size, **kwargs)
         if int(width) < 1:
             raise ValueError(f"generator width={width!r}: expected a positive integer")
+        if upsample not in UPSAMPLE_MODES:
+            raise ValueError(f"generator upsample={upsample!r}: expected one of {', '.join(UPSAMPLE_MODES)}")
         self.width = int(width)
         self.batchnorm = bool(batchnorm)
+        self.upsample = upsample
         self.network = keras.Sequential(self._table_layers(), name="network")
 
     def _table_layers(self) -> list:
@@ -108,12 +122,15 @@ class Paper2Generator(InpaintingGenerator):
                 )
                 continue
             filters = _scaled(channels, self.width)
-            if kind == "deconv":
+            if kind == "deconv" and self.upsample == "transpose":
                 layers.append(
                     keras.layers.Conv2DTranspose(
                         filters, kernel, strides=stride, padding="same", name=f"deconv{i}"
                     )
                 )
+            elif kind == "deconv":
+                layers.append(keras.layers.UpSampling2D(stride, interpolation="nearest", name=f"up{i}"))
+                layers.append(keras.layers.Conv2D(filters, 3, padding="same", name=f"conv{i}"))
             else:
                 conv = DilatedConv2D if dilation > 1 else keras.layers.Conv2D
                 layers.append(
@@ -145,7 +162,12 @@ class Paper2Generator(InpaintingGenerator):
         return tuple(input_shape["image"])
 
     def get_config(self):
-        return {**super().get_config(), "width": self.width, "batchnorm": self.batchnorm}
+        return {
+            **super().get_config(),
+            "width": self.width,
+            "batchnorm": self.batchnorm,
+            "upsample": self.upsample,
+        }
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -320,6 +342,7 @@ def build_generator(config) -> Paper2Generator:
     generator = Paper2Generator(
         width=config.model.generator_width,
         batchnorm=config.model.generator_batchnorm,
+        upsample=config.model.decoder_upsample,
         train_size=config.data.image_size,
         name="generator",
     )
