@@ -38,12 +38,20 @@ def test_versions_and_every_form_of_model_path(tmp_path):
     run = _run_dir(tmp_path / "runs" / "paper2-demo", {"paper": 2, "preset": "demo"})
     assert resolve_model(run) == os.path.join(run, "generator.keras")
     assert resolve_model(os.path.join(run, "generator.keras")) == os.path.join(run, "generator.keras")
-    crowded = _run_dir(tmp_path / "crowded", {}, models=("a.keras", "b.keras"))
+    # A finished paper-2 run keeps each phase's end beside the final generator: the final one wins.
+    phases = ("generator-critics.keras", "generator-reconstruction.keras", "generator.keras")
+    finished = _run_dir(tmp_path / "finished", {}, models=phases)
+    assert resolve_model(finished) == os.path.join(finished, "generator.keras")
+    stopped = _run_dir(tmp_path / "stopped", {}, models=("generator-reconstruction.keras",))
+    assert resolve_model(stopped) == os.path.join(stopped, "generator-reconstruction.keras")
+    crowded = _run_dir(tmp_path / "crowded", {}, models=phases[:2])
+    empty = _run_dir(tmp_path / "empty", {}, models=())
     for bad, message in (
         (tmp_path / "missing", "no such file"),
         (tmp_path / "saved_models", "no saved_model.pb"),
         (os.path.join(run, "config.json"), "not .keras"),
-        (crowded, "exactly one generator"),
+        (crowded, r"no generator.keras \(has the run finished\?\) and 2 .keras files \(generator-critics"),
+        (empty, "no generator.keras .* and no .keras file"),
     ):
         with pytest.raises(ModelPathError, match=message) as error:
             resolve_model(str(bad))

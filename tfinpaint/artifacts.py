@@ -18,6 +18,9 @@ DEFAULT_MODEL_NAME = "default"
 DEFAULT_MODEL_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "default.keras")
 DEFAULT_EXPORT_ROOT = "saved_models"
 RUN_CONFIG = "config.json"
+# A finished run's generator; the end of each earlier phase sits beside it as
+# `generator-<phase>.keras` (paper 2: `-reconstruction`, `-critics`).
+RUN_GENERATOR = "generator.keras"
 SAVED_MODEL_FILE = "saved_model.pb"
 MODEL_FORMS = (
     "a .keras file, a SavedModel version folder, a base path with version folders, a run directory, "
@@ -65,15 +68,19 @@ def default_model_path() -> str:
 
 
 def _run_dir_model(path: str) -> str:
+    """The run's final generator; else its only `.keras` file (e.g. a run stopped after phase 1)."""
+    final = os.path.join(path, RUN_GENERATOR)
+    if os.path.isfile(final):
+        return final
     models = sorted(f for f in os.listdir(path) if f.endswith(".keras"))
     if len(models) == 1:
         return os.path.join(path, models[0])
-    generators = [f for f in models if "generator" in f]
-    if len(generators) == 1:
-        return os.path.join(path, generators[0])
+    holding = "no .keras file"
+    if models:
+        holding = f"{len(models)} .keras files ({', '.join(models)}): pass one as --model"
     raise ModelPathError(
-        f"{path}: a run directory ({RUN_CONFIG}) holding {models or 'no .keras file'}; expected exactly "
-        "one generator .keras file — has the run finished?"
+        f"{path}: a run directory ({RUN_CONFIG}) with no {RUN_GENERATOR} (has the run finished?) "
+        f"and {holding}."
     )
 
 

@@ -18,6 +18,7 @@ import dataclasses
 import os
 import time
 
+from tfinpaint.artifacts import RUN_GENERATOR
 from tfinpaint.config import ConfigError, ExperimentConfig, resolve_data_root
 from tfinpaint.training.rundir import RunError, prepare_run_dir, save_keras
 
@@ -73,7 +74,7 @@ def train(
     step = loop.run(start, config.total_steps(), progress)
 
     folder = run_dir if chief else os.path.join(run_dir, f".worker-{worker_index}")
-    generator_path = os.path.join(folder, "generator.keras")
+    generator_path = os.path.join(folder, RUN_GENERATOR)
     save_keras(gan.generator, generator_path)
     summary = {
         "run_dir": run_dir,
