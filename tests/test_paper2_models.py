@@ -15,7 +15,7 @@ from tfinpaint import config as config_module
 from tfinpaint.config import get_config
 from tfinpaint.layers import internals
 from tfinpaint.layers.constraints import WeightClip
-from tfinpaint.layers.convolution import DilatedConv2D
+from tfinpaint.layers.convolution import BinomialBlur2D, DilatedConv2D
 from tfinpaint.layers.normalization import FusedBatchNormalization
 from tfinpaint.models import paper2
 from tfinpaint.models.paper2 import Paper2Critic, Paper2Generator, hole_window
@@ -268,6 +268,59 @@ def test_critics_carry_the_clip_constraint_on_every_weight_and_start_clipped():
 def test_build_critics_builds_the_configured_subset():
     cfg = get_config(2, "demo", ["model.critic_width=8", "data.image_size=32", "model.critics=global, local"])
     assert list(paper2.build_critics(cfg)) == ["global", "local"]
+
+
+def _period_two_amplitude(grad):
+    """How much a [S, S] gradient differs between even and odd rows and columns, relative to its
+    mean magnitude (0 = no period-2 grid)."""
+    rows = grad[0::2].mean() - grad[1::2].mean()
+    cols = grad[:, 0::2].mean() - grad[:, 1::2].mean()
+    return max(abs(rows), abs(cols)) / np.abs(grad).mean()
+
+
+def test_a_blur_before_a_strided_conv_removes_the_period_two_grid_from_its_gradient():
+    """The rule behind `critic_antialias`: a 5x5 stride-2 conv's gradient on its input is uneven
+    between even and odd pixels; after the [1, 2, 1] blur it has no period-2 component."""
+    init = keras.initializers.RandomNormal(seed=0)
+    conv = keras.layers.Conv2D(1, 5, strides=2, padding="same", kernel_initializer=init)
+    x = tf.zeros([1, 32, 32, 1])
+    shares = []
+    for blur in (None, BinomialBlur2D()):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(conv(x if blur is None else blur(x)))
+        shares.append(_period_two_amplitude(tape.gradient(total, x).numpy()[0, 4:-4, 4:-4, 0]))
+    assert shares[0] > 0.1 and shares[1] < 1e-5
+
+
+def test_binomial_blur_keeps_a_constant_halves_and_round_trips(tmp_path):
+    np.testing.assert_allclose(BinomialBlur2D()(tf.fill([1, 8, 8, 2], 0.7)).numpy(), 0.7, rtol=1e-6)
+    assert tuple(BinomialBlur2D(strides=2)(tf.zeros([2, 15, 16, 3])).shape) == (2, 8, 8, 3)
+    with pytest.raises(ValueError, match="strides=3: expected 1 or 2"):
+        BinomialBlur2D(strides=3)
+
+
+@pytest.mark.parametrize("role", ["local", "x4"])
+def test_antialiased_critics_have_the_papers_weights_and_smooth_views(role, tmp_path):
+    paper = Paper2Critic(role, 64, width=8)
+    critic = Paper2Critic(role, 64, width=8, antialias=True, name="critic_aa")
+    for c in (paper, critic):
+        c.build()
+    # The blur has no weights: the same critic, read through a low-pass before each subsampling.
+    assert [v.shape for v in critic.trainable_variables] == [v.shape for v in paper.trainable_variables]
+    inputs = _inputs(batch=2, height=64, width=64)
+    assert tuple(critic(inputs).shape) == (2, 1)
+    assert_keras_round_trip(critic, inputs, str(tmp_path))
+    image = tf.constant(inputs["image"])
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        total = tf.reduce_sum(critic.view(image, inputs["mask"]))
+    grad = tape.gradient(total, image).numpy()[0, 8:-8, 8:-8, 0]
+    if role == "x4":
+        # Average pooling's gradient is one value per 4x4 block; the blurred halvings' is flat.
+        np.testing.assert_allclose(grad, grad.mean(), rtol=1e-5)
+    cfg = get_config(2, "demo", ["model.critic_width=8", "data.image_size=32", "model.critic_antialias=true"])
+    assert all(c.antialias for c in paper2.build_critics(cfg).values())
 
 
 @pytest.mark.parametrize("upsample", ["transpose", "resize"])

@@ -114,6 +114,10 @@ class Paper2Config:
             four: the paper; `local,global`: GLCIC; `local`: a single local critic).
         critic_depths: `tables` (the tables' captions: local 6 convs, global 5) or `glcic`
             (GLCIC's discriminators: global 6, local 5, every critic ending in 4x4x512).
+        critic_antialias: blur before every subsampling in the critics (a [1, 2, 1] binomial
+            before each stride-2 conv; blurred halvings for the x2 / x4 views instead of average
+            pooling). Not the paper: its strided critics hand the generator a gradient with an
+            8-px grid, which the joint phase paints into the holes (docs/PAPER_COMPARISONS.md).
         critic_regularizer: `clip` (the paper: weights clipped to [-clip_value, clip_value]) or
             `gp` (WGAN-GP's gradient penalty, weight `gp_weight`, unclipped critics).
         clip_value: WGAN weight clipping bound c, applied to the initial weights and after
@@ -155,6 +159,7 @@ class Paper2Config:
     decoder_upsample: str = "transpose"
     critics: str = ",".join(CRITIC_ROLES)
     critic_depths: str = "tables"
+    critic_antialias: bool = False
     critic_regularizer: str = "clip"
     clip_value: float = 0.01
     gp_weight: float = 10.0

@@ -40,3 +40,49 @@ class DilatedConv2D(keras.layers.Conv2D):
             padding=self.padding.upper(),
             dilations=[1, *self.dilation_rate, 1],
         )
+
+
+@keras.saving.register_keras_serializable(package="tfinpaint")
+class BinomialBlur2D(keras.layers.Layer):
+    """A fixed [1, 2, 1] x [1, 2, 1] / 16 blur of every channel, edge-padded, optionally
+    subsampling by 2 (anti-aliased downsampling; Zhang 2019, StyleGAN2's discriminator).
+
+    Why a critic wants it: a stride-2 5x5 conv's gradient on its input is uneven between even and
+    odd pixels, and stacked three deep it is a grid of period 8 px; the generator, following that
+    gradient, paints the grid. The blur's response is zero at the Nyquist frequency, so what it
+    passes back has no period-2 component at its scale. At stride 2 it is also a smooth
+    replacement for 2x2 average pooling, whose gradient is constant over 2x2 blocks.
+
+    Args:
+        strides: 1 (blur) or 2 (blur, then keep every second row and column; even sides halve).
+
+    Inputs/outputs:
+        [B, H, W, C] -> [B, H, W, C] (strides 1) or [B, ceil(H/2), ceil(W/2), C] (strides 2).
+    """
+
+    def __init__(self, strides: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        if strides not in (1, 2):
+            raise ValueError(f"BinomialBlur2D strides={strides!r}: expected 1 or 2")
+        self.strides = int(strides)
+
+    def call(self, inputs):
+        taps = tf.constant([1.0, 2.0, 1.0]) / 4.0
+        channels = inputs.shape[-1]
+        kernel = tf.tile((taps[:, None] * taps[None, :])[:, :, None, None], [1, 1, channels, 1])
+        # SYMMETRIC repeats the edge pixel: defined on the critics' last 1x1 maps too.
+        padded = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+        return tf.nn.depthwise_conv2d(
+            padded, tf.cast(kernel, inputs.dtype), [1, self.strides, self.strides, 1], "VALID"
+        )
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+
+        def subsampled(side):
+            return None if side is None else -(-side // self.strides)
+
+        return (batch, subsampled(height), subsampled(width), channels)
+
+    def get_config(self):
+        return {**super().get_config(), "strides": self.strides}

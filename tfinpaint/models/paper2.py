@@ -14,7 +14,7 @@ import tensorflow as tf
 from tfinpaint.config.papers import CRITIC_ROLES, UPSAMPLE_MODES
 from tfinpaint.convention import composite
 from tfinpaint.layers.constraints import WeightClip, clip_weights
-from tfinpaint.layers.convolution import DilatedConv2D
+from tfinpaint.layers.convolution import BinomialBlur2D, DilatedConv2D
 from tfinpaint.layers.normalization import FusedBatchNormalization
 from tfinpaint.models.common import base_config
 from tfinpaint.models.generator import InpaintingGenerator
@@ -180,7 +180,10 @@ class Paper2Critic(keras.Model):
     - `global`: the whole image;
     - `x2`, `x4`: the whole image average-pooled 2x2 / 4x4 (pix2pixHD's multi-scale critics).
     Then 5x5 stride-2 "same" convs with LeakyReLU(0.2), no normalisation, Flatten -> Dense(1),
-    linear (a Wasserstein critic, no sigmoid). How many convs depends on `depths` (see
+    linear (a Wasserstein critic, no sigmoid). With `antialias` (not the paper) every
+    subsampling is blurred first: a `BinomialBlur2D` before each strided conv, and the x2 / x4
+    views blurred and halved once / twice instead of average-pooled, so the gradient the critic
+    hands the generator has no 8-px grid and no 2x2 / 4x4 blocks. How many convs depends on `depths` (see
     `CRITIC_WIDTHS`). Every weight carries a `WeightClip(clip_value)` constraint, which the
     optimiser applies after each update (`build_critics` also clips the initial weights). The
     score is float32 under a mixed-precision policy.
@@ -193,6 +196,7 @@ class Paper2Critic(keras.Model):
         negative_slope: LeakyReLU slope (0.2).
         depths: "tables" (the tables' captions: local 6 convs, global 5) or "glcic" (GLCIC's
             discriminators: global 6, local 5; every critic ends in 4x4x512).
+        antialias: blur before every subsampling (see above); False is the paper.
 
     Inputs:
         dict `{"image": float [B, S, S, 3] in [0, 1], "mask": float [B, S, S, 1]}` with
@@ -214,6 +218,7 @@ class Paper2Critic(keras.Model):
         clip_value=0.01,
         negative_slope: float = 0.2,
         depths: str = "tables",
+        antialias: bool = False,
         **kwargs,
     ):
         kwargs.setdefault("name", f"critic_{role}")
@@ -230,14 +235,15 @@ class Paper2Critic(keras.Model):
         self.width = int(width)
         self.clip_value = None if clip_value is None else float(clip_value)
         self.negative_slope = float(negative_slope)
+        self.antialias = bool(antialias)
         self.downsample = CRITIC_DOWNSAMPLE[role]
         self.view_size = self.image_size // (2 if role == "local" else self.downsample)
-        self.pool = (
-            keras.layers.AveragePooling2D(self.downsample, name="pool") if self.downsample > 1 else None
-        )
+        self.pool = self._pool() if self.downsample > 1 else None
         clip = None if self.clip_value is None else WeightClip(self.clip_value)
         layers = []
         for i, channels in enumerate(CRITIC_WIDTHS[depths][role], start=1):
+            if self.antialias:
+                layers.append(BinomialBlur2D(name=f"blur{i}"))
             layers.append(
                 keras.layers.Conv2D(
                     _scaled(channels, self.width),
@@ -255,6 +261,14 @@ class Paper2Critic(keras.Model):
             keras.layers.Dense(1, kernel_constraint=clip, bias_constraint=clip, dtype="float32", name="score")
         )
         self.network = keras.Sequential(layers, name="network")
+
+    def _pool(self):
+        if not self.antialias:
+            return keras.layers.AveragePooling2D(self.downsample, name="pool")
+        halvings = self.downsample.bit_length() - 1
+        return keras.Sequential(
+            [BinomialBlur2D(strides=2, name=f"blur_half{i}") for i in range(1, halvings + 1)], name="pool"
+        )
 
     def build(self, input_shape=None):
         self.network.build((None, self.view_size, self.view_size, 3))
@@ -293,6 +307,7 @@ class Paper2Critic(keras.Model):
             "clip_value": self.clip_value,
             "negative_slope": self.negative_slope,
             "depths": self.depths,
+            "antialias": self.antialias,
         }
 
 
@@ -360,7 +375,14 @@ def build_critics(config) -> dict:
     clip_value = m.clip_value if m.critic_regularizer == "clip" else None
     critics = {}
     for role in m.critic_roles:
-        critic = Paper2Critic(role, size, width=m.critic_width, clip_value=clip_value, depths=m.critic_depths)
+        critic = Paper2Critic(
+            role,
+            size,
+            width=m.critic_width,
+            clip_value=clip_value,
+            depths=m.critic_depths,
+            antialias=m.critic_antialias,
+        )
         critic.build()
         clip_weights(critic)
         critics[role] = critic
