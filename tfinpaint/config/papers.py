@@ -116,8 +116,10 @@ class Paper2Config:
             (GLCIC's discriminators: global 6, local 5, every critic ending in 4x4x512).
         critic_antialias: blur before every subsampling in the critics (a [1, 2, 1] binomial
             before each stride-2 conv; blurred halvings for the x2 / x4 views instead of average
-            pooling). Not the paper: its strided critics hand the generator a gradient with an
-            8-px grid, which the joint phase paints into the holes (docs/PAPER_COMPARISONS.md).
+            pooling). Not the paper, which passes back a gradient uneven between even and odd
+            pixels, and constant over each pooled block; measured from the shipped model it
+            removed those from the critics' gradients and left the fills as they were
+            (docs/PAPER_COMPARISONS.md).
         critic_regularizer: `clip` (the paper: weights clipped to [-clip_value, clip_value]) or
             `gp` (WGAN-GP's gradient penalty, weight `gp_weight`, unclipped critics).
         clip_value: WGAN weight clipping bound c, applied to the initial weights and after
