@@ -47,11 +47,12 @@ class BinomialBlur2D(keras.layers.Layer):
     """A fixed [1, 2, 1] x [1, 2, 1] / 16 blur of every channel, edge-padded, optionally
     subsampling by 2 (anti-aliased downsampling; Zhang 2019, StyleGAN2's discriminator).
 
-    Why a critic wants it: a stride-2 5x5 conv's gradient on its input is uneven between even and
-    odd pixels, and stacked three deep it is a grid of period 8 px; the generator, following that
-    gradient, paints the grid. The blur's response is zero at the Nyquist frequency, so what it
-    passes back has no period-2 component at its scale. At stride 2 it is also a smooth
-    replacement for 2x2 average pooling, whose gradient is constant over 2x2 blocks.
+    Why a critic might want it: a stride-2 5x5 conv's gradient on its input is uneven between even
+    and odd pixels, and that uneven gradient is what the generator is trained on. The blur's
+    response is zero at the Nyquist frequency, so what it passes back has no period-2 component
+    at its scale. At stride 2 it is also a smooth replacement for 2x2 average pooling, whose
+    gradient is constant over 2x2 blocks. (Measured in paper 2's critics, it removed those from
+    their gradients and did not change the generator's fills: docs/PAPER_COMPARISONS.md.)
 
     Args:
         strides: 1 (blur) or 2 (blur, then keep every second row and column; even sides halve).

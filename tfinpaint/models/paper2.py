@@ -183,10 +183,11 @@ class Paper2Critic(keras.Model):
     linear (a Wasserstein critic, no sigmoid). With `antialias` (not the paper) every
     subsampling is blurred first: a `BinomialBlur2D` before each strided conv, and the x2 / x4
     views blurred and halved once / twice instead of average-pooled, so the gradient the critic
-    hands the generator has no 8-px grid and no 2x2 / 4x4 blocks. How many convs depends on `depths` (see
-    `CRITIC_WIDTHS`). Every weight carries a `WeightClip(clip_value)` constraint, which the
-    optimiser applies after each update (`build_critics` also clips the initial weights). The
-    score is float32 under a mixed-precision policy.
+    hands the generator has no period-2 component at any subsampling and no 2x2 / 4x4 blocks.
+    How many convs depends on `depths` (see `CRITIC_WIDTHS`). Every weight carries a
+    `WeightClip(clip_value)` constraint, which the optimiser applies after each update
+    (`build_critics` also clips the initial weights). The score is float32 under a
+    mixed-precision policy.
 
     Args:
         role: `local`, `global`, `x2` or `x4`.
