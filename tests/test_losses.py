@@ -132,3 +132,18 @@ def test_least_squares_gan_losses_golden():
     # (mean (D(real) - 1)^2 + mean D(fake)^2) / 2 and mean (D(fake) - 1)^2 (Mao et al. 2017).
     np.testing.assert_allclose(losses.lsgan_critic_loss(real, fake).numpy(), [0.0, 2.0])
     np.testing.assert_allclose(losses.lsgan_generator_loss(fake).numpy(), [1.0, 1.0])
+
+
+def test_feature_matching_golden_and_only_the_fake_features_get_a_gradient():
+    real = [tf.zeros((2, 2, 2, 1)), tf.ones((2, 3))]
+    fake = [tf.Variable(tf.fill((2, 2, 2, 1), 0.5)), tf.Variable([[1.0, 1.0, 1.0], [4.0, 1.0, 1.0]])]
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        loss = losses.feature_matching(real, fake)
+    # The mean over layers of each layer's mean |real - fake|: (0.5 + 0) / 2, (0.5 + 1) / 2.
+    np.testing.assert_allclose(loss.numpy(), [0.25, 0.75])
+    real_grads = tape.gradient(loss, real)
+    assert real_grads == [None, None]
+    np.testing.assert_allclose(losses.feature_matching(real, real).numpy(), [0.0, 0.0])
+    with pytest.raises(ValueError, match="same number of layers"):
+        losses.feature_matching(real, fake[:1])

@@ -446,3 +446,19 @@ def test_dilated_conv_matches_keras_conv(rate):
     graph = tf.function(lambda: layers[1](x)).get_concrete_function().graph
     native = internals.native_dilated_conv(tf.float32)
     assert ("SpaceToBatchND" in {op.type for op in graph.get_operations()}) != native
+
+
+def test_penalised_critics_compute_in_float32_under_mixed_bfloat16():
+    """The gradient penalty's double backward pass gave NaN critics in bfloat16; clipped critics
+    keep the run's policy, and the global policy is left as it was."""
+    from tfinpaint.models.common import dtype_policy_scope
+
+    small = ["model.critic_width=8", "data.image_size=32", "model.critics=local,x4"]
+    with dtype_policy_scope("mixed_bfloat16"):
+        for regularizer, compute in (("gp", "float32"), ("clip", "bfloat16")):
+            config = get_config(2, "demo", [*small, f"model.critic_regularizer={regularizer}"])
+            for critic in paper2.build_critics(config).values():
+                convs = [x for x in critic.network.layers if isinstance(x, keras.layers.Conv2D)]
+                assert {c.compute_dtype for c in convs} == {compute}, regularizer
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32"

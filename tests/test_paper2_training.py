@@ -374,12 +374,42 @@ def test_gradient_penalty_critics_and_an_adaptive_ramped_weight():
     np.testing.assert_allclose([log["grad_ratio"] for log in logs], [0.0, 0.05, 0.1], rtol=1e-3)
 
 
+def test_feature_matching_holds_its_gradient_ratio_and_moves_the_generator():
+    """With no adversarial gradient (lambda 0), the critics' feature matching alone is scaled to
+    fm_ratio x the reconstruction gradient, under the adversarial ramp, and trains the generator."""
+    plain, fm = ("model.adv_weighting=mean", "model.adv_weight=0", "model.adv_ramp=2"), "model.fm_ratio=0.5"
+    gan, step_fn = _joint_only(*plain, fm)
+    logs = _step_logs(gan, step_fn, 2)
+    np.testing.assert_allclose([log["fm_grad_ratio"] for log in logs], [0.25, 0.5], rtol=1e-3)
+    assert all(log["fm_loss"] > 0 and log["grad_ratio"] == 0 for log in logs)
+    control, control_fn = _joint_only(*plain)
+    _step_logs(control, control_fn, 2)
+    assert "fm_loss" not in control.trackers
+    # (Biases before BatchNorm get no gradient either way.)
+    assert any(
+        not np.allclose(a.numpy(), b.numpy())
+        for a, b in zip(gan.generator.trainable_variables, control.generator.trainable_variables)
+    )
+
+
+def test_critic_features_are_the_activations_before_the_score():
+    critic = wgan_clip.build_gan(SCHEDULE, GLOBAL_BATCH).critics["local"]
+    batch = next(iter(_random_batches(1)))
+    inputs = {"image": batch["image"], "mask": batch["mask"]}
+    features = critic.features(inputs)
+    convs = [layer for layer in critic.network.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [f.shape[-1] for f in features] == [c.filters for c in convs]
+    score = critic.network.get_layer("score")(critic.network.get_layer("flatten")(features[-1]))
+    np.testing.assert_allclose(score.numpy(), critic(inputs).numpy(), rtol=1e-5)
+
+
 def test_adversarial_settings_are_checked():
     for override, expected in (
         ("model.critic_regularizer=spectral", "expected one of clip, gp"),
         ("model.adv_weighting=sum", "expected one of summed, mean, adaptive"),
         ("model.adv_ratio=0", "expected a positive number"),
         ("model.adv_ramp=-1", "expected 0 or more steps"),
+        ("model.fm_ratio=-1", "expected 0 or a positive number"),
     ):
         with pytest.raises(ConfigError, match=expected):
             get_config(2, "demo", [override])

@@ -56,6 +56,33 @@ def lsgan_generator_loss(fake_scores):
     return per_example_mean(tf.square(tf.cast(fake_scores, "float32") - 1.0))
 
 
+def feature_matching(real_features, fake_features):
+    """pix2pixHD's feature-matching loss per example: the mean over a critic's layers of the mean
+    |f(real) - f(fake)|, the real image's features held fixed (no gradient reaches them).
+
+    Args:
+        real_features, fake_features: the critic's activations, one [B, ...] tensor a layer, in
+            the same order for both.
+
+    Returns:
+        float32 [B].
+
+    Reference:
+        Wang et al., "High-Resolution Image Synthesis ... with Conditional GANs" (pix2pixHD),
+        CVPR 2018, eq. 4 (its 1/N_i as the mean over a layer's elements).
+    """
+    if not real_features or len(real_features) != len(fake_features):
+        raise ValueError(
+            f"feature matching: expected the same number of layers for real and fake, got "
+            f"{len(real_features)} and {len(fake_features)}"
+        )
+    terms = [
+        per_example_mean(tf.abs(tf.stop_gradient(tf.cast(r, "float32")) - tf.cast(f, "float32")))
+        for r, f in zip(real_features, fake_features)
+    ]
+    return tf.add_n(terms) / len(terms)
+
+
 def masked_l1(image, prediction, mask=None):
     """Mean over pixels and channels of |mask * (image - prediction)| (all pixels if no mask).
 

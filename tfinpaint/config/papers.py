@@ -137,6 +137,9 @@ class Paper2Config:
             the shipped model, 200 joint steps kept PSNR within 0.12 dB, docs/PAPER_COMPARISONS.md).
         adv_ramp: joint steps over which the adversarial weight rises linearly from 0, so the
             generator's optimiser does not meet a new gradient at full strength.
+        fm_ratio: pix2pixHD's feature matching for the generator: the mean L1 between the
+            critics' activations on real and completed images, its image gradient held at
+            `fm_ratio` times the reconstruction gradient's norm (0 = off, the paper).
         adv_weight_local, adv_weight_global, adv_weight_x2, adv_weight_x4: one critic's lambda
             (None = adv_weight).
         t1, t2, t3: phase lengths in steps: generator only, critics only, joint. A
@@ -169,6 +172,7 @@ class Paper2Config:
     adv_weighting: str = "adaptive"
     adv_ratio: float = 0.2
     adv_ramp: int = 0
+    fm_ratio: float = 0.0
     adv_weight_local: float | None = None
     adv_weight_global: float | None = None
     adv_weight_x2: float | None = None
@@ -227,6 +231,8 @@ class Paper2Config:
         for name in ("clip_value", "gp_weight", "adv_ratio"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"model.{name}={getattr(self, name)}: expected a positive number")
+        if not self.fm_ratio >= 0:
+            raise ConfigError(f"model.fm_ratio={self.fm_ratio}: expected 0 or a positive number")
         if self.adv_ramp < 0:
             raise ConfigError(f"model.adv_ramp={self.adv_ramp}: expected 0 or more steps")
         if self.generator_lr is not None and not self.generator_lr > 0:

@@ -16,7 +16,7 @@ from tfinpaint.convention import composite
 from tfinpaint.layers.constraints import WeightClip, clip_weights
 from tfinpaint.layers.convolution import BinomialBlur2D, DilatedConv2D
 from tfinpaint.layers.normalization import FusedBatchNormalization
-from tfinpaint.models.common import base_config
+from tfinpaint.models.common import base_config, dtype_policy_scope
 from tfinpaint.models.generator import InpaintingGenerator
 
 # Table 1: (kind, kernel, dilation, stride, channels at generator_width 64). Every layer but
@@ -180,10 +180,9 @@ class Paper2Critic(keras.Model):
     - `global`: the whole image;
     - `x2`, `x4`: the whole image average-pooled 2x2 / 4x4 (pix2pixHD's multi-scale critics).
     Then 5x5 stride-2 "same" convs with LeakyReLU(0.2), no normalisation, Flatten -> Dense(1),
-    linear (a Wasserstein critic, no sigmoid). With `antialias` (not the paper) every
-    subsampling is blurred first: a `BinomialBlur2D` before each strided conv, and the x2 / x4
-    views blurred and halved once / twice instead of average-pooled, so the gradient the critic
-    hands the generator has no period-2 component at any subsampling and no 2x2 / 4x4 blocks.
+    linear (a Wasserstein critic, no sigmoid). With `antialias` (not the paper) a
+    `BinomialBlur2D` precedes each strided conv and blurred halvings replace the pooling, so the
+    gradient handed to the generator has no period-2 component and no 2x2 / 4x4 blocks.
     How many convs depends on `depths` (see `CRITIC_WIDTHS`). Every weight carries a
     `WeightClip(clip_value)` constraint, which the optimiser applies after each update
     (`build_critics` also clips the initial weights). The score is float32 under a
@@ -284,17 +283,32 @@ class Paper2Critic(keras.Model):
         return image
 
     def call(self, inputs, training=False):
+        return self.network(self._checked_view(inputs), training=training)
+
+    def features(self, inputs, training=False):
+        """Each conv block's activation, first to last (what feature matching compares)."""
+        x, activations = self._checked_view(inputs), []
+        for layer in self.network.layers:
+            x = layer(x, training=training)
+            if isinstance(layer, keras.layers.LeakyReLU):
+                activations.append(x)
+        return activations
+
+    def _checked_view(self, inputs):
         if not isinstance(inputs, dict) or "image" not in inputs:
             raise ValueError(
                 f"{self.name}: expected a dict with 'image' (and 'mask' for the local "
                 f"critic), got {type(inputs).__name__}"
             )
-        image = inputs["image"]
-        _check_side(image, self.image_size, self.name)
-        mask = inputs.get("mask")
+        image, mask, size = inputs["image"], inputs.get("mask"), self.image_size
+        if tuple(image.shape[1:3]) not in ((size, size), (None, None)):
+            raise ValueError(
+                f"{self.name}: expected images of {size}x{size} (the critic's image_size), "
+                f"got {image.shape[1]}x{image.shape[2]}"
+            )
         if self.role == "local" and mask is None:
             raise ValueError(f"{self.name}: the local critic needs inputs['mask'] to find the hole")
-        return self.network(self.view(image, mask), training=training)
+        return self.view(image, mask)
 
     def compute_output_shape(self, input_shape):
         return (input_shape["image"][0], 1)
@@ -345,14 +359,6 @@ def _window_start(occupied, size: int):
     return tf.clip_by_value(centre - size // 2, 0, n - size)
 
 
-def _check_side(image, size: int, who: str):
-    if tuple(image.shape[1:3]) not in ((size, size), (None, None)):
-        raise ValueError(
-            f"{who}: expected images of {size}x{size} (the critic's image_size), "
-            f"got {image.shape[1]}x{image.shape[2]}"
-        )
-
-
 def build_generator(config) -> Paper2Generator:
     """The inference generator of a paper-2 `ExperimentConfig`, built (weights created)."""
     generator = Paper2Generator(
@@ -374,17 +380,21 @@ def build_critics(config) -> dict:
     """
     m, size = config.model, config.data.image_size
     clip_value = m.clip_value if m.critic_regularizer == "clip" else None
+    # The penalty's double backward pass in bfloat16 made NaN critics within 50-300 steps (demo
+    # preset, 2026-12-05): penalised critics compute in float32 whatever the run's policy.
+    policy = "float32" if m.critic_regularizer == "gp" else None
     critics = {}
-    for role in m.critic_roles:
-        critic = Paper2Critic(
-            role,
-            size,
-            width=m.critic_width,
-            clip_value=clip_value,
-            depths=m.critic_depths,
-            antialias=m.critic_antialias,
-        )
-        critic.build()
-        clip_weights(critic)
-        critics[role] = critic
+    with dtype_policy_scope(policy):
+        for role in m.critic_roles:
+            critic = Paper2Critic(
+                role,
+                size,
+                width=m.critic_width,
+                clip_value=clip_value,
+                depths=m.critic_depths,
+                antialias=m.critic_antialias,
+            )
+            critic.build()
+            clip_weights(critic)
+            critics[role] = critic
     return critics

@@ -43,6 +43,13 @@ class Paper2GAN(InpaintingGAN):
     image, every step (the lambdas then only weigh the critics against each other). `w` rises
     linearly from 0 over the first `adv_ramp` joint steps.
 
+    With `fm_ratio` > 0 the generator also matches the critics' features (pix2pixHD's
+    feature-matching loss: the mean L1 between each critic's activations on the real and on the
+    completed image, `losses.feature_matching`), its image gradient scaled to `fm_ratio` times
+    the reconstruction gradient's norm whatever `adv_weighting` is, under the same ramp. Unlike
+    L2 it asks the hole to look like the real image to the critics, not to equal it pixel by
+    pixel. Not the paper.
+
     The critics of phases 2 and 3 see fakes made the same way: by the generator in training
     mode, i.e. with BatchNorm's batch statistics. (Phase 3 needs training mode for its
     generator update, and one forward serves both updates.) In phase 2 this also moves the
@@ -79,6 +86,8 @@ class Paper2GAN(InpaintingGAN):
         optimizer: `adam` (lr, beta_1, beta_2; pix2pixHD defaults) or `rmsprop` (rmsprop_lr).
         lr, beta_1, beta_2, rmsprop_lr: optimiser settings, shared by the generator and critics.
         generator_lr: the generator's own rate (None = the critics'; a fine-tune's is lower).
+        fm_ratio: the feature-matching / reconstruction gradient-norm ratio (0 = no feature
+            matching, the paper).
 
     Reference:
         Mo & Zhou, Automatika 61(4), 2020, Algorithm 1 and eqs. 1-8; Arjovsky et al., WGAN 2017.
@@ -108,12 +117,13 @@ class Paper2GAN(InpaintingGAN):
         beta_2=0.999,
         rmsprop_lr=5e-5,
         generator_lr=None,
+        fm_ratio=0.0,
         **kwargs,
     ):
         # The settings are checked by the config (`Paper2Config.validate`).
         self.critic_regularizer, self.gp_weight = critic_regularizer, float(gp_weight)
         self.adv_weighting, self.adv_ratio, self.adv_ramp = adv_weighting, float(adv_ratio), int(adv_ramp)
-        self.seed = int(seed)
+        self.seed, self.fm_ratio = int(seed), float(fm_ratio)
         # Set before the base class reads `tracked_names`; the penalty keys its noise by "index".
         self.batch_keys = ("image", "mask", "index") if critic_regularizer == "gp" else ("image", "mask")
         super().__init__(generator, critics, global_batch_size, **kwargs)
@@ -132,6 +142,7 @@ class Paper2GAN(InpaintingGAN):
     @property
     def tracked_names(self) -> tuple:
         gp = tuple(f"gp_{k}" for k in self.critics) if self.critic_regularizer == "gp" else ()
+        fm = ("fm_loss", "fm_grad_ratio") if self.fm_ratio else ()
         return (
             "rec_loss",
             *(f"wasserstein_{k}" for k in self.critics),
@@ -139,6 +150,7 @@ class Paper2GAN(InpaintingGAN):
             "g_adv",
             "adv_weight",
             "grad_ratio",
+            *fm,
             "psnr",
         )
 
@@ -235,6 +247,15 @@ class Paper2GAN(InpaintingGAN):
             adv_total = scale * tf.add_n(
                 [self.adv_weights[role] * self.average(a) for role, a in adv.items()]
             )
+            if self.fm_ratio:
+                real = {"image": image, "mask": mask}
+                fm = tf.add_n(
+                    [
+                        losses.feature_matching(c.features(real), c.features(fake))
+                        for c in self.critics.values()
+                    ]
+                )
+                fm_total = scale * self.average(fm)
         rec_grad = image_tape.gradient(rec_total, completed)
         adv_grad = image_tape.gradient(adv_total, completed)
         rec_norm, adv_norm = global_norm(rec_grad), global_norm(adv_grad)
@@ -251,7 +272,14 @@ class Paper2GAN(InpaintingGAN):
             adv_weight=weight,
             grad_ratio=tf.math.divide_no_nan(weight * adv_norm, rec_norm),
         )
-        return rec_grad + weight * adv_grad
+        gradient = rec_grad + weight * adv_grad
+        if self.fm_ratio:
+            fm_grad = image_tape.gradient(fm_total, completed)
+            fm_norm = global_norm(fm_grad)
+            fm_weight = self.fm_ratio * tf.math.divide_no_nan(rec_norm, fm_norm) * self.ramp(step)
+            self.track(fm_loss=fm, fm_grad_ratio=tf.math.divide_no_nan(fm_weight * fm_norm, rec_norm))
+            gradient += fm_weight * fm_grad
+        return gradient
 
     def ramp(self, step):
         """The adversarial weight's factor at `step`: 0 -> 1 over the first `adv_ramp` joint steps."""
@@ -308,6 +336,7 @@ class Paper2GAN(InpaintingGAN):
             "beta_2": self.beta_2,
             "rmsprop_lr": self.rmsprop_lr,
             "generator_lr": self.generator_lr,
+            "fm_ratio": self.fm_ratio,
         }
 
 
@@ -337,5 +366,6 @@ def build_gan(config, global_batch_size: int) -> Paper2GAN:
         beta_2=m.beta_2,
         rmsprop_lr=m.rmsprop_lr,
         generator_lr=m.generator_lr,
+        fm_ratio=m.fm_ratio,
         name="paper2_gan",
     )
