@@ -131,16 +131,18 @@ def measure(
     jit: bool = False,
 ) -> dict:
     """Images per second of `steps` training steps in `phase` (after one untimed step) and peak RSS."""
+    import keras
     import numpy as np
     import tensorflow as tf
 
     from tfinpaint.config import get_config
-    from tfinpaint.models.common import dtype_policy_scope
     from tfinpaint.training.build import build_gan
     from tfinpaint.training.distribute import make_step_function
 
     config = get_config(paper, preset, [*overrides, f"data.image_size={image_size}"])
-    with dtype_policy_scope(precision):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
         strategy = tf.distribute.get_strategy()
         with strategy.scope():
             gan = build_gan(config, batch_size)
@@ -158,6 +160,8 @@ def measure(
             t0 = time.perf_counter()
             _block(compiled(iterator))
             elapsed += time.perf_counter() - t0
+    finally:
+        keras.config.set_dtype_policy(previous)
     return {
         "images_per_sec": batch_size * steps / elapsed,
         "ms_per_step": 1000.0 * elapsed / steps,

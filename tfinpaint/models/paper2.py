@@ -16,7 +16,7 @@ from tfinpaint.convention import composite
 from tfinpaint.layers.constraints import WeightClip, clip_weights
 from tfinpaint.layers.convolution import BinomialBlur2D, DilatedConv2D
 from tfinpaint.layers.normalization import FusedBatchNormalization
-from tfinpaint.models.common import base_config, dtype_policy_scope
+from tfinpaint.models.common import base_config
 from tfinpaint.models.generator import InpaintingGenerator
 
 # Table 1: (kind, kernel, dilation, stride, channels at generator_width 64). Every layer but
@@ -240,7 +240,7 @@ class Paper2Critic(keras.Model):
         self.view_size = self.image_size // (2 if role == "local" else self.downsample)
         self.pool = self._pool() if self.downsample > 1 else None
         clip = None if self.clip_value is None else WeightClip(self.clip_value)
-        layers = []
+        layers, side = [], self.view_size
         for i, channels in enumerate(CRITIC_WIDTHS[depths][role], start=1):
             if self.antialias:
                 layers.append(BinomialBlur2D(name=f"blur{i}"))
@@ -248,7 +248,10 @@ class Paper2Critic(keras.Model):
                 keras.layers.Conv2D(
                     _scaled(channels, self.width),
                     5,
-                    strides=2,
+                    # On a 1x1 input stride 1 is the same function as stride 2 (one output, the
+                    # same padding), and TF 2.21's bfloat16 kernel gradient of a stride-2 conv
+                    # on a 1x1 input holds garbage, NaN in a third of calls (2026-12-05).
+                    strides=1 if side == 1 else 2,
                     padding="same",
                     kernel_constraint=clip,
                     bias_constraint=clip,
@@ -256,6 +259,7 @@ class Paper2Critic(keras.Model):
                 )
             )
             layers.append(keras.layers.LeakyReLU(self.negative_slope, name=f"lrelu{i}"))
+            side = (side + 1) // 2
         layers.append(keras.layers.Flatten(name="flatten"))
         layers.append(
             keras.layers.Dense(1, kernel_constraint=clip, bias_constraint=clip, dtype="float32", name="score")
@@ -380,21 +384,17 @@ def build_critics(config) -> dict:
     """
     m, size = config.model, config.data.image_size
     clip_value = m.clip_value if m.critic_regularizer == "clip" else None
-    # The penalty's double backward pass in bfloat16 made NaN critics within 50-300 steps (demo
-    # preset, 2026-12-05): penalised critics compute in float32 whatever the run's policy.
-    policy = "float32" if m.critic_regularizer == "gp" else None
     critics = {}
-    with dtype_policy_scope(policy):
-        for role in m.critic_roles:
-            critic = Paper2Critic(
-                role,
-                size,
-                width=m.critic_width,
-                clip_value=clip_value,
-                depths=m.critic_depths,
-                antialias=m.critic_antialias,
-            )
-            critic.build()
-            clip_weights(critic)
-            critics[role] = critic
+    for role in m.critic_roles:
+        critic = Paper2Critic(
+            role,
+            size,
+            width=m.critic_width,
+            clip_value=clip_value,
+            depths=m.critic_depths,
+            antialias=m.critic_antialias,
+        )
+        critic.build()
+        clip_weights(critic)
+        critics[role] = critic
     return critics
