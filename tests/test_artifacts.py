@@ -26,6 +26,15 @@ def _run_dir(root, config=None, models=("generator.keras",)):
     return str(root)
 
 
+def _checkpoint(run, step):
+    """An (empty) checkpoint `ckpt-<step>` of a run directory: its prefix."""
+    os.makedirs(os.path.join(run, "checkpoints"), exist_ok=True)
+    prefix = os.path.join(run, "checkpoints", f"ckpt-{step}")
+    for suffix in (".index", ".data-00000-of-00001"):
+        open(prefix + suffix, "wb").close()
+    return prefix
+
+
 def test_versions_and_every_form_of_model_path(tmp_path):
     base = str(tmp_path / "saved_models" / "m")
     v2, v10 = _fake_version(base, 2), _fake_version(base, 10)
@@ -56,6 +65,25 @@ def test_versions_and_every_form_of_model_path(tmp_path):
         with pytest.raises(ModelPathError, match=message) as error:
             resolve_model(str(bad))
         assert "\n" not in str(error.value)
+
+
+def test_a_run_checkpoint_is_a_model_by_its_prefix_or_index_file(tmp_path):
+    run = _run_dir(tmp_path / "run", {"paper": 2, "preset": "demo", "data": {"image_size": 32}})
+    prefix = _checkpoint(run, 40)
+    assert resolve_model(prefix) == resolve_model(prefix + ".index") == prefix
+    assert artifacts.holds_keras_generator(prefix) and not artifacts.holds_keras_generator(run)
+    assert artifacts.training_size(prefix) == 32  # the run's config, two folders up
+    for bad, message in (
+        (os.path.join(run, "checkpoints", "ckpt-41"), "no such file"),  # no such step
+        (prefix + ".data-00000-of-00001", "not .keras"),
+    ):
+        with pytest.raises(ModelPathError, match=message):
+            resolve_model(bad)
+    loose = tmp_path / "elsewhere"
+    loose.mkdir()
+    (loose / "ckpt-3.index").write_bytes(b"")
+    with pytest.raises(ModelPathError, match=r"checkpoint outside a run directory .*RUN/checkpoints/ckpt-N"):
+        resolve_model(str(loose / "ckpt-3"))
 
 
 def test_default_is_the_shipped_weights_and_a_clear_error_without_them(tmp_path, monkeypatch):
@@ -100,6 +128,12 @@ def test_names_come_from_the_run_config(tmp_path):
     faces = get_config(2, "demo", ["data.source=/data/faces"])
     assert names(faces) == (faces.name, faces.export_name) != ("paper2-demo", "paper2_demo")
     assert names(get_config(2, "demo", ["train.name=garden-v1"])) == ("garden-v1", "garden_v1")
+    # A run checkpoint is named by its step.
+    run = _run_dir(tmp_path / "ckpt-run", get_config(2, "default").to_json())
+    assert model_names(_checkpoint(run, 4000)) == (
+        "paper2-default-ckpt-4000",
+        "paper2_default_ckpt_4000",
+    )
     loose = tmp_path / "loose.keras"
     loose.write_bytes(b"")
     assert model_names(str(loose)) == ("loose", "loose")

@@ -223,6 +223,34 @@ def test_no_readable_checkpoint_is_a_clear_error(finished_run, tmp_path):
         train(config, run_dir=str(run), strategy="one", progress=False, log=lambda _: None)
 
 
+def test_a_checkpoint_of_a_run_is_a_model(finished_run, tmp_path):
+    """`--model RUN/checkpoints/ckpt-N` is the generator at step N: the last one holds the weights
+    of the run's generator.keras; a config that builds another network is named, not half read."""
+    import numpy as np
+
+    from tfinpaint.artifacts import ModelPathError
+    from tfinpaint.inference.loading import load_generator, load_inpainter
+
+    _, work, _ = finished_run
+    run = work / "run"
+    final = load_generator(str(run / "generator.keras"))
+    last = load_generator(str(run / "checkpoints" / "ckpt-8.index"))
+    assert [w.shape for w in last.weights] == [w.shape for w in final.weights]
+    for a, b in zip(last.weights, final.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    earlier = load_generator(str(run / "checkpoints" / "ckpt-4"))
+    moved = [not np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(earlier.weights, final.weights)]
+    assert any(moved)
+    assert load_inpainter(str(run / "checkpoints" / "ckpt-6")).name == "paper2-demo-ckpt-6"
+    other = tmp_path / "run"
+    other.mkdir()
+    (other / "config.json").write_text(tiny_config("model.generator_width=8").to_json())
+    shutil.copytree(run / "checkpoints", other / "checkpoints")
+    unreadable = r"ckpt-8: cannot be read as the generator .*config.json describes"
+    with pytest.raises(ModelPathError, match=unreadable):
+        load_generator(str(other / "checkpoints" / "ckpt-8"))
+
+
 def test_a_run_on_other_data_has_its_own_names_critics_and_reports_bad_files(tmp_path, monkeypatch, capsys):
     """`--data DIR` without `--run-dir` never meets the demo's run or export; a subset of critics
     trains; an unreadable image is named in the log and the summary."""

@@ -3,6 +3,9 @@
 The layouts:
 - a `.keras` file: a generator saved by Keras (`tfinpaint.inference.load_generator` loads it);
 - a run directory: `config.json` (the run's resolved config) beside the generator's `.keras` file;
+- a run's checkpoint: `<run>/checkpoints/ckpt-N` (its `.index` and `.data-*` files), the generator
+  at step N of a run, finished or not (`tfinpaint.inference.load_generator` builds it from the
+  run's config);
 - a TF Serving base path: integer version folders, each a SavedModel (`saved_model.pb`);
 - `default`: the generator shipped inside the package, `DEFAULT_MODEL_PATH`.
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 DEFAULT_MODEL_NAME = "default"
 DEFAULT_MODEL_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "default.keras")
@@ -21,9 +25,12 @@ RUN_CONFIG = "config.json"
 # A finished run's generator; the end of each earlier phase sits beside it as
 # `generator-<phase>.keras` (paper 2: `-reconstruction`, `-critics`).
 RUN_GENERATOR = "generator.keras"
+RUN_CHECKPOINTS = "checkpoints"
+CHECKPOINT_NAME = re.compile(r"ckpt-\d+")
 SAVED_MODEL_FILE = "saved_model.pb"
 MODEL_FORMS = (
     "a .keras file, a SavedModel version folder, a base path with version folders, a run directory, "
+    f"a run's checkpoint (RUN/{RUN_CHECKPOINTS}/ckpt-N), "
     f"or '{DEFAULT_MODEL_NAME}' (the model shipped with tfinpaint)"
 )
 
@@ -57,6 +64,38 @@ def newest_version(base_path: str) -> tuple[int, str] | None:
     return best, os.path.join(base_path, str(best))
 
 
+def checkpoint_prefix(path: str) -> str | None:
+    """The prefix (`.../ckpt-N`) of a run checkpoint `path` names, as the prefix or as its `.index`
+    file (what a shell completes), or None when `path` is no checkpoint."""
+    prefix = path.removesuffix(".index")
+    if CHECKPOINT_NAME.fullmatch(os.path.basename(prefix)) and os.path.isfile(prefix + ".index"):
+        return prefix
+    return None
+
+
+def holds_keras_generator(resolved: str) -> bool:
+    """Whether a `resolve_model` result is a Keras generator (a `.keras` file or a run checkpoint),
+    not a SavedModel export."""
+    return resolved.endswith(".keras") or checkpoint_prefix(resolved) is not None
+
+
+def checkpoint_run_dir(prefix: str) -> str:
+    """The run directory a checkpoint prefix belongs to (`<run>/checkpoints/ckpt-N` -> `<run>`)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(prefix)))
+
+
+def _checkpoint_model(path: str, prefix: str) -> str:
+    """`prefix`, when it sits in a run's `checkpoints` folder beside the run's config."""
+    config = os.path.join(checkpoint_run_dir(prefix), RUN_CONFIG)
+    in_run = os.path.basename(os.path.dirname(os.path.abspath(prefix))) == RUN_CHECKPOINTS
+    if not (in_run and os.path.isfile(config)):
+        raise ModelPathError(
+            f"--model {path}: a checkpoint outside a run directory (no {config}); expected "
+            f"RUN/{RUN_CHECKPOINTS}/ckpt-N of a run tfinpaint trained, whose config builds the generator."
+        )
+    return prefix
+
+
 def default_model_path() -> str:
     """The shipped generator's `.keras` file; `ModelPathError` when the install lacks it."""
     if not os.path.isfile(DEFAULT_MODEL_PATH):
@@ -88,8 +127,8 @@ def resolve_model(value: str | os.PathLike | None = None) -> str:
     """The `.keras` file or SavedModel version folder a `--model` value stands for.
 
     Accepts `default` (or None: the shipped model), a `.keras` file, a SavedModel version folder,
-    a TF Serving base path (integer version folders; the highest wins) or a run directory
-    (`config.json` + the generator's `.keras`).
+    a TF Serving base path (integer version folders; the highest wins), a run directory
+    (`config.json` + the generator's `.keras`) or a run's checkpoint (returned as its prefix).
 
     Raises:
         ModelPathError: nothing usable at `value`, or the shipped model is missing.
@@ -97,6 +136,9 @@ def resolve_model(value: str | os.PathLike | None = None) -> str:
     if value is None or os.fspath(value) == DEFAULT_MODEL_NAME:
         return default_model_path()
     path = os.fspath(value)
+    prefix = checkpoint_prefix(path)
+    if prefix:
+        return _checkpoint_model(path, prefix)
     if not os.path.exists(path):
         raise ModelPathError(f"--model {path}: no such file or folder; expected {MODEL_FORMS}.")
     if os.path.isfile(path):
@@ -139,8 +181,10 @@ def read_run_json(
 
 
 def run_config(keras_path: str) -> dict | None:
-    """The config (`config.json`) of the run a `.keras` generator was saved in, or None."""
-    path = os.path.join(os.path.dirname(os.path.abspath(keras_path)), RUN_CONFIG)
+    """The config (`config.json`) of the run a `.keras` generator (or a checkpoint) was saved in, or None."""
+    prefix = checkpoint_prefix(keras_path)
+    run = checkpoint_run_dir(prefix) if prefix else os.path.dirname(os.path.abspath(keras_path))
+    path = os.path.join(run, RUN_CONFIG)
     if not os.path.isfile(path):
         return None
     data = read_run_json(path)

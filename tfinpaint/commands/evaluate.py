@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         metavar="NAME_OR_PATH",
         help="telea, ns, biharmonic, default (the model shipped with tfinpaint), or a model path "
-        "(.keras file, SavedModel version folder, base path with version folders, run directory); "
+        "(.keras file, SavedModel version folder, base path with version folders, run directory, "
+        "a run's checkpoint RUN/checkpoints/ckpt-N); "
         "repeat for several",
     )
     parser.add_argument(

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "source",
         metavar="MODEL",
         help="'default' (the model shipped with tfinpaint), a run directory (config.json + generator "
-        ".keras) or a .keras file",
+        ".keras), a .keras file or a run's checkpoint (RUN/checkpoints/ckpt-N)",
     )
     parser.add_argument(
         "--name",

@@ -64,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         default=None,
         help="default (the model shipped with tfinpaint; the default), a .keras file, a SavedModel "
-        "version folder, a base path with version folders, a run directory, or a classical "
+        "version folder, a base path with version folders, a run directory, a run's checkpoint "
+        "(RUN/checkpoints/ckpt-N), or a classical "
         "baseline: telea, ns, biharmonic, patchmatch",
     )
     parser.add_argument(

@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--init-from",
         metavar="MODEL",
         help="fine-tune: start from a trained generator's weights: default (the shipped model), "
-        "a .keras file or a run directory",
+        "a .keras file, a run directory or a run's checkpoint (RUN/checkpoints/ckpt-N)",
     )
     parser.add_argument("--run-dir", help="the run's folder (default: runs/NAME)")
     parser.add_argument(

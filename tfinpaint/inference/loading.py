@@ -21,7 +21,7 @@ if typing.TYPE_CHECKING:
 
 
 def load_generator(path: str | os.PathLike):
-    """The inference generator saved in a `.keras` file, or `default`: the shipped one.
+    """The inference generator saved in a `.keras` file or a run checkpoint, or `default`: the shipped one.
 
     `safe_mode=True` refuses arbitrary code (lambdas) in the file, but a model file is still
     code: load only files you trust. The generator's `train_size` is in its saved config; a
@@ -38,6 +38,9 @@ def load_generator(path: str | os.PathLike):
 
     if os.fspath(path) == artifacts.DEFAULT_MODEL_NAME:
         path = artifacts.default_model_path()
+    prefix = artifacts.checkpoint_prefix(os.fspath(path))
+    if prefix:
+        return _checkpoint_generator(prefix)
     try:
         generator = keras.saving.load_model(path, safe_mode=True, compile=False)
     except (ValueError, TypeError, OSError) as error:
@@ -53,6 +56,40 @@ def load_generator(path: str | os.PathLike):
     return _with_train_size(generator, train_size) if train_size else generator
 
 
+def _checkpoint_generator(prefix: str):
+    """The generator of a run checkpoint: built from the run's `config.json`, its weights read.
+
+    It is built under the current dtype policy (float32 unless set), whatever precision the run
+    trained in: the checkpoint's variables are float32 either way.
+    """
+    import importlib
+
+    import tensorflow as tf
+
+    from tfinpaint.config import ConfigError, ExperimentConfig
+    from tfinpaint.config.papers import registered_paper
+
+    config_path = os.path.join(artifacts.checkpoint_run_dir(prefix), artifacts.RUN_CONFIG)
+    try:
+        experiment = ExperimentConfig.from_dict(artifacts.run_config(prefix) or {})
+        networks = importlib.import_module(registered_paper(experiment.paper).networks)
+    except (ConfigError, KeyError, TypeError, ValueError) as error:
+        raise ModelPathError(
+            f"{prefix}: {config_path} does not describe a tfinpaint run this version can build "
+            f"({type(error).__name__}: {error})"
+        ) from None
+    generator = networks.build_generator(experiment)
+    try:
+        tf.train.Checkpoint(generator=generator).read(prefix).assert_existing_objects_matched()
+    except (tf.errors.OpError, ValueError, AssertionError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise ModelPathError(
+            f"{prefix}: cannot be read as the generator {config_path} describes ({first}); expected an "
+            "intact checkpoint of that run"
+        ) from None
+    return generator
+
+
 def _with_train_size(generator, train_size: int):
     """`generator` built again with `train_size`, its constructor argument, and its weights."""
     rebuilt = type(generator).from_config({**generator.get_config(), "train_size": train_size})
@@ -62,14 +99,15 @@ def _with_train_size(generator, train_size: int):
 
 
 def keras_generator_path(model: str | os.PathLike) -> str:
-    """The `.keras` file of a value naming a Keras generator: `default`, a file or a run directory.
+    """The `.keras` file (or run checkpoint) of a value naming a Keras generator: `default`, a file,
+    a run directory or a checkpoint.
 
     Raises:
         ModelPathError: nothing loadable there, or an export (a SavedModel holds no Keras
             generator to export again or to train on).
     """
     path = artifacts.resolve_model(model)
-    if not path.endswith(".keras"):
+    if not artifacts.holds_keras_generator(path):
         raise ModelPathError(
             f"{model}: {path} is a SavedModel export; this needs the Keras generator (a .keras file, "
             f"a run directory or {artifacts.DEFAULT_MODEL_NAME})"
@@ -81,7 +119,8 @@ def model_names(keras_path: str) -> tuple[str, str]:
     """(report name, export name) of a `.keras` generator: its run's (`ExperimentConfig.name`
     and `export_name`, which follow a run on other data or a `train.name`), else the file's
     stem for both. A phase-end checkpoint of a run, `generator-<phase>.keras`, adds its phase
-    (`paper2-default-reconstruction`), so it is never scored or exported as the final one."""
+    (`paper2-default-reconstruction`), and a run checkpoint its step (`paper2-default-ckpt-4000`),
+    so neither is scored or exported as the final one."""
     from tfinpaint.config import ConfigError, ExperimentConfig
 
     stem = os.path.splitext(os.path.basename(keras_path))[0]
@@ -123,7 +162,7 @@ def load_model_inpainter(
     if shipped is not None and max_side is None and context is None:
         return SavedModelInpainter(shipped, name=artifacts.DEFAULT_MODEL_NAME)
     resolved = artifacts.resolve_model(model)
-    if not resolved.endswith(".keras"):
+    if not artifacts.holds_keras_generator(resolved):
         return SavedModelInpainter(resolved, max_side=max_side, context=context)
     generator = load_generator(resolved)
     name = artifacts.DEFAULT_MODEL_NAME if is_default else model_names(resolved)[0]
@@ -142,14 +181,14 @@ def load_inpainter(
 
     Models go to `load_model_inpainter`: None or "default" (the shipped model), a `.keras`
     file, a SavedModel version folder, a base path holding integer version folders (newest
-    wins), or a run directory.
+    wins), a run directory, or a run's checkpoint.
     """
     key = "" if model is None else str(model).strip().lower()
     if key in BASELINES:
         return BASELINES[key]()
     if key == artifacts.DEFAULT_MODEL_NAME:
         model = artifacts.DEFAULT_MODEL_NAME  # any case, as the baselines' names
-    elif model is not None and not os.path.exists(model):
+    elif model is not None and not (os.path.exists(model) or artifacts.checkpoint_prefix(os.fspath(model))):
         raise ModelPathError(
             f"--model {str(model)!r}: not a baseline name and no such file or folder. Expected one of "
             f"{', '.join(BASELINES)} (any case), or {artifacts.MODEL_FORMS}."
