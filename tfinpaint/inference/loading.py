@@ -80,7 +80,9 @@ def _checkpoint_generator(prefix: str):
         ) from None
     generator = networks.build_generator(experiment)
     try:
-        tf.train.Checkpoint(generator=generator).read(prefix).assert_existing_objects_matched()
+        # expect_partial: the critics and optimizers the checkpoint also holds are not wanted here.
+        status = tf.train.Checkpoint(generator=generator).read(prefix)
+        status.expect_partial().assert_existing_objects_matched()
     except (tf.errors.OpError, ValueError, AssertionError) as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise ModelPathError(
