@@ -50,6 +50,7 @@ def test_overrides_by_section_and_bare_key():
         ("model.clip_value=0", "positive number"),
         ("model.t2=-1", "0 or more steps"),
         ("model.optimizer=sgd", "'adam' or 'rmsprop'"),
+        ("train.ema_decay=1", r"train.ema_decay=1.0: expected a value in \[0, 1\)"),
         ("batch_size", "expected key=value"),
         ("foo.bar=1", "unknown section"),
     ],

@@ -515,3 +515,27 @@ def test_bench_finds_phase_starts_and_reads_the_peer(one_device, tmp_path):
     peer.write_text("raise SystemExit('no torch here')\n")
     with pytest.raises(SystemExit, match="failed with exit code 1"):
         run_peer(str(peer), 32, 4, 8, bf16=False)
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_the_averaged_generator_is_the_warmed_up_moving_average_of_every_step(replicas, mirrored):
+    strategy = tf.distribute.get_strategy() if replicas == 1 else mirrored
+    gan, step_fn = _build(strategy, SCHEDULE, _sgd)
+    with strategy.scope():
+        gan.average_weights(0.5)
+    assert gan.inference_generator is gan.generator_average
+    expected = [np.asarray(w).copy() for w in gan.generator.weights]
+    iterator = iter(_random_batches(N_STEPS))
+    for t in range(1, N_STEPS + 1):
+        step_fn(iterator)
+        decay = min(0.5, (1 + t) / (10 + t))  # the warm-up: 2/11, 3/12, 4/13, then 0.5
+        expected = [decay * e + (1 - decay) * np.asarray(w) for e, w in zip(expected, gan.generator.weights)]
+    averaged = [np.asarray(w) for w in gan.generator_average.weights]
+    # BatchNorm's moving statistics are averaged too; the generator itself moved away from them.
+    assert len(averaged) == len(expected) > len(gan.generator.trainable_weights)
+    for a, e in zip(averaged, expected):
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
+    moved = [not np.allclose(a, np.asarray(w)) for a, w in zip(averaged, gan.generator.weights)]
+    assert sum(moved) > len(moved) // 2
+    with pytest.raises(ValueError, match="decay 1.0; expected a value in"):
+        gan.average_weights(1.0)

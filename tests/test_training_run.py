@@ -258,6 +258,28 @@ def test_a_checkpoint_of_a_run_is_a_model(finished_run, tmp_path, caplog):
         load_generator(str(other / "checkpoints" / "ckpt-8"))
 
 
+def test_a_run_with_averaged_weights_saves_and_serves_the_average(tmp_path):
+    """`train.ema_decay`: the run's generator.keras and its checkpoints read as models are the
+    averaged generator; the raw one is in the checkpoint too, for resuming."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tfinpaint.inference.loading import load_generator
+    from tfinpaint.models import build_generator
+    from tfinpaint.training.run import train
+
+    config = tiny_config(*QUICK, "train.ema_decay=0.9")
+    run = tmp_path / "run"
+    train(config, run_dir=str(run), strategy="one", progress=False, log=lambda _: None)
+    last = str(run / "checkpoints" / "ckpt-8")
+    saved = [np.asarray(w) for w in load_generator(str(run / "generator.keras")).weights]
+    for a, b in zip(load_generator(last).weights, saved):
+        np.testing.assert_array_equal(np.asarray(a), b)
+    raw = build_generator(config)
+    tf.train.Checkpoint(generator=raw).read(last).expect_partial().assert_existing_objects_matched()
+    assert sum(not np.allclose(np.asarray(r), s) for r, s in zip(raw.weights, saved)) > len(saved) // 2
+
+
 def test_a_run_on_other_data_has_its_own_names_critics_and_reports_bad_files(tmp_path, monkeypatch, capsys):
     """`--data DIR` without `--run-dir` never meets the demo's run or export; a subset of critics
     trains; an unreadable image is named in the log and the summary."""

@@ -27,6 +27,10 @@ RUN_CONFIG = "config.json"
 RUN_GENERATOR = "generator.keras"
 RUN_CHECKPOINTS = "checkpoints"
 CHECKPOINT_NAME = re.compile(r"ckpt-\d+")
+# A checkpoint's keys for the generator and, when the run keeps one (`train.ema_decay`), its
+# averaged weights, which a checkpoint read as a model gives, as the run's `.keras` files do.
+CHECKPOINT_GENERATOR = "generator"
+CHECKPOINT_AVERAGE = "generator_average"
 SAVED_MODEL_FILE = "saved_model.pb"
 MODEL_FORMS = (
     "a .keras file, a SavedModel version folder, a base path with version folders, a run directory, "

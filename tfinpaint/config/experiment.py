@@ -72,6 +72,9 @@ class TrainConfig:
         init_from: start a new run from a trained generator's weights (fine-tuning): `default`
             (the shipped model), a `.keras` generator or a run directory; None = fresh weights.
             Only a run's first start reads it; a resumed run continues from its checkpoint.
+        ema_decay: keep an exponential moving average of the generator's weights with this decay
+            per step (e.g. 0.999: about the last 1,000 steps) and validate, save and export it
+            instead of the raw weights; 0 = off (the papers).
     """
 
     name: str | None = None
@@ -92,6 +95,7 @@ class TrainConfig:
     tflite: str = "fp32,fp16,int8"
     evaluate: bool = True
     init_from: str | None = None
+    ema_decay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,10 @@ def validate(config: ExperimentConfig) -> None:
     for name in ("batch_size", "checkpoint_every", "keep_checkpoints", "log_every", "image_every"):
         if getattr(t, name) < 1:
             raise ConfigError(f"train.{name}={getattr(t, name)}: expected a positive integer")
+    if not 0.0 <= t.ema_decay < 1.0:
+        raise ConfigError(
+            f"train.ema_decay={t.ema_decay}: expected a value in [0, 1) (0 = no averaged generator)"
+        )
     if t.steps is not None and t.steps < 1:
         raise ConfigError(f"train.steps={t.steps}: expected a positive integer")
     if t.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", t.name):

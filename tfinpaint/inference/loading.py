@@ -57,7 +57,8 @@ def load_generator(path: str | os.PathLike):
 
 
 def _checkpoint_generator(prefix: str):
-    """The generator of a run checkpoint: built from the run's `config.json`, its weights read.
+    """The generator of a run checkpoint: built from the run's `config.json`, its weights read
+    (the averaged generator's when the run kept one, as the run's own `.keras` files do).
 
     It is built under the current dtype policy (float32 unless set), whatever precision the run
     trained in: the checkpoint's variables are float32 either way.
@@ -80,8 +81,14 @@ def _checkpoint_generator(prefix: str):
         ) from None
     generator = networks.build_generator(experiment)
     try:
+        names = {name.split("/", 1)[0] for name, _ in tf.train.list_variables(prefix)}
+        key = (
+            artifacts.CHECKPOINT_AVERAGE
+            if artifacts.CHECKPOINT_AVERAGE in names
+            else artifacts.CHECKPOINT_GENERATOR
+        )
         # expect_partial: the critics and optimizers the checkpoint also holds are not wanted here.
-        status = tf.train.Checkpoint(generator=generator).read(prefix)
+        status = tf.train.Checkpoint(**{key: generator}).read(prefix)
         status.expect_partial().assert_existing_objects_matched()
     except (tf.errors.OpError, ValueError, AssertionError) as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]

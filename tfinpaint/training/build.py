@@ -8,12 +8,16 @@ from tfinpaint.config.papers import registered_paper
 
 
 def build_gan(config, global_batch_size: int):
-    """The training model (`Paper1GAN` / `Paper2GAN`) of `config`; call inside the strategy's scope.
+    """The training model (`Paper1GAN` / `Paper2GAN`) of `config`, with its averaged generator when
+    `train.ema_decay` asks for one; call inside the strategy's scope.
 
     Then `gan.build_optimizers()`, also inside the scope.
     """
     trainer = importlib.import_module(registered_paper(config.paper).trainer)
-    return trainer.build_gan(config, global_batch_size)
+    gan = trainer.build_gan(config, global_batch_size)
+    if config.train.ema_decay:
+        gan.average_weights(config.train.ema_decay)
+    return gan
 
 
 def init_weights_path(model: str) -> str:

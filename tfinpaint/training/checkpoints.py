@@ -5,10 +5,10 @@ kill -9 never leaves a half-written checkpoint as the latest, and keeps the last
 damaged after it was written (power loss before the data reached the disk, a full disk, a
 truncated copy) is found at restore time: the run names its files and resumes from the newest
 intact one. The checkpoint holds the generator, every critic, every optimizer (moments
-included), the step counter that selects the schedule's phase, and the host-side `tf.data`
-iterator — so a resumed run continues mid-epoch on the very next batch. All randomness in the
-pipeline and the train steps is stateless (keyed by seed, example index and step), so there is
-no RNG state beyond that.
+included), the averaged generator when the run keeps one, the step counter that selects the
+schedule's phase, and the host-side `tf.data` iterator — so a resumed run continues mid-epoch
+on the very next batch. All randomness in the pipeline and the train steps is stateless (keyed
+by seed, example index and step), so there is no RNG state beyond that.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import re
 import shutil
 
 import tensorflow as tf
+
+from tfinpaint.artifacts import CHECKPOINT_AVERAGE, CHECKPOINT_GENERATOR
 
 
 class CheckpointError(RuntimeError):
@@ -44,7 +46,9 @@ class RunCheckpoint:
         self.chief = chief
         target = directory if chief else os.path.join(directory, f".worker-{worker_index}")
         self._remove_orphans(target)
-        items = {"generator": gan.generator, "step": gan.step, "iterator": iterator}
+        items = {CHECKPOINT_GENERATOR: gan.generator, "step": gan.step, "iterator": iterator}
+        if gan.generator_average is not None:
+            items[CHECKPOINT_AVERAGE] = gan.generator_average
         items.update({f"critic_{name}": critic for name, critic in gan.critics.items()})
         items.update({f"optimizer_{name}": opt for name, opt in gan.optimizers().items()})
         self.checkpoint = tf.train.Checkpoint(**items)

@@ -93,11 +93,14 @@ class TrainingLoop:
         if step % cfg.log_every == 0 or final:
             self._write_summaries(step, logs)
         if self.fixed_batch is not None and (step % cfg.image_every == 0 or final):
-            self.board.examples(step, self.fixed_batch, gan.generator(self.fixed_batch, training=False))
+            self.board.examples(
+                step, self.fixed_batch, gan.inference_generator(self.fixed_batch, training=False)
+            )
         if self.chief and not final and gan.phase(step) != gan.phase(step - 1):
             # The generator at the end of each phase, scored beside the final one: the
             # reconstruction phase gives the best PSNR, the adversarial ones the texture.
-            save_keras(gan.generator, os.path.join(self.run_dir, f"generator-{gan.phase(step - 1)}.keras"))
+            path = os.path.join(self.run_dir, f"generator-{gan.phase(step - 1)}.keras")
+            save_keras(gan.inference_generator, path)
         if step % cfg.checkpoint_every == 0 or final or stopping:
             self.checkpoint.save(step)
 

@@ -75,7 +75,7 @@ def train(
 
     folder = run_dir if chief else os.path.join(run_dir, f".worker-{worker_index}")
     generator_path = os.path.join(folder, RUN_GENERATOR)
-    save_keras(gan.generator, generator_path)
+    save_keras(gan.inference_generator, generator_path)
     summary = {
         "run_dir": run_dir,
         "steps": step,
@@ -85,7 +85,7 @@ def train(
         "unreadable": [path for path, _ in data_report.bad],
         "generator": generator_path,
     }
-    return TrainedRun(summary, gan.generator, chief)
+    return TrainedRun(summary, gan.inference_generator, chief)
 
 
 def _check_request(config, dist, run_dir: str, overwrite: bool, chief: bool):
@@ -203,6 +203,7 @@ def _restore(config, dist, train_ds, val_ds, run_dir, chief, worker_index, log):
     elif train_cfg.init_from:
         init_path = init_weights_path(train_cfg.init_from)
         init_generator(gan.generator, init_path)
+        gan.reset_average()
         log(f"generator initialised from {init_path}")
     board = TensorBoardLogger(os.path.join(run_dir, "logs"), enabled=chief)
     if start == 0:
