@@ -70,7 +70,8 @@ class TrainConfig:
         export: SavedModel (and TFLite variants listed in `tflite`) at the end of the run.
         evaluate: score the generator beside the classical baselines at the end of the run.
         init_from: start a new run from a trained generator's weights (fine-tuning): `default`
-            (the shipped model), a `.keras` generator or a run directory; None = fresh weights.
+            (the shipped model), a `.keras` generator, a run directory or a run's checkpoint
+            (`RUN/checkpoints/ckpt-N`); None = fresh weights.
             Only a run's first start reads it; a resumed run continues from its checkpoint.
         ema_decay: keep an exponential moving average of the generator's weights with this decay
             per step (e.g. 0.999: about the last 1,000 steps) and validate, save and export it

@@ -119,7 +119,7 @@ def keras_generator_path(model: str | os.PathLike) -> str:
     if not artifacts.holds_keras_generator(path):
         raise ModelPathError(
             f"{model}: {path} is a SavedModel export; this needs the Keras generator (a .keras file, "
-            f"a run directory or {artifacts.DEFAULT_MODEL_NAME})"
+            f"a run directory, a run's checkpoint or {artifacts.DEFAULT_MODEL_NAME})"
         )
     return path
 
