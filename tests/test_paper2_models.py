@@ -16,9 +16,11 @@ from tfinpaint.config import get_config
 from tfinpaint.layers import internals
 from tfinpaint.layers.constraints import WeightClip
 from tfinpaint.layers.convolution import BinomialBlur2D, DilatedConv2D
+from tfinpaint.layers.noise import NoiseInjection
 from tfinpaint.layers.normalization import FusedBatchNormalization
-from tfinpaint.models import paper2
-from tfinpaint.models.paper2 import Paper2Critic, Paper2Generator, hole_window
+from tfinpaint.models import paper2, paper2_critics
+from tfinpaint.models.paper2 import Paper2Generator
+from tfinpaint.models.paper2_critics import Paper2Critic, hole_window
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
@@ -130,6 +132,49 @@ def test_resize_upsampling_has_no_checkerboard_on_a_constant_input():
     np.testing.assert_allclose(transposed[0, 0], transposed[2, 2], rtol=1e-5)
 
 
+def test_noise_inputs_start_as_the_identity_then_vary_in_training_only():
+    inputs = _inputs(batch=2, height=32, width=32)
+    plain = Paper2Generator(width=8, name="generator")
+    noisy = Paper2Generator(width=8, noise=True, name="generator")
+    plain.build()
+    noisy.build()
+    copied = {w.path: w for w in plain.weights}
+    added = [w for w in noisy.weights if w.path not in copied]
+    for w in noisy.weights:
+        if w.path in copied:
+            w.assign(copied[w.path])
+    # One noise layer after each decoder row's BatchNorm, its scales zero.
+    assert [w.path.split("/")[-2] for w in added if w.name == "scale"] == [
+        "noise11",
+        "noise12",
+        "noise13",
+        "noise14",
+    ]
+    for training in (False, True):
+        np.testing.assert_array_equal(plain(inputs, training=training), noisy(inputs, training=training))
+    for w in added:
+        if w.name == "scale":
+            w.assign(tf.fill(w.shape, 0.5))
+    np.testing.assert_array_equal(noisy(inputs), noisy(inputs))
+    assert np.abs(noisy(inputs) - plain(inputs)).max() > 1e-3
+    assert np.abs(noisy(inputs, training=True) - noisy(inputs, training=True)).max() > 1e-3
+    cfg = get_config(2, "demo", ["model.generator_noise=true"])
+    assert paper2.build_generator(cfg).noise
+
+
+def test_noise_pattern_repeats_over_any_input_size():
+    layer = NoiseInjection(tile=4, seed=3)
+    layer.build((None, None, None, 2))
+    layer.scale.assign([1.0, -1.0])
+    noise = layer(tf.zeros([1, 6, 9, 2])).numpy()[0]
+    pattern = layer.pattern.numpy()[:, :, 0]
+    np.testing.assert_allclose(noise[:4, :4, 0], pattern)
+    np.testing.assert_allclose(noise[4:6, 4:8, 1], -pattern[:2])
+    assert NoiseInjection.from_config(layer.get_config()).get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="NoiseInjection tile=0: expected a positive integer"):
+        NoiseInjection(tile=0)
+
+
 def test_generator_rejects_an_unknown_upsampling():
     with pytest.raises(ValueError, match="generator upsample='bilinear': expected one of transpose, resize"):
         Paper2Generator(width=8, upsample="bilinear")
@@ -173,8 +218,8 @@ def test_glcic_critic_depths_end_every_critic_in_4x4x512(role):
 
 
 def test_critic_names_agree_with_the_config():
-    assert tuple(paper2.CRITIC_DOWNSAMPLE) == config_module.CRITIC_ROLES
-    assert tuple(paper2.CRITIC_WIDTHS) == config_module.CRITIC_DEPTHS
+    assert tuple(paper2_critics.CRITIC_DOWNSAMPLE) == config_module.CRITIC_ROLES
+    assert tuple(paper2_critics.CRITIC_WIDTHS) == config_module.CRITIC_DEPTHS
 
 
 def test_hole_window_is_exactly_the_centre_hole():
@@ -250,7 +295,7 @@ def test_weight_clip_constraint():
 
 def test_critics_carry_the_clip_constraint_on_every_weight_and_start_clipped():
     cfg = get_config(2, "demo", ["model.critic_width=8", "data.image_size=32", "model.clip_value=0.02"])
-    critics = paper2.build_critics(cfg)
+    critics = paper2_critics.build_critics(cfg)
     assert list(critics) == ["local", "global", "x2", "x4"]
     for critic in critics.values():
         for v in critic.trainable_variables:
@@ -267,7 +312,7 @@ def test_critics_carry_the_clip_constraint_on_every_weight_and_start_clipped():
 
 def test_build_critics_builds_the_configured_subset():
     cfg = get_config(2, "demo", ["model.critic_width=8", "data.image_size=32", "model.critics=global, local"])
-    assert list(paper2.build_critics(cfg)) == ["global", "local"]
+    assert list(paper2_critics.build_critics(cfg)) == ["global", "local"]
 
 
 def _period_two_amplitude(grad):
@@ -320,12 +365,12 @@ def test_antialiased_critics_have_the_papers_weights_and_smooth_views(role, tmp_
         # Average pooling's gradient is one value per 4x4 block; the blurred halvings' is flat.
         np.testing.assert_allclose(grad, grad.mean(), rtol=1e-5)
     cfg = get_config(2, "demo", ["model.critic_width=8", "data.image_size=32", "model.critic_antialias=true"])
-    assert all(c.antialias for c in paper2.build_critics(cfg).values())
+    assert all(c.antialias for c in paper2_critics.build_critics(cfg).values())
 
 
-@pytest.mark.parametrize("upsample", ["transpose", "resize"])
-def test_keras_round_trip_gives_identical_outputs(tmp_path, upsample):
-    generator = Paper2Generator(width=8, upsample=upsample, name="generator")
+@pytest.mark.parametrize("upsample, noise", [("transpose", False), ("resize", False), ("transpose", True)])
+def test_keras_round_trip_gives_identical_outputs(tmp_path, upsample, noise):
+    generator = Paper2Generator(width=8, upsample=upsample, noise=noise, name="generator")
     critic = Paper2Critic("local", 32, width=8, clip_value=0.05, depths="glcic")
     inputs = _inputs(batch=2, height=32, width=32)
     # A training call moves the BatchNorm statistics away from their initial values.
@@ -360,6 +405,7 @@ def test_registered_names_are_unchanged():
         "Paper2Critic",
         "WeightClip",
         "DilatedConv2D",
+        "NoiseInjection",
         "FusedBatchNormalization",
         "FusedAdam",
         "Paper2GAN",
@@ -448,12 +494,12 @@ def test_dilated_conv_matches_keras_conv(rate):
     assert ("SpaceToBatchND" in {op.type for op in graph.get_operations()}) != native
 
 
-@pytest.mark.parametrize("depths", list(paper2.CRITIC_WIDTHS))
+@pytest.mark.parametrize("depths", list(paper2_critics.CRITIC_WIDTHS))
 @pytest.mark.parametrize("size", [32, 64, 128])
 def test_no_critic_conv_strides_over_a_1x1_input(depths, size):
     """TF 2.21's bfloat16 kernel gradient of a stride-2 conv on a 1x1 input holds garbage (the
     tiny bf16 run went NaN): the critics' convs that see 1x1 have stride 1, the same function."""
-    for role in paper2.CRITIC_ROLES:
+    for role in paper2_critics.CRITIC_ROLES:
         critic = Paper2Critic(role, size, width=8, depths=depths)
         critic.build()
         side = critic.view_size

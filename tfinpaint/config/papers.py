@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tfinpaint.config.errors import ConfigError
 
-# Paper 2's critic roles and the two readings of their depths (`tfinpaint.models.paper2`).
+# Paper 2's critic roles and the two readings of their depths (`tfinpaint.models.paper2_critics`).
 CRITIC_ROLES = ("local", "global", "x2", "x4")
 CRITIC_DEPTHS = ("tables", "glcic")
 # How paper 2's critics are held to a Lipschitz bound, and how its lambdas scale the
@@ -110,6 +110,9 @@ class Paper2Config:
         generator_batchnorm: conv -> BatchNorm -> ReLU in G (GLCIC); synchronized across replicas.
         decoder_upsample: how G's two upsampling layers double the resolution: `transpose`
             (Table 1's 4x4 stride-2 deconvs) or `resize` (nearest 2x, then a 3x3 conv).
+        generator_noise: per-pixel noise inputs with learned scales (zero at init) in G's decoder
+            (StyleGAN's; not the paper): a source of detail for the adversarial phase that is
+            not tied to the upsampling grid. Fixed at inference: the same input, the same fill.
         critics: the critics to train, comma-separated roles from local, global, x2, x4 (all
             four: the paper; `local,global`: GLCIC; `local`: a single local critic).
         critic_depths: `tables` (the tables' captions: local 6 convs, global 5) or `glcic`
@@ -162,6 +165,7 @@ class Paper2Config:
     critic_width: int = 64
     generator_batchnorm: bool = True
     decoder_upsample: str = "transpose"
+    generator_noise: bool = False
     critics: str = ",".join(CRITIC_ROLES)
     critic_depths: str = "tables"
     critic_antialias: bool = False

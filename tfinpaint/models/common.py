@@ -15,3 +15,8 @@ def base_config(model) -> dict:
         "trainable": model.trainable,
         "dtype": keras.dtype_policies.serialize(model.dtype_policy),
     }
+
+
+def scaled_channels(channels: int, width: int) -> int:
+    """A layer table's channel count (given at width 64) at another `width`, at least 1."""
+    return max(1, channels * width // 64)

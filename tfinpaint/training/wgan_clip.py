@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from tfinpaint import losses, metrics
 from tfinpaint.config import CRITIC_ROLES
-from tfinpaint.models.paper2 import build_critics, build_generator
+from tfinpaint.models.paper2 import build_generator
+from tfinpaint.models.paper2_critics import build_critics
 from tfinpaint.training.gan import InpaintingGAN
 from tfinpaint.training.noise import noise_seeds, per_example_uniform
 from tfinpaint.training.optimizers import FusedAdam, TorchRMSprop
