@@ -10,6 +10,11 @@ commands listed there first).
         paper 1's KL reduction: the kl_* and l1_* terms of each run at its first and last log
         step (TensorBoard), and how far two `sample` seeds differ inside and outside the hole on
         test images with centre holes.
+    python scripts/paper_comparisons.py grid MODEL [MODEL ...] --data FOLDER
+        where a paper-2 generator's block grid is made: for each row of Table 1, the spectral
+        peak of its activations in centre holes (16 photos at the generator's training size) at
+        the period that is 8 px at 128 px, over the spectrum's mean (1 = no peak;
+        docs/PAPER_COMPARISONS.md, "Resize-convs under feature matching").
 """
 
 from __future__ import annotations
@@ -143,12 +148,81 @@ def kl_table(runs: list) -> str:
     return "\n".join(lines)
 
 
+def spectral_peak(holes, period: int) -> float:
+    """Mean over channels of the row and column spectra's magnitude at `period` pixels over the
+    spectrum's mean, for activations [B, N, N, C] of a square region (1 = no peak)."""
+    import numpy as np
+
+    holes = np.asarray(holes, np.float64)
+    holes = holes - holes.mean(axis=(1, 2), keepdims=True)
+    rows, columns = np.abs(np.fft.rfft(holes, axis=2)), np.abs(np.fft.rfft(holes, axis=1))
+    spectrum = rows.mean((0, 1)) + columns.mean((0, 2))
+    mean = spectrum[1:].mean(axis=0)
+    live = mean > 1e-6  # channels a ReLU left at zero in the hole have no spectrum
+    return float((spectrum[holes.shape[1] // period] / np.where(live, mean, 1))[live].mean())
+
+
+def grid_peaks(model: str, data: str, photos: int = 16) -> dict:
+    """Row of Table 1 -> `spectral_peak` of its activations in centre holes at the period of the
+    fills' grid (8 px at 128 px, 1/16 of the training size), on the first `photos` photos of
+    `data` (centre squares resized to the generator's training size); rows where that period is
+    under 2 px are left out."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tfinpaint.imagefiles import read_image
+    from tfinpaint.inference import load_generator
+
+    def square(name):
+        rgb = read_image(os.path.join(data, name)).rgb
+        side = min(rgb.shape[:2])
+        top, left = (rgb.shape[0] - side) // 2, (rgb.shape[1] - side) // 2
+        return tf.image.resize(rgb[top : top + side, left : left + side], (size, size), "bicubic")
+
+    generator = load_generator(model)
+    size = generator.train_size
+    names = sorted(f for f in os.listdir(data) if f.lower().endswith((".jpg", ".jpeg", ".png")))[:photos]
+    images = np.clip(np.stack([square(name) for name in names]), 0, 255)
+    mask = np.zeros(images.shape[:3] + (1,), np.float32)
+    mask[:, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1.0
+    x, peaks = tf.concat([images / 255.0 * (1.0 - mask), mask], axis=-1), {}
+    for layer in generator.network.layers:
+        x = layer(x, training=False)
+        if not (layer.name.startswith("relu") or layer is generator.network.layers[-1]):
+            continue
+        stride = size // x.shape[1]
+        period = size // 16 // stride
+        if period >= 2:
+            a, b = size // 4 // stride, 3 * size // 4 // stride
+            peaks[layer.name.lstrip("abcdefghijklmnopqrstuvwxyz")] = spectral_peak(x[:, a:b, a:b], period)
+    return peaks
+
+
+def grid_table(models: list, data: str) -> str:
+    rows = {model: grid_peaks(model, data) for model in models}
+    names = list(dict.fromkeys(n for peaks in rows.values() for n in peaks))
+    lines = ["| model | " + " | ".join(f"row {n}" for n in names) + " |", "|---|" + "---:|" * len(names)]
+    for model, peaks in rows.items():
+        lines.append(
+            f"| {model} | " + " | ".join(f"{peaks[n]:.2f}" if n in peaks else "–" for n in names) + " |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("table", choices=("critics", "kl"))
-    parser.add_argument("runs", nargs="+", help="finished run directories")
+    parser.add_argument("table", choices=("critics", "kl", "grid"))
+    parser.add_argument(
+        "runs", nargs="+", help="finished run directories (grid: paper-2 models, as --model takes them)"
+    )
+    parser.add_argument("--data", help="grid: a folder of photos (the first 16 by name are used)")
     args = parser.parse_args(argv)
-    print(critics_table(args.runs) if args.table == "critics" else kl_table(args.runs))
+    if args.table == "grid":
+        if not args.data or not os.path.isdir(args.data):
+            parser.error(f"grid needs --data FOLDER of photos; got {args.data!r}")
+        print(grid_table(args.runs, args.data))
+    else:
+        print(critics_table(args.runs) if args.table == "critics" else kl_table(args.runs))
     return 0
 
 
