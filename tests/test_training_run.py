@@ -530,6 +530,28 @@ def test_init_from_starts_a_run_from_a_trained_generator(tmp_path, paper2_genera
         init_weights_path("nowhere")
 
 
+def test_init_from_gives_a_generator_trained_without_noise_its_noise_inputs(tmp_path):
+    # model.generator_noise from a noise-free generator: the shared weights are copied by name and
+    # the noise scales stay zero, so it fills exactly as the saved one; the converse is refused.
+    from tfinpaint.models import build_generator
+    from tfinpaint.training.build import init_generator
+
+    plain = build_generator(tiny_config(*QUICK))
+    plain.set_weights([np.full(w.shape, 0.01 * i, np.float32) for i, w in enumerate(plain.weights)])
+    plain.save(str(tmp_path / "plain.keras"))
+    noisy = build_generator(tiny_config(*QUICK, "model.generator_noise=true"))
+    init_generator(noisy, str(tmp_path / "plain.keras"))
+    rng = np.random.default_rng(0)
+    mask = np.zeros((2, 32, 32, 1), np.float32)
+    mask[:, 8:24, 8:24] = 1.0
+    batch = {"image": rng.random((2, 32, 32, 3), np.float32), "mask": mask}
+    np.testing.assert_array_equal(np.asarray(noisy(batch)), np.asarray(plain(batch)))
+
+    noisy.save(str(tmp_path / "noisy.keras"))
+    with pytest.raises(ConfigError, match="noisy.keras holds a Paper2Generator"):
+        init_generator(build_generator(tiny_config(*QUICK)), str(tmp_path / "noisy.keras"))
+
+
 def test_init_from_default_is_the_shipped_model_and_a_flag():
     from tfinpaint import artifacts
     from tfinpaint.commands.train import add_arguments, config_from_args

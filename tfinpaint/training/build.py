@@ -37,7 +37,8 @@ def init_weights_path(model: str) -> str:
 
 
 def init_generator(generator, path: str) -> None:
-    """Copy the weights of the generator saved at `path` into `generator` (same architecture).
+    """Copy the weights of the generator saved at `path` into `generator` (same architecture, or
+    the same plus layers that are the identity when created: noise inputs with zero scales).
 
     Raises:
         ConfigError: the file is no generator, or another network (paper, width or layers differ).
@@ -50,12 +51,34 @@ def init_generator(generator, path: str) -> None:
         trained = load_generator(path)
     except ModelPathError as error:
         raise ConfigError(f"train.init_from: {error}") from None
-    found = [tuple(w.shape) for w in trained.weights]
-    expected = [tuple(w.shape) for w in generator.weights]
-    if type(trained) is not type(generator) or found != expected:
+    found = {w.path: w for w in trained.weights}
+    # Matched by path, so `model.generator_noise` can start from a generator trained without it
+    # and fill exactly as it did until training asks for noise.
+    new = identity_at_init_paths(generator)
+    wanted = [w for w in generator.weights if w.path not in new or w.path in found]
+    if (
+        type(trained) is not type(generator)
+        or {w.path for w in wanted} != set(found)
+        or any(tuple(w.shape) != tuple(found[w.path].shape) for w in wanted)
+    ):
         raise ConfigError(
             f"train.init_from: {path} holds a {type(trained).__name__} with {trained.count_params():,} "
             f"parameters; this run builds a {type(generator).__name__} with "
             f"{generator.count_params():,} (the paper, width or layers differ)"
         )
-    generator.set_weights(trained.get_weights())
+    for weight in wanted:
+        weight.assign(found[weight.path])
+
+
+def identity_at_init_paths(model) -> set[str]:
+    """Paths of the weights of `model`'s layers that leave their input unchanged when created
+    (`NoiseInjection`, scales zero): a trained generator without them loses nothing."""
+    from tfinpaint.layers.noise import NoiseInjection
+
+    paths, stack = set(), [model]
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, NoiseInjection):
+            paths.update(w.path for w in layer.weights)
+        stack.extend(getattr(layer, "layers", []))
+    return paths
