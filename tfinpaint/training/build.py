@@ -51,26 +51,31 @@ def init_generator(generator, path: str) -> None:
         trained = load_generator(path)
     except ModelPathError as error:
         raise ConfigError(f"train.init_from: {error}") from None
-    found = {w.path: w for w in trained.weights}
-    # Matched by path, so `model.generator_noise` can start from a generator trained without it
-    # and fill exactly as it did until training asks for noise.
-    new = identity_at_init_paths(generator)
-    wanted = [w for w in generator.weights if w.path not in new or w.path in found]
+    # Matched by path inside the model (not its top-level name), so `model.generator_noise` can
+    # start from a generator trained without it and fill exactly as it did until training asks
+    # for noise.
+    found = {_inner_path(w): w for w in trained.weights}
+    new = _identity_at_init_paths(generator)
+    wanted = {_inner_path(w): w for w in generator.weights if w.path not in new or _inner_path(w) in found}
     if (
         type(trained) is not type(generator)
-        or {w.path for w in wanted} != set(found)
-        or any(tuple(w.shape) != tuple(found[w.path].shape) for w in wanted)
+        or set(wanted) != set(found)
+        or any(tuple(w.shape) != tuple(found[key].shape) for key, w in wanted.items())
     ):
         raise ConfigError(
             f"train.init_from: {path} holds a {type(trained).__name__} with {trained.count_params():,} "
             f"parameters; this run builds a {type(generator).__name__} with "
             f"{generator.count_params():,} (the paper, width or layers differ)"
         )
-    for weight in wanted:
-        weight.assign(found[weight.path])
+    for key, weight in wanted.items():
+        weight.assign(found[key])
 
 
-def identity_at_init_paths(model) -> set[str]:
+def _inner_path(weight) -> str:
+    return weight.path.split("/", 1)[-1]
+
+
+def _identity_at_init_paths(model) -> set[str]:
     """Paths of the weights of `model`'s layers that leave their input unchanged when created
     (`NoiseInjection`, scales zero): a trained generator without them loses nothing."""
     from tfinpaint.layers.noise import NoiseInjection
