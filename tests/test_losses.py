@@ -147,3 +147,24 @@ def test_feature_matching_golden_and_only_the_fake_features_get_a_gradient():
     np.testing.assert_allclose(losses.feature_matching(real, real).numpy(), [0.0, 0.0])
     with pytest.raises(ValueError, match="same number of layers"):
         losses.feature_matching(real, fake[:1])
+
+
+def test_lowpass_masked_l2_leaves_fine_detail_to_other_losses():
+    """sigma 0 is the masked L2; at sigma 2 a checkerboard residual (2 px) costs almost nothing
+    and a smooth one (the hole's colour wrong) costs what the masked L2 says."""
+    mask = np.zeros((1, 32, 32, 1), "float32")
+    mask[:, 8:24, 8:24] = 1.0
+    image = tf.zeros((1, 32, 32, 3))
+    checker = np.indices((32, 32)).sum(axis=0) % 2 * 2.0 - 1.0
+    fine = tf.constant(np.repeat(checker[None, :, :, None], 3, axis=-1), "float32") * 0.5
+    smooth = tf.fill((1, 32, 32, 3), 0.5)
+    for prediction in (fine, smooth):
+        np.testing.assert_allclose(
+            losses.lowpass_masked_l2(image, prediction, mask, 0).numpy(),
+            losses.masked_l2(image, prediction, mask).numpy(),
+        )
+    full = losses.masked_l2(image, fine, mask).numpy()
+    assert losses.lowpass_masked_l2(image, fine, mask, 2.0).numpy() < 1e-3 * full
+    # The smooth residual loses only its blurred edge.
+    ratio = losses.lowpass_masked_l2(image, smooth, mask, 2.0) / losses.masked_l2(image, smooth, mask)
+    assert 0.7 < float(ratio[0]) < 1.0

@@ -328,14 +328,17 @@ def _step_logs(gan, step_fn, n_steps):
     return logs
 
 
-def test_the_two_stage_generator_gradient_is_the_gradient_of_the_weighted_loss():
-    gan, _ = _joint_only("model.adv_weighting=mean", "model.adv_weight=0.5")
+@pytest.mark.parametrize("rec_lowpass", [0.0, 2.0])
+def test_the_two_stage_generator_gradient_is_the_gradient_of_the_weighted_loss(rec_lowpass):
+    gan, _ = _joint_only(
+        "model.adv_weighting=mean", "model.adv_weight=0.5", f"model.rec_lowpass={rec_lowpass}"
+    )
     batch = next(iter(_random_batches(1)))
     inputs = {"image": batch["image"], "mask": batch["mask"]}
     variables = gan.generator.trainable_variables
     with tf.GradientTape() as tape:
         completed = gan.generator(inputs, training=True)
-        rec = gan.average(losses.masked_l2(batch["image"], completed, batch["mask"]))
+        rec = gan.average(losses.lowpass_masked_l2(batch["image"], completed, batch["mask"], rec_lowpass))
         fake = {"image": completed, "mask": batch["mask"]}
         adv = [
             0.5 * gan.average(losses.wasserstein_generator_loss(c(fake, training=True)))
@@ -410,6 +413,7 @@ def test_adversarial_settings_are_checked():
         ("model.adv_ratio=0", "expected a positive number"),
         ("model.adv_ramp=-1", "expected 0 or more steps"),
         ("model.fm_ratio=-1", "expected 0 or a positive number"),
+        ("model.rec_lowpass=-1", "expected 0 or a positive number"),
     ):
         with pytest.raises(ConfigError, match=expected):
             get_config(2, "demo", [override])

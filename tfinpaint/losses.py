@@ -4,6 +4,8 @@ Reduce them with `tf.nn.compute_average_loss(..., global_batch_size=...)` (see
 `InpaintingGAN.average`) so that 1 and N replicas train the same model.
 """
 
+import math
+
 import tensorflow as tf
 
 
@@ -19,8 +21,35 @@ def masked_l2(image, prediction, mask):
     Returns:
         float32 [B].
     """
-    diff = tf.cast(mask, "float32") * (tf.cast(image, "float32") - tf.cast(prediction, "float32"))
-    return per_example_mean(tf.square(diff))
+    return per_example_mean(tf.square(_masked_residual(image, prediction, mask)))
+
+
+def _masked_residual(image, prediction, mask):
+    return tf.cast(mask, "float32") * (tf.cast(image, "float32") - tf.cast(prediction, "float32"))
+
+
+def lowpass_masked_l2(image, prediction, mask, sigma):
+    """`masked_l2` of the residual seen through a Gaussian of `sigma` px (0 = `masked_l2`).
+
+    Detail finer than about 2 sigma px costs nothing, so it is left to whatever else the
+    generator is trained on (critics, feature matching). The residual is masked before the blur
+    (zero outside the hole, and beyond the image's border).
+
+    Returns:
+        float32 [B].
+    """
+    if sigma == 0:
+        return masked_l2(image, prediction, mask)
+    diff = _masked_residual(image, prediction, mask)
+    radius = int(math.ceil(3 * sigma))
+    taps = tf.exp(-tf.square(tf.range(-radius, radius + 1, dtype="float32")) / (2.0 * sigma**2))
+    taps /= tf.reduce_sum(taps)
+    channels = diff.shape[-1]
+    rows = tf.tile(tf.reshape(taps, [-1, 1, 1, 1]), [1, 1, channels, 1])
+    columns = tf.tile(tf.reshape(taps, [1, -1, 1, 1]), [1, 1, channels, 1])
+    blurred = tf.nn.depthwise_conv2d(diff, rows, [1, 1, 1, 1], "SAME")
+    blurred = tf.nn.depthwise_conv2d(blurred, columns, [1, 1, 1, 1], "SAME")
+    return per_example_mean(tf.square(blurred))
 
 
 def critic_score(scores):

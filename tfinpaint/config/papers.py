@@ -143,6 +143,10 @@ class Paper2Config:
         fm_ratio: pix2pixHD's feature matching for the generator: the mean L1 between the
             critics' activations on real and completed images, its image gradient held at
             `fm_ratio` times the reconstruction gradient's norm (0 = off, the paper).
+        rec_lowpass: sigma in px of a Gaussian through which the joint phase's reconstruction
+            loss sees the hole's residual (0 = the paper's L2 on every pixel): detail finer than
+            about 2 sigma px is then asked of the critics alone, so noise inputs and texture are
+            not pulled back to the blurred mean. Not the paper.
         adv_weight_local, adv_weight_global, adv_weight_x2, adv_weight_x4: one critic's lambda
             (None = adv_weight).
         t1, t2, t3: phase lengths in steps: generator only, critics only, joint. A
@@ -177,6 +181,7 @@ class Paper2Config:
     adv_ratio: float = 0.2
     adv_ramp: int = 0
     fm_ratio: float = 0.0
+    rec_lowpass: float = 0.0
     adv_weight_local: float | None = None
     adv_weight_global: float | None = None
     adv_weight_x2: float | None = None
@@ -235,8 +240,9 @@ class Paper2Config:
         for name in ("clip_value", "gp_weight", "adv_ratio"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"model.{name}={getattr(self, name)}: expected a positive number")
-        if not self.fm_ratio >= 0:
-            raise ConfigError(f"model.fm_ratio={self.fm_ratio}: expected 0 or a positive number")
+        for name in ("fm_ratio", "rec_lowpass"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"model.{name}={getattr(self, name)}: expected 0 or a positive number")
         if self.adv_ramp < 0:
             raise ConfigError(f"model.adv_ramp={self.adv_ramp}: expected 0 or more steps")
         if self.generator_lr is not None and not self.generator_lr > 0:

@@ -51,6 +51,11 @@ class Paper2GAN(InpaintingGAN):
     L2 it asks the hole to look like the real image to the critics, not to equal it pixel by
     pixel. Not the paper.
 
+    With `rec_lowpass` > 0 the joint phase's reconstruction loss sees the hole's residual through
+    a Gaussian of that many px (`losses.lowpass_masked_l2`): the fill's colours and shapes are
+    still held to the photo, its finer detail only to the critics. The weightings above then
+    read that loss's gradient. Phase 1 keeps eq. 1. Not the paper.
+
     The critics of phases 2 and 3 see fakes made the same way: by the generator in training
     mode, i.e. with BatchNorm's batch statistics. (Phase 3 needs training mode for its
     generator update, and one forward serves both updates.) In phase 2 this also moves the
@@ -89,6 +94,7 @@ class Paper2GAN(InpaintingGAN):
         generator_lr: the generator's own rate (None = the critics'; a fine-tune's is lower).
         fm_ratio: the feature-matching / reconstruction gradient-norm ratio (0 = no feature
             matching, the paper).
+        rec_lowpass: sigma in px of the joint phase's low-pass reconstruction loss (0 = eq. 1).
 
     Reference:
         Mo & Zhou, Automatika 61(4), 2020, Algorithm 1 and eqs. 1-8; Arjovsky et al., WGAN 2017.
@@ -119,12 +125,13 @@ class Paper2GAN(InpaintingGAN):
         rmsprop_lr=5e-5,
         generator_lr=None,
         fm_ratio=0.0,
+        rec_lowpass=0.0,
         **kwargs,
     ):
         # The settings are checked by the config (`Paper2Config.validate`).
         self.critic_regularizer, self.gp_weight = critic_regularizer, float(gp_weight)
         self.adv_weighting, self.adv_ratio, self.adv_ramp = adv_weighting, float(adv_ratio), int(adv_ramp)
-        self.seed, self.fm_ratio = int(seed), float(fm_ratio)
+        self.seed, self.fm_ratio, self.rec_lowpass = int(seed), float(fm_ratio), float(rec_lowpass)
         # Set before the base class reads `tracked_names`; the penalty keys its noise by "index".
         self.batch_keys = ("image", "mask", "index") if critic_regularizer == "gp" else ("image", "mask")
         super().__init__(generator, critics, global_batch_size, **kwargs)
@@ -240,11 +247,13 @@ class Paper2GAN(InpaintingGAN):
             image_tape.watch(completed)
             rec = losses.masked_l2(image, completed, mask)
             fake = {"image": completed, "mask": mask}
+            # Tracked as eq. 1; fitted through `rec_lowpass`'s blur (sigma 0: eq. 1 itself).
+            rec_fitted = losses.lowpass_masked_l2(image, completed, mask, self.rec_lowpass)
             adv = {
                 role: losses.wasserstein_generator_loss(critic(fake, training=True))
                 for role, critic in self.critics.items()
             }
-            rec_total = scale * self.average(rec)
+            rec_total = scale * self.average(rec_fitted)
             adv_total = scale * tf.add_n(
                 [self.adv_weights[role] * self.average(a) for role, a in adv.items()]
             )
@@ -338,6 +347,7 @@ class Paper2GAN(InpaintingGAN):
             "rmsprop_lr": self.rmsprop_lr,
             "generator_lr": self.generator_lr,
             "fm_ratio": self.fm_ratio,
+            "rec_lowpass": self.rec_lowpass,
         }
 
 
@@ -368,5 +378,6 @@ def build_gan(config, global_batch_size: int) -> Paper2GAN:
         rmsprop_lr=m.rmsprop_lr,
         generator_lr=m.generator_lr,
         fm_ratio=m.fm_ratio,
+        rec_lowpass=m.rec_lowpass,
         name="paper2_gan",
     )
