@@ -146,7 +146,8 @@ class Paper2Config:
         rec_lowpass: sigma in px of a Gaussian through which the joint phase's reconstruction
             loss sees the hole's residual (0 = the paper's L2 on every pixel): detail finer than
             about 2 sigma px is then asked of the critics alone, so noise inputs and texture are
-            not pulled back to the blurred mean. Not the paper.
+            not pulled back to the blurred mean. Not the paper; measured from the shipped model it
+            gave more texture by the metric and a fine dot grid by eye (docs/PAPER_COMPARISONS.md).
         adv_weight_local, adv_weight_global, adv_weight_x2, adv_weight_x4: one critic's lambda
             (None = adv_weight).
         t1, t2, t3: phase lengths in steps: generator only, critics only, joint. A
