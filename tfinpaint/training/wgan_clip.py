@@ -247,8 +247,12 @@ class Paper2GAN(InpaintingGAN):
             image_tape.watch(completed)
             rec = losses.masked_l2(image, completed, mask)
             fake = {"image": completed, "mask": mask}
-            # Tracked as eq. 1; fitted through `rec_lowpass`'s blur (sigma 0: eq. 1 itself).
-            rec_fitted = losses.lowpass_masked_l2(image, completed, mask, self.rec_lowpass)
+            # Tracked as eq. 1; fitted through `rec_lowpass`'s blur when it asks for one.
+            rec_fitted = (
+                losses.lowpass_masked_l2(image, completed, mask, self.rec_lowpass)
+                if self.rec_lowpass
+                else rec
+            )
             adv = {
                 role: losses.wasserstein_generator_loss(critic(fake, training=True))
                 for role, critic in self.critics.items()
