@@ -56,7 +56,7 @@ def init_generator(generator, path: str) -> None:
     # for noise.
     found = {_inner_path(w): w for w in trained.weights}
     new = _identity_at_init_paths(generator)
-    wanted = {_inner_path(w): w for w in generator.weights if w.path not in new or _inner_path(w) in found}
+    wanted = {key: w for w in generator.weights if (key := _inner_path(w)) not in new or key in found}
     if (
         type(trained) is not type(generator)
         or set(wanted) != set(found)
@@ -76,14 +76,15 @@ def _inner_path(weight) -> str:
 
 
 def _identity_at_init_paths(model) -> set[str]:
-    """Paths of the weights of `model`'s layers that leave their input unchanged when created
-    (`NoiseInjection`, scales zero): a trained generator without them loses nothing."""
+    """Inner paths (`_inner_path`) of the weights of `model`'s layers that leave their input
+    unchanged when created (`NoiseInjection`, scales zero): a trained generator without them
+    loses nothing."""
     from tfinpaint.layers.noise import NoiseInjection
 
     paths, stack = set(), [model]
     while stack:
         layer = stack.pop()
         if isinstance(layer, NoiseInjection):
-            paths.update(w.path for w in layer.weights)
+            paths.update(_inner_path(w) for w in layer.weights)
         stack.extend(getattr(layer, "layers", []))
     return paths
