@@ -134,6 +134,19 @@ def test_least_squares_gan_losses_golden():
     np.testing.assert_allclose(losses.lsgan_generator_loss(fake).numpy(), [1.0, 1.0])
 
 
+def test_hinge_gan_loss_golden_and_no_gradient_beyond_the_margins():
+    real = tf.Variable([[[[2.0], [0.5]]], [[[1.0], [-1.0]]]])  # [B 2, 1, 2, 1] patch maps
+    fake = tf.Variable([[[[-3.0], [0.0]]], [[[-1.0], [1.0]]]])
+    with tf.GradientTape() as tape:
+        loss = losses.hinge_critic_loss(real, fake)
+    # mean relu(1 - D(real)) + mean relu(1 + D(fake)), per score (Lim & Ye 2017).
+    np.testing.assert_allclose(loss.numpy(), [0.25 + 0.5, 1.0 + 1.0])
+    grad_real, grad_fake = tape.gradient(loss, [real, fake])
+    # A real score of at least 1 or a fake one of at most -1 gets no gradient.
+    np.testing.assert_array_equal(grad_real.numpy().ravel(), [0, -0.5, 0, -0.5])
+    np.testing.assert_array_equal(grad_fake.numpy().ravel(), [0, 0.5, 0, 0.5])
+
+
 def test_feature_matching_golden_and_only_the_fake_features_get_a_gradient():
     real = [tf.zeros((2, 2, 2, 1)), tf.ones((2, 3))]
     fake = [tf.Variable(tf.fill((2, 2, 2, 1), 0.5)), tf.Variable([[1.0, 1.0, 1.0], [4.0, 1.0, 1.0]])]

@@ -18,6 +18,7 @@ from tfinpaint.layers.constraints import WeightClip
 from tfinpaint.layers.convolution import BinomialBlur2D, DilatedConv2D
 from tfinpaint.layers.noise import NoiseInjection
 from tfinpaint.layers.normalization import FusedBatchNormalization
+from tfinpaint.layers.spectral import SpectralNorm
 from tfinpaint.models import paper2, paper2_critics
 from tfinpaint.models.paper2 import Paper2Generator
 from tfinpaint.models.paper2_critics import Paper2Critic, hole_window
@@ -310,6 +311,36 @@ def test_critics_carry_the_clip_constraint_on_every_weight_and_start_clipped():
     assert np.abs(unclipped.network.layers[0].kernel.numpy()).max() > 5 * 0.02
 
 
+def test_spectral_critics_normalise_every_layer_and_the_patch_critic_scores_a_map():
+    cfg = get_config(
+        2,
+        "demo",
+        ["model.critic_width=8", "data.image_size=64", "model.critics=patch,x2"]
+        + ["model.critic_regularizer=spectral"],
+    )
+    critics = paper2_critics.build_critics(cfg)
+    inputs = {"image": tf.random.uniform([2, 64, 64, 3], seed=1)}
+    # pix2pix's 70x70 PatchGAN: one score per patch, a 6x6 map at 64 px; four hidden activations.
+    patch = critics["patch"]
+    assert patch(inputs).shape == (2, 6, 6, 1) == patch.compute_output_shape({"image": (2,)})
+    assert [f.shape[-1] for f in patch.features(inputs)] == [8, 16, 32, 32]
+    assert critics["x2"](inputs).shape == (2, 1)
+    for critic in critics.values():
+        assert all(v.constraint is None for v in critic.variables)
+        kernels = [v for v in critic.trainable_variables if "kernel" in v.path]
+        wrapped = [layer for layer in critic._flatten_layers() if isinstance(layer, SpectralNorm)]
+        assert len(wrapped) == len(kernels) > 0, critic.name
+        for layer in wrapped:
+            layer.kernel.assign(5.0 * layer.kernel)  # top singular values of 3-6
+        for _ in range(20):  # each a power iteration and the rewrite kernel / sigma
+            critic(inputs, training=True)
+        for layer in wrapped:
+            top = np.linalg.svd(layer.kernel.numpy().reshape(-1, layer.kernel.shape[-1]), compute_uv=False)[0]
+            assert top == pytest.approx(1.0, rel=0.1), (critic.name, layer.name, top)
+    with pytest.raises(ValueError, match="'patch' with clip_value=0.01"):
+        Paper2Critic("patch", 64, clip_value=0.01)
+
+
 def test_build_critics_builds_the_configured_subset():
     cfg = get_config(2, "demo", ["model.critic_width=8", "data.image_size=32", "model.critics=global, local"])
     assert list(paper2_critics.build_critics(cfg)) == ["global", "local"]
@@ -499,7 +530,7 @@ def test_dilated_conv_matches_keras_conv(rate):
 def test_no_critic_conv_strides_over_a_1x1_input(depths, size):
     """TF 2.21's bfloat16 kernel gradient of a stride-2 conv on a 1x1 input holds garbage (the
     tiny bf16 run went NaN): the critics' convs that see 1x1 have stride 1, the same function."""
-    for role in paper2_critics.CRITIC_ROLES:
+    for role in config_module.PAPER2_CRITICS:
         critic = Paper2Critic(role, size, width=8, depths=depths)
         critic.build()
         side = critic.view_size

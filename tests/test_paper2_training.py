@@ -406,9 +406,38 @@ def test_critic_features_are_the_activations_before_the_score():
     np.testing.assert_allclose(score.numpy(), critic(inputs).numpy(), rtol=1e-5)
 
 
+@pytest.mark.parametrize("gan_loss", ["hinge", "wasserstein"])
+def test_the_critics_step_down_their_configured_loss(gan_loss):
+    """Spectrally normalised critics (a PatchGAN beside the local critic): one SGD critic update
+    is the step down the configured loss's gradient, taken by hand here."""
+    critics = ["model.critics=local,patch", "model.critic_regularizer=spectral", f"model.gan_loss={gan_loss}"]
+    config = get_config(2, "demo", TINY + ["model.t1=0", "model.t2=1", *critics])
+    gan, step_fn = _build(tf.distribute.get_strategy(), config, _sgd)
+    # Real and fake local scores near 1.5: beyond the hinge's real margin, inside its fake one.
+    gan.critics["local"].network.get_layer("score_sn").layer.bias.assign([1.5])
+    batch = next(iter(_random_batches(1)))
+    state = [v.numpy().copy() for c in gan.critics.values() for v in c.variables]
+    completed = gan.generator({"image": batch["image"], "mask": batch["mask"]}, training=True)
+    both = {"image": tf.concat([batch["image"], completed], 0), "mask": tf.concat([batch["mask"]] * 2, 0)}
+    critic_loss = losses.hinge_critic_loss if gan_loss == "hinge" else losses.wasserstein_critic_loss
+    variables = [v for c in gan.critics.values() for v in c.trainable_variables]
+    with tf.GradientTape() as tape:
+        total = tf.add_n([critic_loss(*tf.split(c(both, training=True), 2)) for c in gan.critics.values()])
+        loss = tf.reduce_mean(total)
+    expected = [v.numpy() - 0.05 * g.numpy() for v, g in zip(variables, tape.gradient(loss, variables))]
+    for v, value in zip([v for c in gan.critics.values() for v in c.variables], state):
+        v.assign(value)  # the kernels and power-iteration vectors as built
+    logs = {k: float(v) for k, v in step_fn(iter(_random_batches(1))).items()}
+    for v, e in zip(variables, expected):
+        np.testing.assert_allclose(v.numpy(), e, rtol=1e-4, atol=1e-6, err_msg=v.path)
+    assert np.isfinite(list(logs.values())).all() and "gp_patch" not in logs
+
+
 def test_adversarial_settings_are_checked():
     for override, expected in (
-        ("model.critic_regularizer=spectral", "expected one of clip, gp"),
+        ("model.critic_regularizer=sn", "expected one of clip, gp, spectral"),
+        ("model.gan_loss=lsgan", "expected one of wasserstein, hinge"),
+        ("model.critics=local,patch", "the patch critic is not clipped"),
         ("model.adv_weighting=sum", "expected one of summed, mean, adaptive"),
         ("model.adv_ratio=0", "expected a positive number"),
         ("model.adv_ramp=-1", "expected 0 or more steps"),

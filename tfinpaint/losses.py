@@ -67,6 +67,22 @@ def wasserstein_generator_loss(fake_scores):
     return -critic_score(fake_scores)
 
 
+def hinge_critic_loss(real_scores, fake_scores):
+    """Hinge critic loss per example: mean relu(1 - D(real)) + mean relu(1 + D(fake)), per score.
+
+    A score already beyond its margin (real >= 1, fake <= -1) costs nothing and sends no gradient,
+    so the critic's scale stays bounded without clipping or a penalty. The generator's loss is
+    `wasserstein_generator_loss`.
+
+    Reference:
+        Lim & Ye, "Geometric GAN", 2017; Miyato et al., SN-GAN, ICLR 2018; Yu et al.,
+        "Free-Form Image Inpainting with Gated Convolution" (DeepFill v2, SN-PatchGAN), ICCV 2019.
+    """
+    real = tf.cast(real_scores, "float32")
+    fake = tf.cast(fake_scores, "float32")
+    return per_example_mean(tf.nn.relu(1.0 - real)) + per_example_mean(tf.nn.relu(1.0 + fake))
+
+
 def lsgan_critic_loss(real_scores, fake_scores):
     """Least-squares GAN critic loss per example: (mean (D(real) - 1)^2 + mean D(fake)^2) / 2.
 

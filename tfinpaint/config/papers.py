@@ -6,12 +6,15 @@ from dataclasses import dataclass
 
 from tfinpaint.config.errors import ConfigError
 
-# Paper 2's critic roles and the two readings of their depths (`tfinpaint.models.paper2_critics`).
-CRITIC_ROLES = ("local", "global", "x2", "x4")
+# Paper 2's critic roles (its four, then a fully convolutional PatchGAN that is not the paper's)
+# and the two readings of their depths (`tfinpaint.models.paper2_critics`).
+PAPER2_CRITICS = ("local", "global", "x2", "x4")
+CRITIC_ROLES = (*PAPER2_CRITICS, "patch")
 CRITIC_DEPTHS = ("tables", "glcic")
-# How paper 2's critics are held to a Lipschitz bound, and how its lambdas scale the
+# How paper 2's critics are held to a Lipschitz bound, their loss, and how its lambdas scale the
 # adversarial term against the reconstruction loss (docs/SPEC-paper2.md, "Adversarial weight").
-CRITIC_REGULARIZERS = ("clip", "gp")
+CRITIC_REGULARIZERS = ("clip", "gp", "spectral")
+PAPER2_GAN_LOSSES = ("wasserstein", "hinge")
 ADV_WEIGHTINGS = ("summed", "mean", "adaptive")
 # Paper 1's adversarial loss: the paper's WGAN-GP, or PICNet's code's least-squares GAN.
 PAPER1_GAN_LOSSES = ("wgan_gp", "lsgan")
@@ -114,7 +117,9 @@ class Paper2Config:
             (StyleGAN's; not the paper): a source of detail for the adversarial phase that is
             not tied to the upsampling grid. Fixed at inference: the same input, the same fill.
         critics: the critics to train, comma-separated roles from local, global, x2, x4 (all
-            four: the paper; `local,global`: GLCIC; `local`: a single local critic).
+            four: the paper; `local,global`: GLCIC; `local`: a single local critic) and `patch`
+            (not the paper: pix2pix's 70x70 PatchGAN on the whole image, one score per patch and
+            no dense layer, so every patch is judged alike wherever it is; `gp` or `spectral`).
         critic_depths: `tables` (the tables' captions: local 6 convs, global 5) or `glcic`
             (GLCIC's discriminators: global 6, local 5, every critic ending in 4x4x512).
         critic_antialias: blur before every subsampling in the critics (a [1, 2, 1] binomial
@@ -123,8 +128,12 @@ class Paper2Config:
             pixels, and constant over each pooled block; measured from the shipped model it
             removed those from the critics' gradients and left the fills as they were
             (docs/PAPER_COMPARISONS.md).
-        critic_regularizer: `clip` (the paper: weights clipped to [-clip_value, clip_value]) or
-            `gp` (WGAN-GP's gradient penalty, weight `gp_weight`, unclipped critics).
+        critic_regularizer: `clip` (the paper: weights clipped to [-clip_value, clip_value]),
+            `gp` (WGAN-GP's gradient penalty, weight `gp_weight`, unclipped critics) or
+            `spectral` (spectrally normalised convs and dense layers; SN-GAN, DeepFill v2).
+        gan_loss: the critics' loss: `wasserstein` (the paper: mean D(completed) - mean D(real))
+            or `hinge` (SN-GAN / DeepFill v2: mean relu(1 - D(real)) + mean relu(1 + D(completed)),
+            per score). The generator's adversarial term is -mean D(completed) with either.
         clip_value: WGAN weight clipping bound c, applied to the initial weights and after
             every critic update (`clip` only).
         gp_weight: the gradient penalty's weight (`gp` only; 10 in WGAN-GP).
@@ -148,8 +157,8 @@ class Paper2Config:
             about 2 sigma px is then asked of the critics alone, so noise inputs and texture are
             not pulled back to the blurred mean. Not the paper; measured from the shipped model it
             gave more texture by the metric and a fine dot grid by eye (docs/PAPER_COMPARISONS.md).
-        adv_weight_local, adv_weight_global, adv_weight_x2, adv_weight_x4: one critic's lambda
-            (None = adv_weight).
+        adv_weight_local, adv_weight_global, adv_weight_x2, adv_weight_x4, adv_weight_patch: one
+            critic's lambda (None = adv_weight).
         t1, t2, t3: phase lengths in steps: generator only, critics only, joint. A
             `train.steps` below t1 + t2 + t3 scales the three to it; above, phase 3 runs longer.
         optimizer: `adam` (pix2pixHD defaults) or `rmsprop` (the WGAN paper's choice, with
@@ -171,12 +180,13 @@ class Paper2Config:
     generator_batchnorm: bool = True
     decoder_upsample: str = "transpose"
     generator_noise: bool = False
-    critics: str = ",".join(CRITIC_ROLES)
+    critics: str = ",".join(PAPER2_CRITICS)
     critic_depths: str = "tables"
     critic_antialias: bool = False
     critic_regularizer: str = "clip"
     clip_value: float = 0.01
     gp_weight: float = 10.0
+    gan_loss: str = "wasserstein"
     adv_weight: float = 0.001
     adv_weighting: str = "adaptive"
     adv_ratio: float = 0.2
@@ -187,6 +197,7 @@ class Paper2Config:
     adv_weight_global: float | None = None
     adv_weight_x2: float | None = None
     adv_weight_x4: float | None = None
+    adv_weight_patch: float | None = None
     t1: int = 20_000
     t2: int = 10_000
     t3: int = 70_000
@@ -222,6 +233,11 @@ class Paper2Config:
                 f"model.critics={self.critics!r}: expected distinct roles from {', '.join(CRITIC_ROLES)}, "
                 "comma-separated, e.g. local,global"
             )
+        if "patch" in roles and self.critic_regularizer == "clip":
+            raise ConfigError(
+                f"model.critics={self.critics!r} with model.critic_regularizer='clip': the patch "
+                "critic is not clipped; use critic_regularizer gp or spectral with it"
+            )
         if self.critic_depths not in CRITIC_DEPTHS:
             raise ConfigError(
                 f"model.critic_depths={self.critic_depths!r}: expected one of {', '.join(CRITIC_DEPTHS)}"
@@ -230,6 +246,7 @@ class Paper2Config:
             raise ConfigError(f"model.optimizer={self.optimizer!r}: expected 'adam' or 'rmsprop'")
         choices = {
             "critic_regularizer": CRITIC_REGULARIZERS,
+            "gan_loss": PAPER2_GAN_LOSSES,
             "adv_weighting": ADV_WEIGHTINGS,
             "decoder_upsample": UPSAMPLE_MODES,
         }

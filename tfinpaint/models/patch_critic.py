@@ -74,13 +74,22 @@ class PatchCritic(keras.Model):
             channels = self.widths[i]
 
     def call(self, images, training=False):
-        x = images
+        return tf.cast(self._layer_outputs(images, training)[-1], "float32")
+
+    def features(self, images, training=False):
+        """Each hidden conv's activation, first to last (what feature matching compares)."""
+        return self._layer_outputs(images, training)[:-1]
+
+    def _layer_outputs(self, images, training):
+        """The four hidden activations, then the patch map."""
+        x, outputs = images, []
         for i, conv in enumerate(self.convs):
             y = conv(self.pad(x), training=training)
             if i < len(self.shortcuts):
                 y = y + self.pool(self.shortcuts[i](x, training=training))
             x = self.activation(y) if i < len(self.convs) - 1 else y
-        return tf.cast(x, "float32")
+            outputs.append(x)
+        return outputs
 
     def get_config(self):
         return {

@@ -62,19 +62,22 @@ class Paper2GAN(InpaintingGAN):
     generator's BatchNorm moving statistics towards those batch statistics; its weights stay.
 
     The critics are a subset of `local`, `global`, `x2`, `x4` (all four: the paper; `local` +
-    `global`: GLCIC; `local`: a single local critic, the paper's Tables 6-7 comparison), each
-    with its own lambda. They are held to a Lipschitz bound by `critic_regularizer`: `clip`
-    (the paper) clips their weights to [-c, c] through their `WeightClip` constraints, which the
-    optimiser applies after every critic update; `gp` adds WGAN-GP's gradient penalty
-    (`gp_weight`) on interpolates of real and completed images, drawn per example from the
-    batch's `index` and `seed`.
+    `global`: GLCIC; `local`: a single local critic, the paper's Tables 6-7 comparison) and
+    `patch` (a PatchGAN, not the paper), each with its own lambda. They are held to a Lipschitz
+    bound by `critic_regularizer`: `clip` (the paper) clips their weights to [-c, c] through
+    their `WeightClip` constraints, which the optimiser applies after every critic update; `gp`
+    adds WGAN-GP's gradient penalty (`gp_weight`) on interpolates of real and completed images,
+    drawn per example from the batch's `index` and `seed`; `spectral` critics are spectrally
+    normalised when built, nothing is added here. `gan_loss` is the critics' loss: the paper's
+    Wasserstein loss or the hinge loss (`losses.hinge_critic_loss`); the generator's term is
+    -D(completed) with either.
 
     Tracked (replica-local means; every name is returned in every phase): `rec_loss` (masked
     L2, paper eq. 1 as a mean), `wasserstein_<critic>` (mean D(real) - mean D(completed), the
-    critic's Wasserstein estimate), `g_adv` (sum over critics of -mean D(completed), before
-    the lambdas), `gp_<critic>` (the penalty, `gp` only), `adv_weight` (w) and `grad_ratio`
-    (|w grad sum_k lambda_k L_adv,k| / |grad L_r| at the completed image), `psnr` (of the
-    completed batch, MAX 1). A value a phase does not compute is
+    critic's Wasserstein estimate, whichever loss it minimises), `g_adv` (sum over critics of
+    -mean D(completed), before the lambdas), `gp_<critic>` (the penalty, `gp` only),
+    `adv_weight` (w) and `grad_ratio` (|w grad sum_k lambda_k L_adv,k| / |grad L_r| at the
+    completed image), `psnr` (of the completed batch, MAX 1). A value a phase does not compute is
     not updated, so after a tracker reset it reads 0: the critics' estimates and `g_adv` in
     phase 1. In phase 2 `g_adv` is read from the critics' own pass (scores before their update).
 
@@ -85,10 +88,13 @@ class Paper2GAN(InpaintingGAN):
 
     Args:
         generator: `Paper2Generator` (image + mask -> completed image).
-        critics: role -> `Paper2Critic`, one or more of the roles `local`, `global`, `x2`, `x4`.
+        critics: role -> `Paper2Critic`, one or more of the roles `local`, `global`, `x2`, `x4`,
+            `patch`.
         global_batch_size: images per optimisation step across all replicas.
         t1, t2: lengths of phases 1 and 2 in steps (phase 3 runs for as long as training does).
         adv_weights: role -> lambda of that critic's adversarial term (default 0.001 each).
+        critic_regularizer: `clip`, `gp` or `spectral` (see above); gp_weight: the penalty's weight.
+        gan_loss: the critics' loss, `wasserstein` (the paper) or `hinge`.
         optimizer: `adam` (lr, beta_1, beta_2; pix2pixHD defaults) or `rmsprop` (rmsprop_lr).
         lr, beta_1, beta_2, rmsprop_lr: optimiser settings, shared by the generator and critics.
         generator_lr: the generator's own rate (None = the critics'; a fine-tune's is lower).
@@ -114,6 +120,7 @@ class Paper2GAN(InpaintingGAN):
         adv_weights=None,
         critic_regularizer="clip",
         gp_weight=10.0,
+        gan_loss="wasserstein",
         adv_weighting="adaptive",
         adv_ratio=0.2,
         adv_ramp=0,
@@ -130,6 +137,7 @@ class Paper2GAN(InpaintingGAN):
     ):
         # The settings are checked by the config (`Paper2Config.validate`).
         self.critic_regularizer, self.gp_weight = critic_regularizer, float(gp_weight)
+        self.gan_loss = gan_loss
         self.adv_weighting, self.adv_ratio, self.adv_ramp = adv_weighting, float(adv_ratio), int(adv_ramp)
         self.seed, self.fm_ratio, self.rec_lowpass = int(seed), float(fm_ratio), float(rec_lowpass)
         # Set before the base class reads `tracked_names`; the penalty keys its noise by "index".
@@ -316,8 +324,11 @@ class Paper2GAN(InpaintingGAN):
             total = 0.0
             for name, critic in self.critics.items():
                 real, fake = tf.split(critic(both, training=True), [batch_size, batch_size], axis=0)
-                per_example = losses.wasserstein_critic_loss(real, fake)
-                fake_scores[name], estimates[f"wasserstein_{name}"] = fake, -per_example
+                wasserstein = losses.wasserstein_critic_loss(real, fake)
+                fake_scores[name], estimates[f"wasserstein_{name}"] = fake, -wasserstein
+                per_example = (
+                    losses.hinge_critic_loss(real, fake) if self.gan_loss == "hinge" else wasserstein
+                )
                 if self.critic_regularizer == "gp":
                     # The local critic crops its window around the hole of the same mask.
                     def scores(x, training, critic=critic):
@@ -340,6 +351,7 @@ class Paper2GAN(InpaintingGAN):
             "adv_weights": dict(self.adv_weights),
             "critic_regularizer": self.critic_regularizer,
             "gp_weight": self.gp_weight,
+            "gan_loss": self.gan_loss,
             "adv_weighting": self.adv_weighting,
             "adv_ratio": self.adv_ratio,
             "adv_ramp": self.adv_ramp,
@@ -371,6 +383,7 @@ def build_gan(config, global_batch_size: int) -> Paper2GAN:
         adv_weights=m.adv_weights,
         critic_regularizer=m.critic_regularizer,
         gp_weight=m.gp_weight,
+        gan_loss=m.gan_loss,
         adv_weighting=m.adv_weighting,
         adv_ratio=m.adv_ratio,
         adv_ramp=m.adv_ramp,
