@@ -20,6 +20,20 @@ def test_the_shipped_export_matches_the_shipped_weights_and_this_code():
     assert default_export.shipped_version_path() == version
 
 
+def test_every_model_module_is_a_graph_source_or_a_critic():
+    # A new generator module left out of GRAPH_SOURCES would let a stale export pass the check.
+    critics = {"models/paper2_critics.py", "models/patch_critic.py"}
+    models = {
+        f"models/{name}"
+        for name in os.listdir(os.path.join(default_export.PACKAGE_DIR, "models"))
+        if name.endswith(".py")
+    }
+    graph = {
+        os.path.relpath(path, default_export.PACKAGE_DIR) for path in default_export._graph_source_files()
+    }
+    assert models - critics <= graph and not critics & graph
+
+
 def test_other_weights_or_a_damaged_file_are_not_used(tmp_path, monkeypatch):
     version = tmp_path / "1"
     (version / "variables").mkdir(parents=True)
