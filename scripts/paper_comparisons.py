@@ -10,11 +10,13 @@ commands listed there first).
         paper 1's KL reduction: the kl_* and l1_* terms of each run at its first and last log
         step (TensorBoard), and how far two `sample` seeds differ inside and outside the hole on
         test images with centre holes.
-    python scripts/paper_comparisons.py grid MODEL [MODEL ...] --data FOLDER
+    python scripts/paper_comparisons.py grid MODEL [MODEL ...] --data FOLDER [--blur-after ROW]
         where a paper-2 generator's block grid is made: for each row of Table 1, the spectral
         peak of its activations in centre holes (16 photos at the generator's training size) at
         the period that is 8 px at 128 px, over the spectrum's mean (1 = no peak;
-        docs/PAPER_COMPARISONS.md, "Resize-convs under feature matching").
+        docs/PAPER_COMPARISONS.md, "Resize-convs under feature matching"). `--blur-after ROW`
+        blurs that row's activations ([1, 2, 1] binomial) on the way, as
+        `model.generator_antialias` does after row 10.
 """
 
 from __future__ import annotations
@@ -162,16 +164,17 @@ def spectral_peak(holes, period: int) -> float:
     return float((spectrum[holes.shape[1] // period] / np.where(live, mean, 1))[live].mean())
 
 
-def grid_peaks(model: str, data: str, photos: int = 16) -> dict:
+def grid_peaks(model: str, data: str, photos: int = 16, blur_after: int | None = None) -> dict:
     """Row of Table 1 -> `spectral_peak` of its activations in centre holes at the period of the
     fills' grid (8 px at 128 px, 1/16 of the training size), on the first `photos` photos of
     `data` (centre squares resized to the generator's training size); rows where that period is
-    under 2 px are left out."""
+    under 2 px are left out. With `blur_after`, that row's activations are blurred on the way."""
     import numpy as np
     import tensorflow as tf
 
     from tfinpaint.imagefiles import read_image
     from tfinpaint.inference import load_generator
+    from tfinpaint.layers.convolution import BinomialBlur2D
 
     def square(name):
         rgb = read_image(os.path.join(data, name)).rgb
@@ -188,6 +191,8 @@ def grid_peaks(model: str, data: str, photos: int = 16) -> dict:
     x, peaks = tf.concat([images / 255.0 * (1.0 - mask), mask], axis=-1), {}
     for layer in generator.network.layers:
         x = layer(x, training=False)
+        if layer.name == f"relu{blur_after}":
+            x = BinomialBlur2D()(x)
         if not (layer.name.startswith("relu") or layer is generator.network.layers[-1]):
             continue
         stride = size // x.shape[1]
@@ -198,8 +203,8 @@ def grid_peaks(model: str, data: str, photos: int = 16) -> dict:
     return peaks
 
 
-def grid_table(models: list, data: str) -> str:
-    rows = {model: grid_peaks(model, data) for model in models}
+def grid_table(models: list, data: str, blur_after: int | None = None) -> str:
+    rows = {model: grid_peaks(model, data, blur_after=blur_after) for model in models}
     names = list(dict.fromkeys(n for peaks in rows.values() for n in peaks))
     lines = ["| model | " + " | ".join(f"row {n}" for n in names) + " |", "|---|" + "---:|" * len(names)]
     for model, peaks in rows.items():
@@ -216,11 +221,12 @@ def main(argv=None) -> int:
         "runs", nargs="+", help="finished run directories (grid: paper-2 models, as --model takes them)"
     )
     parser.add_argument("--data", help="grid: a folder of photos (the first 16 by name are used)")
+    parser.add_argument("--blur-after", type=int, metavar="ROW", help="grid: blur this row's activations")
     args = parser.parse_args(argv)
     if args.table == "grid":
         if not args.data or not os.path.isdir(args.data):
             parser.error(f"grid needs --data FOLDER of photos; got {args.data!r}")
-        print(grid_table(args.runs, args.data))
+        print(grid_table(args.runs, args.data, args.blur_after))
     else:
         print(critics_table(args.runs) if args.table == "critics" else kl_table(args.runs))
     return 0

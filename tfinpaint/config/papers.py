@@ -116,6 +116,10 @@ class Paper2Config:
         generator_noise: per-pixel noise inputs with learned scales (zero at init) in G's decoder
             (StyleGAN's; not the paper): a source of detail for the adversarial phase that is
             not tied to the upsampling grid. Fixed at inference: the same input, the same fill.
+        generator_antialias: a fixed [1, 2, 1] binomial blur on G's 1/4-resolution middle before
+            its decoder (not the paper): that map's period-2 component, 8 px at full resolution,
+            is what draws the adversarial fills' block grid (docs/PAPER_COMPARISONS.md); the
+            blur is zero there. No weights: `--init-from` a generator without it works.
         critics: the critics to train, comma-separated roles from local, global, x2, x4 (all
             four: the paper; `local,global`: GLCIC; `local`: a single local critic) and `patch`
             (not the paper: pix2pix's 70x70 PatchGAN on the whole image, one score per patch and
@@ -180,6 +184,7 @@ class Paper2Config:
     generator_batchnorm: bool = True
     decoder_upsample: str = "transpose"
     generator_noise: bool = False
+    generator_antialias: bool = False
     critics: str = ",".join(PAPER2_CRITICS)
     critic_depths: str = "tables"
     critic_antialias: bool = False

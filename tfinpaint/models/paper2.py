@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from tfinpaint.config.papers import UPSAMPLE_MODES
 from tfinpaint.convention import composite
-from tfinpaint.layers.convolution import DilatedConv2D
+from tfinpaint.layers.convolution import BinomialBlur2D, DilatedConv2D
 from tfinpaint.layers.noise import NoiseInjection
 from tfinpaint.layers.normalization import FusedBatchNormalization
 from tfinpaint.models.common import scaled_channels
@@ -41,6 +41,8 @@ GENERATOR_TABLE = (
 # The decoder's rows (after the dilated middle, at 1/2 and full resolution): where `noise` adds
 # its inputs.
 DECODER_ROWS = range(11, 15)
+# The last row of the 1/4-resolution middle: where `antialias` blurs.
+MIDDLE_LAST_ROW = 10
 
 
 @keras.saving.register_keras_serializable(package="tfinpaint")
@@ -65,6 +67,11 @@ class Paper2Generator(InpaintingGenerator):
             overlap can paint a checkerboard (Odena et al., Distill 2016).
         noise: StyleGAN's noise inputs (`NoiseInjection`, scales zero at init) after the
             BatchNorm of each decoder row (11-14); not the paper.
+        antialias: a fixed [1, 2, 1] binomial blur (`BinomialBlur2D`) after row 10, the last of
+            the 1/4-resolution middle (not the paper). Its response is zero at that map's
+            Nyquist frequency, so no component of period 8 px at full resolution reaches the
+            decoder: the period of the block grid adversarial training draws into the fills,
+            which the decoder makes from exactly that component (docs/PAPER_COMPARISONS.md).
         train_size: see `InpaintingGenerator`.
 
     Reference:
@@ -83,6 +90,7 @@ class Paper2Generator(InpaintingGenerator):
         batchnorm: bool = True,
         upsample: str = "transpose",
         noise: bool = False,
+        antialias: bool = False,
         train_size: int | None = None,
         **kwargs,
     ):
@@ -95,6 +103,7 @@ class Paper2Generator(InpaintingGenerator):
         self.batchnorm = bool(batchnorm)
         self.upsample = upsample
         self.noise = bool(noise)
+        self.antialias = bool(antialias)
         self.network = keras.Sequential(self._table_layers(), name="network")
 
     def _table_layers(self) -> list:
@@ -140,6 +149,8 @@ class Paper2Generator(InpaintingGenerator):
             if self.noise and i in DECODER_ROWS:
                 layers.append(NoiseInjection(seed=i, name=f"noise{i}"))
             layers.append(keras.layers.ReLU(name=f"relu{i}"))
+            if self.antialias and i == MIDDLE_LAST_ROW:
+                layers.append(BinomialBlur2D(name=f"blur{i}"))
         return layers
 
     def build(self, input_shape=None):
@@ -162,6 +173,7 @@ class Paper2Generator(InpaintingGenerator):
             "batchnorm": self.batchnorm,
             "upsample": self.upsample,
             "noise": self.noise,
+            "antialias": self.antialias,
         }
 
 
@@ -172,6 +184,7 @@ def build_generator(config) -> Paper2Generator:
         batchnorm=config.model.generator_batchnorm,
         upsample=config.model.decoder_upsample,
         noise=config.model.generator_noise,
+        antialias=config.model.generator_antialias,
         train_size=config.data.image_size,
         name="generator",
     )
