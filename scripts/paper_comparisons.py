@@ -226,6 +226,13 @@ def main(argv=None) -> int:
     if args.table == "grid":
         if not args.data or not os.path.isdir(args.data):
             parser.error(f"grid needs --data FOLDER of photos; got {args.data!r}")
+        from tfinpaint.models.paper2 import GENERATOR_TABLE
+
+        # Rows 1 to the last but one end in a ReLU; the output row has none to blur after.
+        if args.blur_after is not None and not 1 <= args.blur_after < len(GENERATOR_TABLE):
+            parser.error(
+                f"--blur-after {args.blur_after}: expected a row of Table 1, 1 to {len(GENERATOR_TABLE) - 1}"
+            )
         print(grid_table(args.runs, args.data, args.blur_after))
     else:
         print(critics_table(args.runs) if args.table == "critics" else kl_table(args.runs))
