@@ -214,11 +214,66 @@ def grid_table(models: list, data: str, blur_after: int | None = None) -> str:
     return "\n".join(lines)
 
 
+# Flat fields the colour probe fills: colours photos are full of (grass, foliage, sky) and the
+# ends of the range.
+FLAT_COLOURS = {
+    "grass": (60, 140, 40),
+    "foliage": (30, 90, 20),
+    "sky": (80, 140, 230),
+    "red": (200, 30, 30),
+    "yellow": (230, 200, 30),
+    "grey": (128, 128, 128),
+    "black": (20, 20, 20),
+}
+
+
+def colour_errors(model: str) -> dict:
+    """(colour, "raw" | "poisson") -> the hole's mean |fill - colour| in 8-bit levels, over
+    centre holes of 1/8, 1/4 and 1/2 of the generator's training size in a flat field."""
+    import numpy as np
+
+    from tfinpaint.convention import to_uint8
+    from tfinpaint.inference import load_generator
+    from tfinpaint.postprocess import apply_blend
+
+    generator = load_generator(model)
+    size = generator.train_size
+    errors = {}
+    for name, rgb in FLAT_COLOURS.items():
+        field = np.zeros((size, size, 3), np.uint8) + np.array(rgb, np.uint8)
+        raw, blended = [], []
+        for side in (size // 8, size // 4, size // 2):
+            hole = np.zeros((size, size), bool)
+            a = (size - side) // 2
+            hole[a : a + side, a : a + side] = True
+            mask = hole[None, ..., None].astype(np.float32)
+            completed = generator({"image": field[None] / np.float32(255), "mask": mask}, training=False)
+            completed = to_uint8(np.asarray(completed)[0])
+            for out, kept in ((completed, raw), (apply_blend("poisson", field, completed, hole), blended)):
+                kept.append(np.abs(out[hole].astype(int) - rgb).mean())
+        errors[name, "raw"], errors[name, "poisson"] = np.mean(raw), np.mean(blended)
+    return errors
+
+
+def colour_table(models: list) -> str:
+    lines = [
+        "| model | " + " | ".join(FLAT_COLOURS) + " |",
+        "|---|" + "---:|" * len(FLAT_COLOURS),
+    ]
+    for model in models:
+        errors = colour_errors(model)
+        cells = [f"{errors[c, 'raw']:.0f} / {errors[c, 'poisson']:.0f}" for c in FLAT_COLOURS]
+        lines.append(f"| {model} (raw / poisson) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("table", choices=("critics", "kl", "grid"))
+    parser.add_argument("table", choices=("critics", "kl", "grid", "colour"))
     parser.add_argument(
-        "runs", nargs="+", help="finished run directories (grid: paper-2 models, as --model takes them)"
+        "runs",
+        nargs="+",
+        help="finished run directories (grid, colour: generators, as --model takes them)",
     )
     parser.add_argument("--data", help="grid: a folder of photos (the first 16 by name are used)")
     parser.add_argument("--blur-after", type=int, metavar="ROW", help="grid: blur this row's activations")
@@ -234,6 +289,8 @@ def main(argv=None) -> int:
                 f"--blur-after {args.blur_after}: expected a row of Table 1, 1 to {len(GENERATOR_TABLE) - 1}"
             )
         print(grid_table(args.runs, args.data, args.blur_after))
+    elif args.table == "colour":
+        print(colour_table(args.runs))
     else:
         print(critics_table(args.runs) if args.table == "critics" else kl_table(args.runs))
     return 0

@@ -428,7 +428,8 @@ def test_default_is_picked_blending_follows_the_model_and_a_served_model_runs(pa
     run(page, SERVED, blend=True)
     result = result_image(page)
     assert result.shape == rgb.shape
-    # Poisson blending changes nothing further than 3 pixels from the hole.
+    # Poisson blending changes nothing outside the hole (4 px of slack: the page's brush edge
+    # may differ from stroke_pixels' by a pixel or two).
     near = cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
     np.testing.assert_array_equal(result[~near], rgb[~near])
     assert np.any(result[hole] != rgb[hole])

@@ -1,5 +1,5 @@
-"""scripts/paper_comparisons.py's grid table: the spectral peak it is built on, and the command
-on a tiny generator."""
+"""scripts/paper_comparisons.py's grid table (the spectral peak it is built on, and the command
+on a tiny generator) and its colour probe."""
 
 import importlib.util
 import os
@@ -49,3 +49,21 @@ def test_grid_command_prints_a_row_per_model(tmp_path):
     # At 64 px the grid's period is 4 px: the rows at full and half resolution, not the middle's.
     assert out[0] == "| model | row 1 | row 2 | row 3 | row 11 | row 12 | row 13 | row 14 | row 15 |"
     assert out[2].startswith(f"| {model} | ") and len(out) == 3
+
+
+def test_colour_probe_measures_a_grey_fill_and_the_blend_that_corrects_it(tmp_path):
+    # A stand-in that paints every hole mid-grey (output conv zeroed: sigmoid(0) = 0.5), as the
+    # shipped model all but does in grass: the probe reads that off raw, and the blend's fill
+    # meets the field's colour.
+    generator = Paper2Generator(width=8, train_size=64, name="generator")
+    generator.build()
+    output = generator.network.layers[-1]
+    output.set_weights([np.zeros_like(w) for w in output.get_weights()])
+    model = str(tmp_path / "grey.keras")
+    generator.save(model)
+    script = _script()
+    errors = script.colour_errors(model)
+    grass = np.abs(np.array(script.FLAT_COLOURS["grass"]) - 128).mean()
+    np.testing.assert_allclose(errors["grass", "raw"], grass, atol=0.5)
+    assert errors["grey", "raw"] < 0.5
+    assert all(errors[colour, "poisson"] < 4 for colour in script.FLAT_COLOURS), errors

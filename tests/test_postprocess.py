@@ -1,11 +1,11 @@
-"""Poisson blending: alignment, untouched pixels outside the blended region, border holes, and
-no trace of what the hole held."""
+"""Poisson blending: alignment, untouched pixels outside the hole, a colour cast taken out,
+border holes, and no trace of what the hole held."""
 
 import cv2
 import numpy as np
 import pytest
 
-from tfinpaint.postprocess import blend_region, poisson_blend
+from tfinpaint.postprocess import poisson_blend
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +31,14 @@ BOXES = {
 
 
 @pytest.mark.parametrize("where", sorted(BOXES))
-def test_blend_changes_only_the_dilated_region(photo, where):
+def test_blend_changes_only_the_hole(photo, where):
     mask = _mask(BOXES[where])
     completed = photo.copy()
     completed[mask > 0] = 200  # a flat fill the seam must bend towards the photo
     mask_before = mask.copy()
     out = poisson_blend(photo, completed, mask)
     assert out.dtype == np.uint8 and out.shape == photo.shape
-    region = blend_region(mask > 0, 3)
-    np.testing.assert_array_equal(out[~region], photo[~region])
+    np.testing.assert_array_equal(out[mask == 0], photo[mask == 0])
     np.testing.assert_array_equal(mask, mask_before)  # OpenCV 5 writes into its mask argument
     assert (out[mask > 0] != 200).any()  # the blend did move the fill
 
@@ -60,10 +59,30 @@ def test_the_blend_never_sees_what_the_hole_held(photo, where):
 
 @pytest.mark.parametrize("where", sorted(BOXES))
 def test_a_perfect_completion_changes_little(photo, where):
+    # The photo's fine detail at the hole's edge is averaged out before the fill meets it: on
+    # this noise (standard deviation 21 levels) meeting the raw edge moved a perfect fill by 9.
     mask = _mask(BOXES[where])
     out = poisson_blend(photo, photo, mask[..., None])
-    region = blend_region(mask > 0, 3)
-    assert np.abs(out.astype(int) - photo)[region].mean() < 3.0
+    assert np.abs(out.astype(int) - photo)[mask > 0].mean() < 5.0
+
+
+@pytest.mark.parametrize("where", ["inside", "one_pixel"])
+def test_a_fill_with_a_colour_cast_takes_the_photos_colour(where):
+    # What the shipped model paints into grass: a grey fill in a green field comes out green,
+    # its own detail kept. (Along the image border there is no photo to meet: a hole there keeps
+    # the fill's colour at the border, the test after next.)
+    green = np.array([40, 150, 30])
+    photo = np.zeros((60, 80, 3), np.uint8) + green.astype(np.uint8)
+    mask = _mask(BOXES[where])
+    hole = mask > 0
+    stripes = np.zeros((60, 80, 1), int)
+    stripes[::2] = 6  # horizontal detail the blend must keep
+    completed = np.where(hole[..., None], 110 + stripes, photo).astype(np.uint8)
+    out = poisson_blend(photo, completed, mask).astype(int)
+    assert np.abs(out[hole].mean(axis=0) - green).max() < 4, out[hole].mean(axis=0)
+    if where == "inside":
+        rows = out[12:28, 22:42].mean(axis=(1, 2))
+        np.testing.assert_allclose(np.abs(np.diff(rows)), 6, atol=1.5)
 
 
 @pytest.mark.parametrize("where", ["inside", "top_left_corner", "bottom_right_corner", "left_edge"])
@@ -111,5 +130,3 @@ def test_bad_arguments_are_named(photo):
         poisson_blend(photo, photo, np.zeros((10, 10), np.uint8))
     with pytest.raises(ValueError, match="completed"):
         poisson_blend(photo, photo.astype(np.float32), np.zeros(photo.shape[:2]))
-    with pytest.raises(ValueError, match="dilation"):
-        poisson_blend(photo, photo, np.zeros(photo.shape[:2]), dilation=0)

@@ -94,8 +94,8 @@ def inpaint(
             deterministic one (the browser page's "another sample").
 
     Returns:
-        uint8 [H, W, 3], or a list of K of them when `samples > 1`. With blend="poisson" only
-        pixels within 3 pixels of the hole can differ from the input. The result does not depend
+        uint8 [H, W, 3], or a list of K of them when `samples > 1`. Pixels outside the hole
+        are the input's (Poisson blending changes the hole only). The result does not depend
         on what the image holds inside the hole.
 
     Raises:
