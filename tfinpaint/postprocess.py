@@ -52,16 +52,16 @@ def _check(image, completed, mask, who: str = "poisson_blend") -> tuple[np.ndarr
     return image, completed, mask != 0
 
 
-def _clone_target(image: np.ndarray, completed: np.ndarray, hole: np.ndarray) -> np.ndarray:
+def _clone_target(image: np.ndarray, completed: np.ndarray, hole: np.ndarray, ring: np.ndarray) -> np.ndarray:
     """The clone's target: `image` outside the hole; inside it the fill, shifted by the smooth
-    part of the fill's mismatch with the photo along the hole's edge (each hole pixel by its
-    nearest edge pixel's). seamlessClone takes its boundary values from the target's pixels at
-    the hole's edge, so the fill meets the photo's colours there without the photo's fine detail
-    at the edge being spread into the hole. Never reads `image` inside the hole."""
-    from scipy import ndimage  # scikit-image's dependency; imported here for start-up time
+    part of the fill's mismatch with the photo along `ring`, the known pixels touching the hole
+    (each hole pixel by its nearest ring pixel's). seamlessClone takes its boundary values from
+    the target's pixels at the hole's edge, so the fill meets the photo's colours there without
+    the photo's fine detail at the edge being spread into the hole. Never reads `image` inside
+    the hole."""
+    from scipy import ndimage  # imported here for start-up time
 
-    distance, (rows, cols) = ndimage.distance_transform_edt(~hole, return_indices=True)
-    ring = (distance > 0) & (distance < 1.5)  # the known pixels touching the hole
+    rows, cols = ndimage.distance_transform_edt(~hole, return_distances=False, return_indices=True)
     if not ring.any():  # the hole is the whole window: nothing to meet
         return completed.copy()
     mismatch = np.where(ring[..., None], image.astype(np.float32) - completed[rows, cols], 0)
@@ -114,10 +114,11 @@ def poisson_blend(image: np.ndarray, completed: np.ndarray, mask: np.ndarray) ->
         (0, 0),
     )
     window_hole = hole[y0:y1, x0:x1]
+    window_ring = region[y0:y1, x0:x1] & ~window_hole
     source = np.pad(completed[y0:y1, x0:x1], pad, mode="symmetric")
     target = source.copy()
     target[pad[0][0] : pad[0][0] + (y1 - y0), pad[1][0] : pad[1][0] + (x1 - x0)] = _clone_target(
-        image[y0:y1, x0:x1], completed[y0:y1, x0:x1], window_hole
+        image[y0:y1, x0:x1], completed[y0:y1, x0:x1], window_hole, window_ring
     )
     # seamlessClone solves on the region's bounding box and takes that box's outer ring from
     # the target as the boundary condition. Mirroring the region into the padding puts that
