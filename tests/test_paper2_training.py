@@ -23,7 +23,8 @@ TINY = ["model.generator_width=8", "model.critic_width=8", f"data.image_size={SI
 # t1 = t2 = 1: step 0 is phase 1, step 1 phase 2, steps 2.. phase 3. Two of the four critics,
 # one of each kind (a crop of the hole's window, a downscaled whole image): each critic is
 # updated, clipped and all-reduced by the same code, and tracing two costs half of four.
-SCHEDULE = get_config(2, "demo", TINY + ["model.t1=1", "model.t2=1", "model.critics=local,x4"])
+SCHEDULE_OVERRIDES = TINY + ["model.t1=1", "model.t2=1", "model.critics=local,x4"]
+SCHEDULE = get_config(2, "demo", SCHEDULE_OVERRIDES)
 CLIP = SCHEDULE.model.clip_value
 N_STEPS = 4
 
@@ -218,6 +219,33 @@ def test_every_tracker_is_reported_finite_in_every_phase(one_device):
     assert logs[0]["wasserstein_local"] == 0.0 and logs[0]["g_adv"] == 0.0
     assert logs[0]["rec_loss"] > 0 and logs[0]["psnr"] > 5
     assert logs[1]["g_adv"] != 0.0
+
+
+@pytest.mark.parametrize("init_from, first_decay", [(None, 2 / 11), ("default", 0.5)])
+def test_averaged_weights_warm_up_from_fresh_weights_only(init_from, first_decay):
+    """`train.ema_decay`: from fresh weights the first update's decay is min(decay, 2/11) (the
+    warm-up's (1 + t) / (10 + t) with the step counted, t = 1), from trained ones
+    (`train.init_from`) the decay itself, so a fine-tune's average keeps the weights it started
+    from."""
+    from tfinpaint.training.build import build_gan
+
+    start_from = [f"train.init_from={init_from}"] if init_from else []
+    config = get_config(2, "demo", [*SCHEDULE_OVERRIDES, "train.ema_decay=0.5", *start_from])
+    keras.utils.set_random_seed(0)
+    gan = build_gan(config, GLOBAL_BATCH)
+    gan.build_optimizers(_sgd)
+    step_fn = make_step_function(tf.distribute.get_strategy(), gan.train_one_step)
+    start = [v.numpy().copy() for v in gan.generator.weights]
+    step_fn(iter(_random_batches(1)))
+    trained = [
+        (a, s, w)
+        for a, s, w in zip(gan.generator_average.weights, start, gan.generator.weights)
+        if w.trainable
+    ]
+    assert any(not np.array_equal(s, w.numpy()) for _, s, w in trained)
+    for average, s, w in trained:
+        expected = first_decay * s + (1.0 - first_decay) * w.numpy()
+        np.testing.assert_allclose(average.numpy(), expected, rtol=1e-5, atol=1e-7)
 
 
 def test_checkpointed_step_resumes_in_the_right_phase(tmp_path):

@@ -74,7 +74,8 @@ class TrainConfig:
             (`RUN/checkpoints/ckpt-N`); None = fresh weights.
             Only a run's first start reads it; a resumed run continues from its checkpoint.
         ema_decay: keep an exponential moving average of the generator's weights with this decay
-            per step (e.g. 0.999: about the last 1,000 steps) and validate, save and export it
+            per step (e.g. 0.999: about the last 1,000 steps; from fresh weights warmed up over
+            the first ~9,000, `InpaintingGAN.average_weights`) and validate, save and export it
             instead of the raw weights; 0 = off (the papers).
     """
 

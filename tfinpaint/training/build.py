@@ -16,7 +16,9 @@ def build_gan(config, global_batch_size: int):
     trainer = importlib.import_module(registered_paper(config.paper).trainer)
     gan = trainer.build_gan(config, global_batch_size)
     if config.train.ema_decay:
-        gan.average_weights(config.train.ema_decay)
+        # A fine-tune's average starts at the trained weights it loads: no warm-up (a resumed run
+        # reads the same config, so it averages the same way).
+        gan.average_weights(config.train.ema_decay, warmup=not config.train.init_from)
     return gan
 
 

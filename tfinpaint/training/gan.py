@@ -73,7 +73,7 @@ class InpaintingGAN(keras.Model):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked_names}
         self.eval_trackers = {name: keras.metrics.Mean(name=name) for name in ("psnr", "ssim")}
         self._optimizers = {}
-        self.generator_average, self.average_decay = None, 0.0
+        self.generator_average, self.average_decay, self.average_warmup = None, 0.0, True
 
     def _checked_critics(self, critics) -> dict:
         names = list(critics)
@@ -114,17 +114,23 @@ class InpaintingGAN(keras.Model):
         raise NotImplementedError
 
     # ---------------------------------------------------------------------- averaged weights
-    def average_weights(self, decay: float) -> None:
+    def average_weights(self, decay: float, warmup: bool = True) -> None:
         """Keep `generator_average`, a moving average of the generator's weights with `decay` per
-        step (warmed up as `tf.train.ExponentialMovingAverage` with num_updates: the decay at step t
-        is min(decay, (1 + t) / (10 + t)), so a short run is not its initial weights); call inside
-        the strategy's scope, before a checkpoint is restored."""
+        step; call inside the strategy's scope, before a checkpoint is restored.
+
+        With `warmup` (fresh weights) the decay at step t is min(decay, (1 + t) / (10 + t)), as
+        `tf.train.ExponentialMovingAverage` with num_updates, so a short run's average is not its
+        random initial weights; it reaches 0.999 only after ~9,000 steps. Without it (a run
+        started from trained weights, whose initial weights are worth keeping) the decay is
+        `decay` from the first step: 0.999 averages about the last 1,000 steps from the start.
+        """
         if not 0.0 < decay < 1.0:
             raise ValueError(f"average_weights: decay {decay}; expected a value in (0, 1)")
         average = type(self.generator).from_config(self.generator.get_config())
         average.build_from_config(self.generator.get_build_config())
         average.trainable = False
         self.generator_average, self.average_decay = average, float(decay)
+        self.average_warmup = bool(warmup)
         self.reset_average()
 
     def reset_average(self) -> None:
@@ -134,8 +140,10 @@ class InpaintingGAN(keras.Model):
                 average.assign(weight)
 
     def _update_average(self) -> None:
-        t = tf.cast(tf.convert_to_tensor(self.step), "float32")
-        decay = tf.minimum(self.average_decay, (1.0 + t) / (10.0 + t))
+        decay = tf.constant(self.average_decay, "float32")
+        if self.average_warmup:
+            t = tf.cast(tf.convert_to_tensor(self.step), "float32")
+            decay = tf.minimum(decay, (1.0 + t) / (10.0 + t))
         for average, weight in zip(self.generator_average.weights, self.generator.weights):
             if average.dtype.startswith("float"):
                 average.assign(decay * average + (1.0 - decay) * weight)
