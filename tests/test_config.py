@@ -51,6 +51,7 @@ def test_overrides_by_section_and_bare_key():
         ("model.t2=-1", "0 or more steps"),
         ("model.optimizer=sgd", "'adam' or 'rmsprop'"),
         ("train.ema_decay=1", r"train.ema_decay=1.0: expected a value in \[0, 1\)"),
+        ("data.hue_jitter=2", r"data.hue_jitter=2.0: expected a share in \[0, 1\] \(0 = off\)"),
         ("batch_size", "expected key=value"),
         ("foo.bar=1", "unknown section"),
     ],

@@ -116,6 +116,30 @@ def test_training_crops_flips_and_seeds(folder):
     assert len({m.tobytes() for m in masks}) == 12
 
 
+def test_hue_jitter_turns_colours_of_training_crops_only(folder):
+    """`hue_jitter`: the same crops, flips, masks and order as without it, about that share of
+    the crops with their hue turned (grey levels kept), evaluation untouched, a bad share named."""
+
+    def batch(**kw):
+        ds = build_dataset(folder, image_size=S, batch_size=12, split="all", masks="random_rect", **kw)
+        return {k: v.numpy() for k, v in next(iter(ds)).items()}
+
+    plain, turned, half = batch(), batch(hue_jitter=1.0), batch(hue_jitter=0.5)
+    for k in ("mask", "index"):
+        np.testing.assert_array_equal(plain[k], turned[k])
+        np.testing.assert_array_equal(plain[k], half[k])
+    changed = [not np.allclose(a, b, atol=2 / 255) for a, b in zip(plain["image"], turned["image"])]
+    assert all(changed)
+    # A hue turn keeps each pixel's largest and smallest channel (HSV's value and saturation).
+    for extreme in (np.max, np.min):
+        np.testing.assert_allclose(extreme(turned["image"], -1), extreme(plain["image"], -1), atol=2 / 255)
+    kept = [np.array_equal(a, b) for a, b in zip(plain["image"], half["image"])]
+    assert 0 < sum(kept) < len(kept)
+    np.testing.assert_array_equal(_eval_all(folder)["image"], _eval_all(folder, hue_jitter=1.0)["image"])
+    with pytest.raises(DataError, match=r"hue_jitter=1.5: expected a share in \[0, 1\]"):
+        build_dataset(folder, image_size=S, hue_jitter=1.5)
+
+
 def test_file_list_places_and_celeba_styles(folder, tmp_path):
     places = tmp_path / "places365_train_standard.txt"
     places.write_text("/img00.jpg 0\n/sub/q1.JPEG 12\n/img03.jpg 364\n")

@@ -32,6 +32,9 @@ class DataConfig:
         bad_file_limit: abort when more than this share of the files cannot be read.
         upscale_small: upscale images smaller than the crop instead of skipping them (aligned
             CelebA is 178x218; the run prints how many were upscaled).
+        hue_jitter: the share of training crops whose hue is turned by a random angle, so the
+            fill's colour has to come from the hole's surroundings rather than from what the
+            training mix usually holds (0 = off, the papers; `build_dataset`).
     """
 
     source: str | None = None
@@ -43,6 +46,7 @@ class DataConfig:
     split_ratio: float = 0.8
     bad_file_limit: float = 0.1
     upscale_small: bool = False
+    hue_jitter: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,8 @@ def validate(config: ExperimentConfig) -> None:
         raise ConfigError(f"data.split_ratio={d.split_ratio}: expected a value in (0, 1]")
     if not 0.0 < d.hole_fraction < 1.0:
         raise ConfigError(f"data.hole_fraction={d.hole_fraction}: expected a value in (0, 1)")
+    if not 0.0 <= d.hue_jitter <= 1.0:
+        raise ConfigError(f"data.hue_jitter={d.hue_jitter}: expected a share in [0, 1] (0 = off)")
     for name in ("batch_size", "checkpoint_every", "keep_checkpoints", "log_every", "image_every"):
         if getattr(t, name) < 1:
             raise ConfigError(f"train.{name}={getattr(t, name)}: expected a positive integer")

@@ -84,6 +84,16 @@ def _fit(image, image_size: int, offsets, name, upscale_small: bool = False):
     return tf.slice(image, [top, left, 0], [image_size, image_size, 3])
 
 
+def _turn_hue(image, hue):
+    """A float [0, 1] image with its hue turned by `hue` (in turns, -1..1); the image itself,
+    bit for bit, when `hue` is 0 (HSV and back would round)."""
+
+    def turned():
+        return tf.clip_by_value(tf.image.adjust_hue(image, hue), 0.0, 1.0)
+
+    return tf.cond(tf.not_equal(hue, 0.0), turned, lambda: image)
+
+
 def build_dataset(
     source=None,
     *,
@@ -99,6 +109,7 @@ def build_dataset(
     shard_index: int = 0,
     root: str | None = None,
     upscale_small: bool = False,
+    hue_jitter: float = 0.0,
 ) -> tf.data.Dataset:
     """A `tf.data.Dataset` of batches `{"image", "mask", "index"}` (see the module docstring).
 
@@ -119,6 +130,9 @@ def build_dataset(
             relative to.
         upscale_small: upscale images whose shorter side is below `image_size` (e.g. aligned
             CelebA, 178x218, at 256) instead of dropping them.
+        hue_jitter: in training, the share of crops whose hue is turned by a uniform random
+            angle (`tf.image.adjust_hue`, any angle), drawn from a stream of its own so crops,
+            flips and masks stay those of the same run without it; 0 = off.
 
     Returns:
         Batches of "image" float32 [B, S, S, 3] in [0, 1], "mask" float32 [B, S, S, 1]
@@ -145,6 +159,9 @@ def build_dataset(
         elements = _file_elements(paths, indices, seed, training, num_shards, shard_index)
 
     n_params = 3 + max(generator.num_params, 1)
+    if not 0.0 <= hue_jitter <= 1.0:
+        raise DataError(f"hue_jitter={hue_jitter}: expected a share in [0, 1]")
+    jitter_hue = training and hue_jitter > 0
 
     def load(position, index, name, data=None):
         key = position if training else index
@@ -155,15 +172,21 @@ def build_dataset(
         image = _fit(image, image_size, u[:2] if training else tf.constant([0.5, 0.5]), name, upscale_small)
         if training:
             image = tf.cond(u[2] < 0.5, lambda: tf.reverse(image, [1]), lambda: image)
-        return {"image": image, "params": u[3:], "index": index}
+        element = {"image": image, "params": u[3:], "index": index}
+        if jitter_hue:
+            seed_pair = tf.stack([tf.constant(seed, tf.int64), key])
+            turn, angle = tf.unstack(
+                tf.random.stateless_uniform([2], seed=tf.random.experimental.stateless_fold_in(seed_pair, 1))
+            )
+            element["hue"] = tf.where(turn < hue_jitter, angle * 2.0 - 1.0, 0.0)
+        return element
 
     def finish(element):
         mask = generator.render(element["params"], element["index"])
-        return {
-            "image": tf.cast(element["image"], tf.float32) * (1.0 / 255.0),
-            "mask": mask,
-            "index": element["index"],
-        }
+        image = tf.cast(element["image"], tf.float32) * (1.0 / 255.0)
+        if jitter_hue:
+            image = _turn_hue(image, element["hue"])
+        return {"image": image, "mask": mask, "index": element["index"]}
 
     ds = elements.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     # A file that fails to decode (or is too small) is dropped, never fatal mid-training. TF's

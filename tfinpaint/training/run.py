@@ -160,6 +160,7 @@ def _datasets(config, workers: int, worker_index: int):
         training=True,
         num_shards=workers,
         shard_index=worker_index,
+        hue_jitter=data_cfg.hue_jitter,
         **dataset_args,
     )
     val_source, val_split = data_splits(data_cfg)["val"]
