@@ -17,6 +17,11 @@ commands listed there first).
         docs/PAPER_COMPARISONS.md, "Resize-convs under feature matching"). `--blur-after ROW`
         blurs that row's activations ([1, 2, 1] binomial) on the way, as
         `model.generator_antialias` does after row 10.
+    python scripts/paper_comparisons.py colour MODEL [MODEL ...]
+        the colour probe: how far a generator's fill of flat fields is from their colour.
+    python scripts/paper_comparisons.py chroma MODEL [MODEL ...] --data FOLDER
+        how closely the fill's colour follows the photo's, in luma and the two colour
+        differences, over the first 100 photos (`colour_follow`).
 """
 
 from __future__ import annotations
@@ -164,6 +169,24 @@ def spectral_peak(holes, period: int) -> float:
     return float((spectrum[holes.shape[1] // period] / np.where(live, mean, 1))[live].mean())
 
 
+def photo_squares(data: str, size: int, photos: int):
+    """The first `photos` photos of folder `data` by name, their centre squares resized to `size`:
+    float [N, size, size, 3] in 0..255."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tfinpaint.imagefiles import read_image
+
+    def square(name):
+        rgb = read_image(os.path.join(data, name)).rgb
+        side = min(rgb.shape[:2])
+        top, left = (rgb.shape[0] - side) // 2, (rgb.shape[1] - side) // 2
+        return tf.image.resize(rgb[top : top + side, left : left + side], (size, size), "bicubic")
+
+    names = sorted(f for f in os.listdir(data) if f.lower().endswith((".jpg", ".jpeg", ".png")))[:photos]
+    return np.clip(np.stack([square(name) for name in names]), 0, 255)
+
+
 def grid_peaks(model: str, data: str, photos: int = 16, blur_after: int | None = None) -> dict:
     """Row of Table 1 -> `spectral_peak` of its activations in centre holes at the period of the
     fills' grid (8 px at 128 px, 1/16 of the training size), on the first `photos` photos of
@@ -172,20 +195,12 @@ def grid_peaks(model: str, data: str, photos: int = 16, blur_after: int | None =
     import numpy as np
     import tensorflow as tf
 
-    from tfinpaint.imagefiles import read_image
     from tfinpaint.inference import load_generator
     from tfinpaint.layers.convolution import BinomialBlur2D
 
-    def square(name):
-        rgb = read_image(os.path.join(data, name)).rgb
-        side = min(rgb.shape[:2])
-        top, left = (rgb.shape[0] - side) // 2, (rgb.shape[1] - side) // 2
-        return tf.image.resize(rgb[top : top + side, left : left + side], (size, size), "bicubic")
-
     generator = load_generator(model)
     size = generator.train_size
-    names = sorted(f for f in os.listdir(data) if f.lower().endswith((".jpg", ".jpeg", ".png")))[:photos]
-    images = np.clip(np.stack([square(name) for name in names]), 0, 255)
+    images = photo_squares(data, size, photos)
     mask = np.zeros(images.shape[:3] + (1,), np.float32)
     mask[:, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1.0
     x, peaks = tf.concat([images / 255.0 * (1.0 - mask), mask], axis=-1), {}
@@ -267,20 +282,71 @@ def colour_table(models: list) -> str:
     return "\n".join(lines)
 
 
+# JPEG's YCbCr (BT.601): luma, and the blue-yellow and red-green colour differences.
+YCBCR = {"Y": (0.299, 0.587, 0.114), "Cb": (-0.168736, -0.331264, 0.5), "Cr": (0.5, -0.418688, -0.081312)}
+
+
+def colour_follow(real, fill) -> dict:
+    """Channel of `YCBCR` -> (slope, bias): least-squares slope of the fills' hole means on the
+    photos' across photos (1 = a fill follows the photo's colour, 0 = it ignores it; below 1 it
+    is pulled to the average) and the mean of fill - real. `real`, `fill`: [N, 3] RGB means."""
+    import numpy as np
+
+    out = {}
+    for name, weights in YCBCR.items():
+        r, f = np.asarray(real, np.float64) @ weights, np.asarray(fill, np.float64) @ weights
+        dr = r - r.mean()
+        out[name] = (float(dr @ (f - f.mean()) / (dr @ dr)), float((f - r).mean()))
+    return out
+
+
+def chroma_table(models: list, data: str, photos: int = 100) -> str:
+    """For centre holes of 1/16 and 1/4 of each generator's training size in the first `photos`
+    photos of `data` (centre squares at that size), `colour_follow` of the raw fill's hole means."""
+    import numpy as np
+
+    from tfinpaint.inference import load_generator
+
+    lines = [
+        "| model | hole | " + " | ".join(f"{c} slope / bias" for c in YCBCR) + " |",
+        "|---|---:|" + "---|" * 3,
+    ]
+    for model in models:
+        generator = load_generator(model)
+        size = generator.train_size
+        images = photo_squares(data, size, photos) / 255.0
+        for side in (size // 16, size // 4):
+            a = (size - side) // 2
+            mask = np.zeros(images.shape[:3] + (1,), np.float32)
+            mask[:, a : a + side, a : a + side] = 1.0
+            fill = np.concatenate(
+                [
+                    generator({"image": images[i : i + 20], "mask": mask[i : i + 20]})
+                    for i in range(0, len(images), 20)
+                ]
+            )
+            means = [255 * x[:, a : a + side, a : a + side].mean(axis=(1, 2)) for x in (images, fill)]
+            cells = [f"{slope:.2f} / {bias:+.1f}" for slope, bias in colour_follow(*means).values()]
+            lines.append(f"| {model} | {side} px | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("table", choices=("critics", "kl", "grid", "colour"))
+    parser.add_argument("table", choices=("critics", "kl", "grid", "colour", "chroma"))
     parser.add_argument(
         "runs",
         nargs="+",
-        help="finished run directories (grid, colour: generators, as --model takes them)",
+        help="finished run directories (grid, colour, chroma: generators, as --model takes them)",
     )
-    parser.add_argument("--data", help="grid: a folder of photos (the first 16 by name are used)")
+    parser.add_argument(
+        "--data", help="grid, chroma: a folder of photos (the first 16 / 100 by name are used)"
+    )
     parser.add_argument("--blur-after", type=int, metavar="ROW", help="grid: blur this row's activations")
     args = parser.parse_args(argv)
+    if args.table in ("grid", "chroma") and (not args.data or not os.path.isdir(args.data)):
+        parser.error(f"{args.table} needs --data FOLDER of photos; got {args.data!r}")
     if args.table == "grid":
-        if not args.data or not os.path.isdir(args.data):
-            parser.error(f"grid needs --data FOLDER of photos; got {args.data!r}")
         from tfinpaint.models.paper2 import GENERATOR_TABLE
 
         # Rows 1 to the last but one end in a ReLU; the output row has none to blur after.
@@ -291,6 +357,8 @@ def main(argv=None) -> int:
         print(grid_table(args.runs, args.data, args.blur_after))
     elif args.table == "colour":
         print(colour_table(args.runs))
+    elif args.table == "chroma":
+        print(chroma_table(args.runs, args.data))
     else:
         print(critics_table(args.runs) if args.table == "critics" else kl_table(args.runs))
     return 0

@@ -67,3 +67,31 @@ def test_colour_probe_measures_a_grey_fill_and_the_blend_that_corrects_it(tmp_pa
     np.testing.assert_allclose(errors["grass", "raw"], grass, atol=0.5)
     assert errors["grey", "raw"] < 0.5
     assert all(errors[colour, "poisson"] < 4 for colour in script.FLAT_COLOURS), errors
+
+
+def test_colour_follow_tells_a_fill_that_follows_halves_or_ignores_the_colour():
+    script = _script()
+    real = np.random.default_rng(0).uniform(0, 255, (50, 3))
+    for fill, slope in ((real, 1.0), (0.5 * real + 40, 0.5), (np.full_like(real, 128.0), 0.0)):
+        for channel, (found, _) in script.colour_follow(real, fill).items():
+            assert abs(found - slope) < 1e-9, (channel, found, slope)
+    assert abs(script.colour_follow(real, real + 10)["Y"][1] - 10) < 1e-9
+
+
+def test_chroma_table_of_a_grey_stand_in(tmp_path):
+    # The grey stand-in ignores every photo's colour: slope 0 on every channel, at both holes.
+    generator = Paper2Generator(width=8, train_size=64, name="generator")
+    generator.build()
+    output = generator.network.layers[-1]
+    output.set_weights([np.zeros_like(w) for w in output.get_weights()])
+    model = str(tmp_path / "grey.keras")
+    generator.save(model)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        pixels = np.random.default_rng(i).integers(0, 255, (80, 96, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(photos / f"{i}.png")
+    rows = _script().chroma_table([model], str(photos)).splitlines()[2:]
+    assert [row.split(" | ")[1] for row in rows] == ["4 px", "16 px"]
+    for row in rows:
+        assert [cell.split(" / ")[0] for cell in row.strip(" |").split(" | ")[2:]] == ["0.00"] * 3, row
