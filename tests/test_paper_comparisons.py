@@ -51,16 +51,21 @@ def test_grid_command_prints_a_row_per_model(tmp_path):
     assert out[2].startswith(f"| {model} | ") and len(out) == 3
 
 
-def test_colour_probe_measures_a_grey_fill_and_the_blend_that_corrects_it(tmp_path):
-    # A stand-in that paints every hole mid-grey (output conv zeroed: sigmoid(0) = 0.5), as the
-    # shipped model all but does in grass: the probe reads that off raw, and the blend's fill
-    # meets the field's colour.
+def _grey_generator(tmp_path) -> str:
+    """A saved stand-in that paints every hole mid-grey (output conv zeroed: sigmoid(0) = 0.5)."""
     generator = Paper2Generator(width=8, train_size=64, name="generator")
     generator.build()
     output = generator.network.layers[-1]
     output.set_weights([np.zeros_like(w) for w in output.get_weights()])
     model = str(tmp_path / "grey.keras")
     generator.save(model)
+    return model
+
+
+def test_colour_probe_measures_a_grey_fill_and_the_blend_that_corrects_it(tmp_path):
+    # The grey stand-in, as the shipped model all but does in grass: the probe reads that off
+    # raw, and the blend's fill meets the field's colour.
+    model = _grey_generator(tmp_path)
     script = _script()
     errors = script.colour_errors(model)
     grass = np.abs(np.array(script.FLAT_COLOURS["grass"]) - 128).mean()
@@ -80,12 +85,7 @@ def test_colour_follow_tells_a_fill_that_follows_halves_or_ignores_the_colour():
 
 def test_chroma_table_of_a_grey_stand_in(tmp_path):
     # The grey stand-in ignores every photo's colour: slope 0 on every channel, at both holes.
-    generator = Paper2Generator(width=8, train_size=64, name="generator")
-    generator.build()
-    output = generator.network.layers[-1]
-    output.set_weights([np.zeros_like(w) for w in output.get_weights()])
-    model = str(tmp_path / "grey.keras")
-    generator.save(model)
+    model = _grey_generator(tmp_path)
     photos = tmp_path / "photos"
     photos.mkdir()
     for i in range(4):
