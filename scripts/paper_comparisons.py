@@ -184,6 +184,8 @@ def photo_squares(data: str, size: int, photos: int):
         return tf.image.resize(rgb[top : top + side, left : left + side], (size, size), "bicubic")
 
     names = sorted(f for f in os.listdir(data) if f.lower().endswith((".jpg", ".jpeg", ".png")))[:photos]
+    if not names:
+        raise SystemExit(f"{data}: no .jpg, .jpeg or .png photos in this folder; expected at least one")
     return np.clip(np.stack([square(name) for name in names]), 0, 255)
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tfinpaint.models.paper2 import Paper2Generator
@@ -95,3 +96,12 @@ def test_chroma_table_of_a_grey_stand_in(tmp_path):
     assert [row.split(" | ")[1] for row in rows] == ["4 px", "16 px"]
     for row in rows:
         assert [cell.split(" / ")[0] for cell in row.strip(" |").split(" | ")[2:]] == ["0.00"] * 3, row
+
+
+def test_chroma_names_a_missing_or_empty_photo_folder(tmp_path, capsys):
+    script = _script()
+    with pytest.raises(SystemExit):
+        script.main(["chroma", "default"])
+    assert "chroma needs --data FOLDER of photos; got None" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="no .jpg, .jpeg or .png photos in this folder"):
+        script.main(["chroma", _grey_generator(tmp_path), "--data", str(tmp_path)])
