@@ -162,6 +162,41 @@ def test_feature_matching_golden_and_only_the_fake_features_get_a_gradient():
         losses.feature_matching(real, fake[:1])
 
 
+def test_chroma_weight_weighs_colour_residuals_and_leaves_grey_ones():
+    """The opponent basis is orthonormal: weight 1 is the RGB loss; a grey residual costs the same
+    at any weight, a colour one (R-G, R+G-2B) weight times as much, a mixed one in between."""
+    mask = np.zeros((1, 8, 8, 1), "float32")
+    mask[:, 2:6, 2:6] = 1.0
+    image = tf.zeros((1, 8, 8, 3))
+    rng = np.random.default_rng(0)
+    grey = tf.constant(np.repeat(rng.random((1, 8, 8, 1)), 3, axis=-1), "float32")
+    red_green = tf.constant(rng.random((1, 8, 8, 1)) * [[[[1.0, -1.0, 0.0]]]], "float32")
+    yellow_blue = tf.constant(rng.random((1, 8, 8, 1)) * [[[[1.0, 1.0, -2.0]]]], "float32")
+    mixed = tf.constant(rng.random((1, 8, 8, 3)), "float32")
+    for prediction in (grey, red_green, yellow_blue, mixed):
+        np.testing.assert_allclose(
+            losses.masked_l2(image, prediction, mask, 1.0),
+            losses.masked_l2(image, prediction, mask),
+            rtol=1e-6,
+        )
+    rgb = {
+        name: losses.masked_l2(image, p, mask).numpy()
+        for name, p in [("grey", grey), ("rg", red_green), ("yb", yellow_blue), ("mixed", mixed)]
+    }
+    np.testing.assert_allclose(losses.masked_l2(image, grey, mask, 4.0), rgb["grey"], rtol=1e-5)
+    np.testing.assert_allclose(losses.masked_l2(image, red_green, mask, 4.0), 4 * rgb["rg"], rtol=1e-5)
+    np.testing.assert_allclose(losses.masked_l2(image, yellow_blue, mask, 0.5), 0.5 * rgb["yb"], rtol=1e-5)
+    assert rgb["mixed"] < losses.masked_l2(image, mixed, mask, 4.0).numpy() < 4 * rgb["mixed"]
+    # The low-pass loss weighs the same way (the blur is per channel, so it commutes).
+    np.testing.assert_allclose(
+        losses.lowpass_masked_l2(image, red_green, mask, 2.0, 4.0),
+        4 * losses.lowpass_masked_l2(image, red_green, mask, 2.0),
+        rtol=1e-5,
+    )
+    with pytest.raises(ValueError, match="expected RGB images, got 1 channels"):
+        losses.masked_l2(image[..., :1], grey[..., :1], mask, 4.0)
+
+
 def test_lowpass_masked_l2_leaves_fine_detail_to_other_losses():
     """sigma 0 is the masked L2; at sigma 2 a checkerboard residual (2 px) costs almost nothing
     and a smooth one (the hole's colour wrong) costs what the masked L2 says."""

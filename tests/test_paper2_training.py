@@ -356,17 +356,22 @@ def _step_logs(gan, step_fn, n_steps):
     return logs
 
 
-@pytest.mark.parametrize("rec_lowpass", [0.0, 2.0])
-def test_the_two_stage_generator_gradient_is_the_gradient_of_the_weighted_loss(rec_lowpass):
+@pytest.mark.parametrize("rec_lowpass, chroma", [(0.0, 1.0), (2.0, 1.0), (0.0, 4.0)])
+def test_the_two_stage_generator_gradient_is_the_gradient_of_the_weighted_loss(rec_lowpass, chroma):
     gan, _ = _joint_only(
-        "model.adv_weighting=mean", "model.adv_weight=0.5", f"model.rec_lowpass={rec_lowpass}"
+        "model.adv_weighting=mean",
+        "model.adv_weight=0.5",
+        f"model.rec_lowpass={rec_lowpass}",
+        f"model.rec_chroma_weight={chroma}",
     )
     batch = next(iter(_random_batches(1)))
     inputs = {"image": batch["image"], "mask": batch["mask"]}
     variables = gan.generator.trainable_variables
     with tf.GradientTape() as tape:
         completed = gan.generator(inputs, training=True)
-        rec = gan.average(losses.lowpass_masked_l2(batch["image"], completed, batch["mask"], rec_lowpass))
+        rec = gan.average(
+            losses.lowpass_masked_l2(batch["image"], completed, batch["mask"], rec_lowpass, chroma)
+        )
         fake = {"image": completed, "mask": batch["mask"]}
         adv = [
             0.5 * gan.average(losses.wasserstein_generator_loss(c(fake, training=True)))
@@ -383,6 +388,25 @@ def test_the_two_stage_generator_gradient_is_the_gradient_of_the_weighted_loss(r
     for a, b in zip(direct, two_stage):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-7)
     assert gan.trackers["adv_weight"].result() == 1.0 and gan.trackers["grad_ratio"].result() > 0
+
+
+def test_the_reconstruction_phase_fits_the_chroma_weighted_loss_and_tracks_eq_1():
+    """One phase-1 SGD step moves the generator by the gradient of the colour-weighted loss;
+    `rec_loss` is logged as the paper's eq. 1 (comparable across weights)."""
+    config = get_config(2, "demo", TINY + ["model.t1=10", "model.rec_chroma_weight=4"])
+    gan, step_fn = _build(tf.distribute.get_strategy(), config, _sgd)
+    batch = next(iter(_random_batches(1)))
+    inputs = {"image": batch["image"], "mask": batch["mask"]}
+    variables = gan.generator.trainable_variables
+    with tf.GradientTape() as tape:
+        completed = gan.generator(inputs, training=True)
+        weighted = gan.average(losses.masked_l2(batch["image"], completed, batch["mask"], 4.0))
+    expected = [v.numpy() - 0.05 * g.numpy() for v, g in zip(variables, tape.gradient(weighted, variables))]
+    eq_1 = float(tf.reduce_mean(losses.masked_l2(batch["image"], completed, batch["mask"])))
+    logs = step_fn(iter(_random_batches(1)))
+    for v, e in zip(variables, expected):
+        np.testing.assert_allclose(v.numpy(), e, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(float(logs["rec_loss"]), eq_1, rtol=1e-5)
 
 
 def test_summed_lambdas_weigh_one_pixel_term():
@@ -471,6 +495,7 @@ def test_adversarial_settings_are_checked():
         ("model.adv_ramp=-1", "expected 0 or more steps"),
         ("model.fm_ratio=-1", "expected 0 or a positive number"),
         ("model.rec_lowpass=-1", "expected 0 or a positive number"),
+        ("model.rec_chroma_weight=0", "expected a positive number"),
     ):
         with pytest.raises(ConfigError, match=expected):
             get_config(2, "demo", [override])

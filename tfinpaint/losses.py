@@ -15,32 +15,56 @@ def per_example_mean(x):
     return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
 
 
-def masked_l2(image, prediction, mask):
+def masked_l2(image, prediction, mask, chroma_weight=1.0):
     """Paper 2 eq. 1 as a mean: mean over pixels and channels of (mask * (image - prediction))^2.
+
+    With `chroma_weight` != 1 (RGB images only) the residual is taken in an orthonormal
+    opponent-colour basis of RGB (brightness, red-green, yellow-blue) and its two colour
+    components' squares weigh `chroma_weight` times the brightness's; 1 is eq. 1 exactly, since
+    the basis is orthonormal. A grey residual (equal in R, G and B) costs the same at any weight.
 
     Returns:
         float32 [B].
     """
-    return per_example_mean(tf.square(_masked_residual(image, prediction, mask)))
+    return per_example_mean(tf.square(_masked_residual(image, prediction, mask, chroma_weight)))
 
 
-def _masked_residual(image, prediction, mask):
-    return tf.cast(mask, "float32") * (tf.cast(image, "float32") - tf.cast(prediction, "float32"))
+# Columns: brightness (R+G+B)/sqrt 3, red-green (R-G)/sqrt 2, yellow-blue (R+G-2B)/sqrt 6.
+_OPPONENT_BASIS = (
+    (1 / math.sqrt(3), 1 / math.sqrt(2), 1 / math.sqrt(6)),
+    (1 / math.sqrt(3), -1 / math.sqrt(2), 1 / math.sqrt(6)),
+    (1 / math.sqrt(3), 0.0, -2 / math.sqrt(6)),
+)
 
 
-def lowpass_masked_l2(image, prediction, mask, sigma):
+def _masked_residual(image, prediction, mask, chroma_weight=1.0):
+    residual = tf.cast(mask, "float32") * (tf.cast(image, "float32") - tf.cast(prediction, "float32"))
+    if chroma_weight == 1.0:
+        return residual
+    if residual.shape[-1] != 3:
+        raise ValueError(
+            f"chroma_weight={chroma_weight}: expected RGB images, got {residual.shape[-1]} channels"
+        )
+    # Scaling a component by sqrt(w) weighs its square by w.
+    basis = tf.constant(_OPPONENT_BASIS, "float32") * tf.sqrt(
+        tf.constant([1.0, chroma_weight, chroma_weight], "float32")
+    )
+    return tf.tensordot(residual, basis, axes=[[-1], [0]])
+
+
+def lowpass_masked_l2(image, prediction, mask, sigma, chroma_weight=1.0):
     """`masked_l2` of the residual seen through a Gaussian of `sigma` px (0 = `masked_l2`).
 
     Detail finer than about 2 sigma px costs nothing, so it is left to whatever else the
     generator is trained on (critics, feature matching). The residual is masked before the blur
-    (zero outside the hole, and beyond the image's border).
+    (zero outside the hole, and beyond the image's border). `chroma_weight`: as in `masked_l2`.
 
     Returns:
         float32 [B].
     """
     if sigma == 0:
-        return masked_l2(image, prediction, mask)
-    diff = _masked_residual(image, prediction, mask)
+        return masked_l2(image, prediction, mask, chroma_weight)
+    diff = _masked_residual(image, prediction, mask, chroma_weight)
     radius = int(math.ceil(3 * sigma))
     taps = tf.exp(-tf.square(tf.range(-radius, radius + 1, dtype="float32")) / (2.0 * sigma**2))
     taps /= tf.reduce_sum(taps)

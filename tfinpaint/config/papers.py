@@ -161,6 +161,11 @@ class Paper2Config:
             about 2 sigma px is then asked of the critics alone, so noise inputs and texture are
             not pulled back to the blurred mean. Not the paper; measured from the shipped model it
             gave more texture by the metric and a fine dot grid by eye (docs/PAPER_COMPARISONS.md).
+        rec_chroma_weight: how much the reconstruction loss's two colour components weigh against
+            brightness, in an orthonormal opponent-colour basis of RGB (`losses.masked_l2`; 1 =
+            the paper's L2 on R, G and B), in every phase. Not the paper: the shipped model's
+            fills follow the photo's brightness and about half its colour differences
+            (docs/PAPER_COMPARISONS.md, "chroma").
         adv_weight_local, adv_weight_global, adv_weight_x2, adv_weight_x4, adv_weight_patch: one
             critic's lambda (None = adv_weight).
         t1, t2, t3: phase lengths in steps: generator only, critics only, joint. A
@@ -198,6 +203,7 @@ class Paper2Config:
     adv_ramp: int = 0
     fm_ratio: float = 0.0
     rec_lowpass: float = 0.0
+    rec_chroma_weight: float = 1.0
     adv_weight_local: float | None = None
     adv_weight_global: float | None = None
     adv_weight_x2: float | None = None
@@ -260,7 +266,7 @@ class Paper2Config:
                 raise ConfigError(
                     f"model.{name}={getattr(self, name)!r}: expected one of {', '.join(accepted)}"
                 )
-        for name in ("clip_value", "gp_weight", "adv_ratio"):
+        for name in ("clip_value", "gp_weight", "adv_ratio", "rec_chroma_weight"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"model.{name}={getattr(self, name)}: expected a positive number")
         for name in ("fm_ratio", "rec_lowpass"):

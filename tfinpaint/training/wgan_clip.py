@@ -101,6 +101,8 @@ class Paper2GAN(InpaintingGAN):
         fm_ratio: the feature-matching / reconstruction gradient-norm ratio (0 = no feature
             matching, the paper).
         rec_lowpass: sigma in px of the joint phase's low-pass reconstruction loss (0 = eq. 1).
+        rec_chroma_weight: the reconstruction loss's colour / brightness weight in every phase
+            (`losses.masked_l2`; 1 = eq. 1). `rec_loss` is tracked as eq. 1 either way.
 
     Reference:
         Mo & Zhou, Automatika 61(4), 2020, Algorithm 1 and eqs. 1-8; Arjovsky et al., WGAN 2017.
@@ -133,6 +135,7 @@ class Paper2GAN(InpaintingGAN):
         generator_lr=None,
         fm_ratio=0.0,
         rec_lowpass=0.0,
+        rec_chroma_weight=1.0,
         **kwargs,
     ):
         # The settings are checked by the config (`Paper2Config.validate`).
@@ -140,6 +143,7 @@ class Paper2GAN(InpaintingGAN):
         self.gan_loss = gan_loss
         self.adv_weighting, self.adv_ratio, self.adv_ramp = adv_weighting, float(adv_ratio), int(adv_ramp)
         self.seed, self.fm_ratio, self.rec_lowpass = int(seed), float(fm_ratio), float(rec_lowpass)
+        self.rec_chroma_weight = float(rec_chroma_weight)
         # Set before the base class reads `tracked_names`; the penalty keys its noise by "index".
         self.batch_keys = ("image", "mask", "index") if critic_regularizer == "gp" else ("image", "mask")
         super().__init__(generator, critics, global_batch_size, **kwargs)
@@ -211,10 +215,13 @@ class Paper2GAN(InpaintingGAN):
             completed = self.generator({"image": image, "mask": mask}, training=True)
             # The generator returns the completion; for a binary mask z * (x - completed) equals
             # z * (x - G(.)), so this is eq. 1 on the raw prediction, with the same gradient.
-            rec = losses.masked_l2(image, completed, mask)
+            rec = losses.masked_l2(image, completed, mask, self.rec_chroma_weight)
             loss = self.scaled("generator", self.average(rec))
         self.apply("generator", tape, loss)
-        self.track(rec_loss=rec, psnr=metrics.psnr(image, completed, max_val=1.0))
+        self.track(
+            rec_loss=losses.masked_l2(image, completed, mask),
+            psnr=metrics.psnr(image, completed, max_val=1.0),
+        )
 
     def _critic_update(self, batch, step):
         image, mask = batch["image"], batch["mask"]
@@ -255,11 +262,9 @@ class Paper2GAN(InpaintingGAN):
             image_tape.watch(completed)
             rec = losses.masked_l2(image, completed, mask)
             fake = {"image": completed, "mask": mask}
-            # Tracked as eq. 1; fitted through `rec_lowpass`'s blur when it asks for one.
-            rec_fitted = (
-                losses.lowpass_masked_l2(image, completed, mask, self.rec_lowpass)
-                if self.rec_lowpass
-                else rec
+            # Tracked as eq. 1; fitted through `rec_lowpass`'s blur and `rec_chroma_weight`.
+            rec_fitted = losses.lowpass_masked_l2(
+                image, completed, mask, self.rec_lowpass, self.rec_chroma_weight
             )
             adv = {
                 role: losses.wasserstein_generator_loss(critic(fake, training=True))
@@ -364,6 +369,7 @@ class Paper2GAN(InpaintingGAN):
             "generator_lr": self.generator_lr,
             "fm_ratio": self.fm_ratio,
             "rec_lowpass": self.rec_lowpass,
+            "rec_chroma_weight": self.rec_chroma_weight,
         }
 
 
@@ -396,5 +402,6 @@ def build_gan(config, global_batch_size: int) -> Paper2GAN:
         generator_lr=m.generator_lr,
         fm_ratio=m.fm_ratio,
         rec_lowpass=m.rec_lowpass,
+        rec_chroma_weight=m.rec_chroma_weight,
         name="paper2_gan",
     )
