@@ -16,6 +16,12 @@ from tfinpaint.training.optimizers import FusedAdam, TorchRMSprop
 PHASES = ("reconstruction", "critics", "joint")
 DEFAULT_ADV_WEIGHT = 0.001
 _EPSILON = 1  # the gradient penalty's purpose in the noise stream
+# The model settings `build_gan` hands `Paper2GAN`, under the config's names.
+_CONFIG_SETTINGS = (
+    "adv_weights", "critic_regularizer", "gp_weight", "gan_loss", "adv_weighting", "adv_ratio",
+    "adv_ramp", "optimizer", "lr", "beta_1", "beta_2", "rmsprop_lr", "generator_lr", "fm_ratio",
+    "rec_lowpass", "rec_chroma_weight",
+)  # fmt: skip
 
 
 def global_norm(gradient):
@@ -386,22 +392,7 @@ def build_gan(config, global_batch_size: int) -> Paper2GAN:
         global_batch_size,
         t1=t1,
         t2=t2,
-        adv_weights=m.adv_weights,
-        critic_regularizer=m.critic_regularizer,
-        gp_weight=m.gp_weight,
-        gan_loss=m.gan_loss,
-        adv_weighting=m.adv_weighting,
-        adv_ratio=m.adv_ratio,
-        adv_ramp=m.adv_ramp,
         seed=config.train.seed,
-        optimizer=m.optimizer,
-        lr=m.lr,
-        beta_1=m.beta_1,
-        beta_2=m.beta_2,
-        rmsprop_lr=m.rmsprop_lr,
-        generator_lr=m.generator_lr,
-        fm_ratio=m.fm_ratio,
-        rec_lowpass=m.rec_lowpass,
-        rec_chroma_weight=m.rec_chroma_weight,
         name="paper2_gan",
+        **{name: getattr(m, name) for name in _CONFIG_SETTINGS},
     )
