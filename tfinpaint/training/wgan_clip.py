@@ -224,10 +224,9 @@ class Paper2GAN(InpaintingGAN):
             rec = losses.masked_l2(image, completed, mask, self.rec_chroma_weight)
             loss = self.scaled("generator", self.average(rec))
         self.apply("generator", tape, loss)
-        self.track(
-            rec_loss=losses.masked_l2(image, completed, mask),
-            psnr=metrics.psnr(image, completed, max_val=1.0),
-        )
+        # Tracked as eq. 1 (computed again only when the colour weight changed the loss).
+        eq_1 = rec if self.rec_chroma_weight == 1 else losses.masked_l2(image, completed, mask)
+        self.track(rec_loss=eq_1, psnr=metrics.psnr(image, completed, max_val=1.0))
 
     def _critic_update(self, batch, step):
         image, mask = batch["image"], batch["mask"]
