@@ -38,10 +38,39 @@ def two_textures():
 
 def test_the_hole_is_made_of_the_photos_own_pixels_and_nothing_else_changes(two_textures):
     image, hole, guide = two_textures
-    out = guided_patch_fill(image, hole, guide, seed=0)
+    out = guided_patch_fill(image, hole, guide, seed=0, guide_tolerance=None)
     np.testing.assert_array_equal(out[~hole], image[~hole])
     known = {tuple(p) for p in image[~hole]}
     assert all(tuple(p) in known for p in out[hole])
+
+
+def test_the_guide_stays_where_the_photo_has_no_patch_like_it(two_textures):
+    image, hole, guide = two_textures
+    # A green the photo has nowhere, in the middle of the hole (a face's eye in a cheek's hole).
+    guide = guide.copy()
+    foreign = np.zeros_like(hole)
+    foreign[15:20, 15:20] = True
+    guide[foreign] = (0.1, 0.9, 0.1)
+    gated = guided_patch_fill(image, hole, guide, seed=0)
+    np.testing.assert_array_equal(gated[foreign], guide[foreign])
+    copied = guided_patch_fill(image, hole, guide, seed=0, guide_tolerance=None)
+    assert (copied[foreign][:, 1] < 0.8).all()
+    # Where the photo's texture fits the guide the copies stay: nearly all the rest of the hole.
+    rest = hole & ~_dilate_by(foreign, 9)
+    assert (gated[rest] == copied[rest]).all(-1).mean() > 0.9
+    # A tolerance no match meets keeps the guide everywhere.
+    np.testing.assert_allclose(
+        guided_patch_fill(image, hole, guide, seed=0, guide_tolerance=1e-12),
+        np.where(hole[..., None], guide, image),
+    )
+
+
+def _dilate_by(mask, radius):
+    grown = mask.copy()
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            grown |= np.roll(mask, (dy, dx), axis=(0, 1))
+    return grown
 
 
 def test_the_layout_follows_the_guide(two_textures):
@@ -87,6 +116,8 @@ def test_bad_inputs_are_named(two_textures):
         guided_patch_fill(image, hole.astype(np.uint8), guide)
     with pytest.raises(ValueError, match="iterations: expected >= 1, got 0"):
         guided_patch_fill(image, hole, guide, iterations=0)
+    with pytest.raises(ValueError, match="guide_tolerance: expected > 0 or None, got 0"):
+        guided_patch_fill(image, hole, guide, guide_tolerance=0)
     with pytest.raises(ValueError, match=r"image: expected float \[H, W, 3\]"):
         guided_patch_fill((image * 255).astype(np.uint8), hole, guide)
 
