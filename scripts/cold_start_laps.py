@@ -27,7 +27,7 @@ lap("import tensorflow")
 from tfinpaint.bench.user import make_inputs  # noqa: E402
 from tfinpaint.imagefiles import read_image, read_mask, write_image  # noqa: E402
 from tfinpaint.inference import load_inpainter  # noqa: E402
-from tfinpaint.postprocess import poisson_blend  # noqa: E402
+from tfinpaint.postprocess import apply_blend  # noqa: E402
 
 lap("import tfinpaint.inference")
 inpainter = load_inpainter("default")
@@ -39,7 +39,7 @@ raw = inpainter.inpaint_image(photo, hole)
 lap("first call (graph set-up + the network)")
 inpainter.inpaint_image(photo, hole)
 lap("second call (the network alone)")
-blended = poisson_blend(photo, raw, hole)
-lap("Poisson blend")
+blended = apply_blend(inpainter.default_blend, photo, raw, hole)
+lap(f"the model's blend ({inpainter.default_blend})")
 write_image(f"{photo_path}.out.jpg", blended, overwrite=True)
 lap("JPEG write")

@@ -10,9 +10,9 @@
 #   scripts/evaluate_default_model.sh OUT_DIR [MODEL ...]      (default MODEL: default)
 #
 # TFINPAINT_DATASETS names the datasets folder, the one holding research-train/ (docs/TRAINING.md).
-# BLEND (default poisson: each model is scored raw and Poisson-blended, `<model>+poisson` rows, the
-# latter what `tfinpaint inpaint` does for this model; the classical fills are never blended) may be
-# set to none for the raw composite only.
+# BLEND (default patches: each model is scored raw and through the blend, `<model>+patches` rows,
+# the latter what `tfinpaint inpaint` does for the default model; poisson for paper 2's own blend;
+# none for the raw composite only; the classical fills are never blended).
 set -euo pipefail
 out=${1:?usage: scripts/evaluate_default_model.sh OUT_DIR [MODEL ...]}
 shift
@@ -21,7 +21,7 @@ datasets=${TFINPAINT_DATASETS:?set TFINPAINT_DATASETS to the datasets folder (wi
 research=$datasets/research-train
 args=()
 for m in "${models[@]}"; do args+=(--model "$m"); done
-args+=(--model telea --model ns --model biharmonic --model patchmatch --blend "${BLEND:-poisson}")
+args+=(--model telea --model ns --model biharmonic --model patchmatch --blend "${BLEND:-patches}")
 
 tfinpaint evaluate "${args[@]}" --data "$research/scenes_bsds500_test" --masks center \
   --image-size 256 --out "$out/bsds500-center"

@@ -5,7 +5,7 @@ of about 1 MP, at 100 % crops, for an object-sized hole and for thin strokes.
 
 Each photo is resized to 1280 px wide (about 1 MP). Two masks per photo: an object-sized ellipse
 (220 x 160 px) and two 11-px strokes crossing the photo. Columns: the masked input, the default
-model (its default blend), the default model with `--blend patches`, Telea, PatchMatch (needs
+model (its default blend: patches), the default model with `--blend poisson`, Telea, PatchMatch (needs
 `pip install 'tfinpaint[patchmatch]'`) and the real photo; each a 320 x 240 crop at 100 %, around
 the hole's centre or the strokes' crossing. Prints each fill's hole PSNR and texture (SWD x1e3,
 the scores of `tfinpaint evaluate`).
@@ -63,7 +63,7 @@ def main() -> int:
 
     fills = {
         "default": {},
-        "default --blend patches": {"blend": "patches"},
+        "default --blend poisson": {"blend": "poisson"},
         "telea": {"model": "telea"},
         "patchmatch": {"model": "patchmatch"},
     }

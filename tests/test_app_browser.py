@@ -176,11 +176,11 @@ def result_src_bytes(page) -> bytes:
     return base64.b64decode(encoded)
 
 
-def run(page, model, blend=False, button="run"):
+def run(page, model, blend="none", button="run"):
     """Press Run (or another button) and wait for a new result or an error."""
     if model is not None:
         by_id(page, "model-select").select_option(model)
-        by_id(page, "blend").set_checked(blend)
+        by_id(page, "blend").select_option(blend)
     before = by_id(page, "result-image").get_attribute("src")
     by_id(page, button).click()
     page.wait_for_function(
@@ -230,7 +230,7 @@ def test_paint_run_and_every_pixel_outside_the_strokes_is_the_photos(page, photo
     np.testing.assert_array_equal(downloaded_mask(page), painted)
     page.screenshot(path=str(tmp_path / "painted.png"))
 
-    run(page, "telea", blend=False)
+    run(page, "telea", blend="none")
     assert error_text(page) == ""
     page.screenshot(path=str(tmp_path / "result.png"))
     result = result_image(page)
@@ -299,7 +299,7 @@ def test_an_uploaded_mask_file_is_used_as_painted(page, photo_paths, tmp_path, k
     np.testing.assert_array_equal(downloaded_mask(page), hole > 0)
     grow = 3 if kind == "alpha" else 0  # the Grow field is `tfinpaint inpaint --dilate`
     by_id(page, "dilate").fill(str(grow))
-    run(page, "telea", blend=False)
+    run(page, "telea", blend="none")
     expected = inpaint(rgb, hole > 0, model="telea", blend="none", dilate=grow)
     np.testing.assert_array_equal(result_image(page), expected)
 
@@ -357,7 +357,7 @@ def test_a_12_megapixel_photo_comes_back_at_full_size(page, photo_paths, tmp_pat
     page.mouse.up()
     hole = downloaded_mask(page)
     assert hole.shape == (3000, 4000) and 0 < hole.mean() < 0.01
-    run(page, "telea", blend=False)
+    run(page, "telea", blend="none")
     assert error_text(page) == ""
     result = result_image(page)
     assert result.shape == (3000, 4000, 3)
@@ -372,7 +372,7 @@ def test_another_sample_compare_and_painting_on_the_result(page, photo_paths, tm
     first_hole = stroke_pixels(rgb.shape, points, size)
     paint(page, points, size)
     assert by_id(page, "another-sample").is_hidden()
-    run(page, "default", blend=False)  # a paper-1 model here
+    run(page, "default", blend="none")  # a paper-1 model here
     first = result_image(page)
     np.testing.assert_array_equal(first[~first_hole], rgb[~first_hole])
 
@@ -400,7 +400,7 @@ def test_another_sample_compare_and_painting_on_the_result(page, photo_paths, tm
     second_hole = stroke_pixels(rgb.shape, [(30, 200), (60, 230)], 16)
     paint(page, [(30, 200), (60, 230)], 16)
     np.testing.assert_array_equal(downloaded_mask(page), second_hole)
-    run(page, "telea", blend=False)
+    run(page, "telea", blend="none")
     again = result_image(page)
     np.testing.assert_array_equal(again[~second_hole], sample[~second_hole])
     page.screenshot(path=str(tmp_path / "again.png"))
@@ -413,19 +413,19 @@ def test_another_sample_compare_and_painting_on_the_result(page, photo_paths, tm
 
 def test_default_is_picked_blending_follows_the_model_and_a_served_model_runs(page, photo_paths):
     assert by_id(page, "model-select").input_value() == "default"
-    # Blending starts as each model does by default: on for paper 2's, off for paper 1's and
-    # for the classical fills.
-    assert not by_id(page, "blend").is_checked()
+    # The blend starts as each model's own: Poisson for paper 2's, none for paper 1's and for
+    # the classical fills.
+    assert by_id(page, "blend").input_value() == "none"
     by_id(page, "model-select").select_option(SERVED)
-    assert by_id(page, "blend").is_checked()
+    assert by_id(page, "blend").input_value() == "poisson"
     by_id(page, "model-select").select_option("telea")
-    assert not by_id(page, "blend").is_checked()
+    assert by_id(page, "blend").input_value() == "none"
     photo = photo_paths[5]
     rgb = read_image(photo).rgb
     open_photo(page, photo)
     paint(page, [(100, 100), (140, 150)], 30)
     hole = stroke_pixels(rgb.shape, [(100, 100), (140, 150)], 30)
-    run(page, SERVED, blend=True)
+    run(page, SERVED, blend="poisson")
     result = result_image(page)
     assert result.shape == rgb.shape
     # Poisson blending changes nothing outside the hole (4 px of slack: the page's brush edge
@@ -466,7 +466,7 @@ def test_drop_paste_and_a_format_the_browser_cannot_show(page, photo_paths, tmp_
     ) == [200, 256]
     paint(page, [(50, 50), (120, 60)], 12)
     hole = stroke_pixels(rgb.shape, [(50, 50), (120, 60)], 12)
-    run(page, "telea", blend=False)
+    run(page, "telea", blend="none")
     result = result_image(page)
     np.testing.assert_array_equal(result[~hole], rgb[~hole])
 
@@ -484,7 +484,7 @@ def test_an_exif_rotated_photo_is_painted_as_shown(page, photo_paths, tmp_path):
     paint(page, points, 14)
     hole = stroke_pixels(rgb.shape, points, 14)
     np.testing.assert_array_equal(downloaded_mask(page), hole)
-    run(page, "telea", blend=False)
+    run(page, "telea", blend="none")
     result = result_image(page)
     assert result.shape == rgb.shape
     np.testing.assert_array_equal(result[~hole], rgb[~hole])

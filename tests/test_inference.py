@@ -307,6 +307,26 @@ def test_array_masks_and_argument_errors(keras2):
         inpaint(image, soft, model=keras2, blend="laplace")
 
 
+def test_a_model_saved_with_its_own_blend_keeps_it_in_every_form(paper2, tmp_path):
+    from tfinpaint.export import export_saved_model
+
+    patched = type(paper2).from_config({**paper2.get_config(), "blend": "patches"})
+    patched.build_from_config(paper2.get_build_config())
+    patched.set_weights(paper2.get_weights())
+    path = str(tmp_path / "patched.keras")
+    patched.save(path)
+    from_file = load_model_inpainter(path)
+    assert from_file.default_blend == "patches"  # its own blend wins over its paper's Poisson
+    export_saved_model(patched, str(tmp_path / "export"))
+    assert load_model_inpainter(str(tmp_path / "export")).default_blend == "patches"
+    image, hole = photo(64, 96), box_mask(64, 96, (20, 44, 30, 60))
+    np.testing.assert_array_equal(
+        inpaint(image, hole, model=from_file), inpaint(image, hole, model=from_file, blend="patches")
+    )
+    with pytest.raises(ValueError, match="blend 'smooth': expected one of none, poisson, patches or None"):
+        type(paper2).from_config({**paper2.get_config(), "blend": "smooth"})
+
+
 def test_classical_baselines_by_name_in_the_same_call():
     image, hole = photo(48, 64), box_mask(48, 64, (10, 30, 20, 40))
     for name in ("telea", "NS", "biharmonic"):

@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 
 from tfinpaint.imagefiles import ImageError, read_image
+from tfinpaint.postprocess import PATCH_WINDOW
 from tfinpaint.serving import estimates
-from tfinpaint.serving.budget import ClientGone, WorkBudget
+from tfinpaint.serving.budget import DEFAULT_MAX_WORK_BYTES, ClientGone, WorkBudget
 from tfinpaint.serving.errors import ServingError
 from tfinpaint.serving.grpc_service import start_grpc_server
 from tfinpaint.serving.http_server import RestServer
@@ -133,7 +134,15 @@ def test_a_rest_port_in_use_is_an_error_naming_it():
         holder.close()
 
 
-def test_the_patches_blend_is_counted_in_the_pages_estimate():
-    plain = estimates.page_inpaint_bytes(4_000_000, classical=True, blend="poisson")
-    patched = estimates.page_inpaint_bytes(4_000_000, classical=True, blend="patches")
-    assert patched - plain == 4_000_000 * estimates.PATCHES_BYTES_PER_PIXEL
+def test_the_patches_blend_is_counted_in_the_pages_estimate_one_window_at_a_time():
+    def extra(pixels):
+        return estimates.page_inpaint_bytes(pixels, classical=True, blend="patches") - (
+            estimates.page_inpaint_bytes(pixels, classical=True, blend="poisson")
+        )
+
+    assert extra(1_000_000) == 1_000_000 * estimates.PATCHES_BYTES_PER_PIXEL
+    assert extra(48_000_000) == PATCH_WINDOW**2 * estimates.PATCHES_BYTES_PER_PIXEL
+    # The default model's own blend on a 48-megapixel photo fits the default budget.
+    assert (
+        estimates.page_inpaint_bytes(48_000_000, classical=False, blend="patches") <= DEFAULT_MAX_WORK_BYTES
+    )

@@ -5,6 +5,8 @@
 - **Completion**: `image * (1 - mask) + prediction * mask`, so every pixel outside the hole is
   the input's, bit for bit (x * 1 + y * 0 == x for finite y).
 - **8 bits**: floats in [0, 1] become uint8 by `round(clip(x, 0, 1) * 255)`.
+- **Blends**: the only change after the completion is one of `BLENDS`
+  (`tfinpaint.postprocess`), and it changes the hole only.
 
 Training (`tfinpaint.data.masks`), inference, export and serving all use these functions, so a
 mask file means the same holes everywhere. NumPy arrays and TensorFlow tensors are both accepted
@@ -22,6 +24,9 @@ MASK_THRESHOLD = 128
 SOFT_LOW, SOFT_HIGH = 32, 224
 # Warn when this share of the marked (>= SOFT_LOW) mask pixels is in between.
 SOFT_WARN_SHARE = 0.05
+
+# What may be done to a model's composite before a user sees it (`tfinpaint.postprocess`).
+BLENDS = ("none", "poisson", "patches")
 
 # Image files every reader accepts (by extension, lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")

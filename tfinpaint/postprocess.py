@@ -16,11 +16,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-BLENDS = ("none", "poisson", "patches")
+from tfinpaint.convention import BLENDS
 
 # Pixels of known context kept around the blended region inside the cropped window, so the
 # region never touches the window's edge (seamlessClone needs it strictly inside).
 _MARGIN = 8
+
+# The patch search holds ~100 bytes a pixel of the image it searches (tfinpaint.serving.estimates),
+# so a larger photo is searched in windows of at most this side, one at a time: cores of
+# PATCH_WINDOW - 2 * PATCH_CONTEXT pixels, each with PATCH_CONTEXT pixels of photo around it to
+# copy from (the network's own context, `tfinpaint.inference.sizing`). A photo up to this side
+# (every evaluation set) is searched whole.
+PATCH_WINDOW = 1152
+PATCH_CONTEXT = 128
 
 # Pixels along the hole's edge over which the fill's mismatch with the photo is averaged before
 # the clone meets it (`_clone_target`): the fill's colour offset is taken out, the photo's fine
@@ -154,14 +162,35 @@ def apply_blend(
     if blend == "poisson":
         return poisson_blend(image, completed, mask)
     if blend == "patches":
-        from tfinpaint.patch_synthesis import guided_patch_fill
-
-        image, completed, hole = _check(image, completed, mask, who="blend 'patches'")
-        # The guide is the Poisson-blended fill: without a seam at the hole's edge the copied
-        # patches meet the photo there (measured: +0.2 dB over the raw fill as the guide, same
-        # texture; docs/PAPER_COMPARISONS.md).
-        guide = poisson_blend(image, completed, hole)
-        scale = np.float32(1.0 / 255.0)
-        filled = guided_patch_fill(image * scale, hole, guide * scale, seed=seed)
-        return np.clip(np.round(filled * 255.0), 0, 255).astype(np.uint8)
+        return _patches(*_check(image, completed, mask, who="blend 'patches'"), seed)
     return np.asarray(completed).copy()
+
+
+def _patches(image: np.ndarray, completed: np.ndarray, hole: np.ndarray, seed: int) -> np.ndarray:
+    """`blend="patches"`: the Poisson-blended fill re-made from the photo's patches, window by
+    window (`PATCH_WINDOW`)."""
+    from tfinpaint.patch_synthesis import guided_patch_fill
+
+    # The guide is the Poisson-blended fill: without a seam at the hole's edge the copied
+    # patches meet the photo there (measured: +0.2 dB over the raw fill as the guide, same
+    # texture; docs/PAPER_COMPARISONS.md).
+    guide = poisson_blend(image, completed, hole)
+    height, width = hole.shape
+    core = PATCH_WINDOW if max(height, width) <= PATCH_WINDOW else PATCH_WINDOW - 2 * PATCH_CONTEXT
+    context = 0 if core == PATCH_WINDOW else PATCH_CONTEXT
+    scale = np.float32(1.0 / 255.0)
+    copies = []  # each core's hole pixels, written once every window has read the guide
+    for y in range(0, height, core):
+        for x in range(0, width, core):
+            mine = hole[y : y + core, x : x + core]
+            if not mine.any():
+                continue
+            top, left = max(0, y - context), max(0, x - context)
+            window = np.s_[top : y + core + context, left : x + core + context]
+            filled = guided_patch_fill(image[window] * scale, hole[window], guide[window] * scale, seed=seed)
+            # Only the core's hole takes this window's copies; the context's are its neighbours'.
+            filled = filled[y - top : y - top + mine.shape[0], x - left : x - left + mine.shape[1]]
+            copies.append((y, x, mine, np.clip(np.round(filled[mine] * 255.0), 0, 255).astype(np.uint8)))
+    for y, x, mine, pixels in copies:
+        guide[y : y + core, x : x + core][mine] = pixels
+    return guide

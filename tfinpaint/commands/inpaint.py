@@ -80,8 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="poisson: Poisson-blend the hole into the photo; patches: re-make the hole from the "
         "photo's own patches, following the model's fill (real texture); none: the raw composite "
-        "(default: poisson for paper-2 models such as the default model, whose paper blends; none "
-        "for paper 1 and baselines)",
+        "(default: the model's own: patches for the default model, poisson for other paper-2 "
+        "models, whose paper blends; none for paper 1 and baselines)",
     )
     parser.add_argument(
         "--samples", type=int, default=1, help="random completions per image (paper 1 models only)"

@@ -13,7 +13,8 @@ Every signature completes each image by `tfinpaint.inference.sizing` (windows ar
 at the model's training scale), so a photo of any size gets the pixels `tfinpaint inpaint
 --blend none` gives; outside the hole the output is the input, byte for byte. The policy's
 numbers are saved as variables (`size_multiple`, `window_side`, `context`, `train_size`,
-`max_side`, `paper`) for loaders (`tfinpaint.inference.SavedModelInpainter`).
+`max_side`, `paper`, and `blend`: the model's own post-processing, "" = its paper's) for loaders
+(`tfinpaint.inference.SavedModelInpainter`), which apply the blend outside the graph.
 
 Reference:
     TF Serving SignatureDefs, https://www.tensorflow.org/tfx/serving/signature_defs
@@ -114,6 +115,7 @@ class ServingModule(tf.Module):
         self.max_side = _saved_int(generator.max_side, "max_side")
         self.train_size = _saved_int(generator.train_size, "train_size")
         self.paper = _saved_int(generator.paper, "paper")
+        self.blend = tf.Variable(getattr(generator, "blend", None) or "", trainable=False, name="blend")
         self.has_sample = callable(getattr(generator, "sample", None))
 
         def inpaint(image, mask, run):

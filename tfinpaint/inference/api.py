@@ -80,9 +80,10 @@ def inpaint(
         blend: "poisson" (`tfinpaint.postprocess.poisson_blend`), "patches" (the hole re-made
             from the photo's own patches, following the model's fill:
             `tfinpaint.patch_synthesis`, its search seeded by `seed`) or "none" (the raw
-            composite: every pixel outside the hole is the input's); None = the model's own default:
-            "poisson" for paper 2's models (the paper blends), "none" for paper 1's and the
-            classical baselines.
+            composite: every pixel outside the hole is the input's); None = the model's own
+            (`ModelInpainter.default_blend`): "patches" for the shipped default model, "poisson"
+            for other paper-2 models (the paper blends), "none" for paper 1's and the classical
+            baselines.
         samples: K > 1 draws K random completions with seeds `seed`, `seed + 1`, … (paper 1);
             1 = the model's deterministic completion (unless `sample`).
         seed: first sample's seed.

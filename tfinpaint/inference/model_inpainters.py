@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfinpaint.artifacts import ModelPathError, is_saved_model
-from tfinpaint.convention import InputWarning, composite, to_uint8
+from tfinpaint.convention import BLENDS, InputWarning, composite, to_uint8
 from tfinpaint.inference.inpainters import Inpainter, check_batch
 from tfinpaint.inference.sizing import DEFAULT_CONTEXT, DEFAULT_MAX_SIDE, SizePolicy
 from tfinpaint.inference.windows import complete, complete_whole
@@ -35,18 +35,31 @@ class ModelInpainter(Inpainter):
         can_sample: the model draws random (pluralistic) completions from a seed.
         paper: the model's paper number when known; its generator class names the default
             blend (paper 2's models are Poisson-blended, as in the paper; paper 1's are not).
+        blend: the model's own blend (`InpaintingGenerator.blend`, saved with it), which wins
+            over its paper's; None = its paper's.
     """
 
-    def __init__(self, name: str, policy: SizePolicy | None, *, can_sample: bool, paper: int | None):
+    def __init__(
+        self,
+        name: str,
+        policy: SizePolicy | None,
+        *,
+        can_sample: bool,
+        paper: int | None,
+        blend: str | None = None,
+    ):
         self.name = name
         self.policy = policy
         self.can_sample = can_sample
         self.paper = paper
+        self.blend = blend
 
     @property
     def default_blend(self) -> str:
-        """The blend of the paper's generator (`InpaintingGenerator.default_blend`); none when
-        the paper is unknown."""
+        """The model's own blend, else its paper's generator's (`InpaintingGenerator.default_blend`);
+        none when neither is known."""
+        if self.blend is not None:
+            return self.blend
         if self.paper is None:
             return "none"
         from tfinpaint.models import generator_class
@@ -125,6 +138,7 @@ class KerasInpainter(ModelInpainter):
             policy,
             can_sample=callable(getattr(generator, "sample", None)),
             paper=generator.paper,
+            blend=getattr(generator, "blend", None),
         )
         self._traced = {}
 
@@ -165,6 +179,14 @@ def _saved_int(loaded, attribute: str) -> int | None:
     """An integer an export saved as a variable (e.g. `window_side`), or None when absent."""
     value = getattr(loaded, attribute, None)
     return int(value.numpy()) if hasattr(value, "numpy") else None
+
+
+def _saved_blend(loaded) -> str | None:
+    """The model's own blend an export saved (`tfinpaint.export.signatures`), or None: absent
+    (an older export), saved empty (the paper's), or a name this version does not know."""
+    value = getattr(loaded, "blend", None)
+    name = value.numpy().decode() if hasattr(value, "numpy") else ""
+    return name if name in BLENDS else None
 
 
 class SavedModelInpainter(ModelInpainter):
@@ -218,6 +240,7 @@ class SavedModelInpainter(ModelInpainter):
             policy,
             can_sample=self._sample is not None,
             paper=_saved_int(self.loaded, "paper") or None,
+            blend=_saved_blend(self.loaded),
         )
 
     def _check_fixed(self, policy: SizePolicy, max_side, context) -> None:

@@ -1,12 +1,14 @@
 """What every paper's inference generator is: an image + mask -> completed image model that names
-its paper, carries its size rules, the side it was trained at and the blend its paper applies,
-and checks its inputs one way (keras-hub's `Backbone` pattern: one base, each paper a subclass)."""
+its paper, carries its size rules, the side it was trained at and the blend applied to its
+completions, and checks its inputs one way (keras-hub's `Backbone` pattern: one base, each paper
+a subclass)."""
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
 
+from tfinpaint.convention import BLENDS
 from tfinpaint.models.common import base_config
 
 
@@ -28,6 +30,10 @@ class InpaintingGenerator(keras.Model):
         train_size: the image side the network was trained at (None = unknown). Inference
             runs the network at that scale (`tfinpaint.inference.sizing`); kept in the saved
             config.
+        blend: the post-processing inference applies to this network's completions when none
+            is asked (None: its paper's, `default_blend`); kept in the saved config, so a
+            shipped model carries the blend it was measured with
+            (`scripts/ship_default_model.py --blend`).
 
     Call: `{"image": float [B, H, W, 3] in [0, 1], "mask": float [B, H, W, 1], 1 = hole}` with
     H, W multiples of `size_multiple` and at most `max_side` -> float32 [B, H, W, 3] in [0, 1].
@@ -37,11 +43,23 @@ class InpaintingGenerator(keras.Model):
     size_multiple: int
     default_blend = "none"
 
-    def __init__(self, *, max_side: int | None = None, train_size: int | None = None, **kwargs):
+    def __init__(
+        self,
+        *,
+        max_side: int | None = None,
+        train_size: int | None = None,
+        blend: str | None = None,
+        **kwargs,
+    ):
         kwargs.pop("autocast", None)
         super().__init__(autocast=False, **kwargs)
         self.max_side = None if max_side is None else int(max_side)
         self.train_size = None if train_size is None else int(train_size)
+        if blend not in (None, *BLENDS):
+            raise ValueError(
+                f"{type(self).__name__} blend {blend!r}: expected one of {', '.join(BLENDS)} or None."
+            )
+        self.blend = blend
 
     def checked_inputs(self, inputs):
         """`(image, mask)` as float32 from the call's dict, their sides checked: in Python when
@@ -98,4 +116,4 @@ class InpaintingGenerator(keras.Model):
         )
 
     def get_config(self):
-        return {**base_config(self), "train_size": self.train_size}
+        return {**base_config(self), "train_size": self.train_size, "blend": self.blend}

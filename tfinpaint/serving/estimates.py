@@ -8,10 +8,13 @@ resident memory over idle, this project's CPU, Pillow 13, measured for issue 22)
   result, answer), with the shipped network +1.8 GB (its windows, the model loaded);
 - biharmonic on a 1200x800 hole: +3.6 GB, about 3.7 KB per hole pixel (sparse systems);
 - `blend="patches"` on a 2000x2000 photo with a 1000x1000 hole: +393 MB, about 100 bytes per
-  pixel of the photo (its padded planes, blur and estimate; the search itself works in blocks).
+  pixel of the image searched (its padded planes, blur and estimate; the search itself works in
+  blocks), which is a window of at most `PATCH_WINDOW` a side (measured before the windows).
 """
 
 from __future__ import annotations
+
+from tfinpaint.postprocess import PATCH_WINDOW
 
 DECODE_BYTES_PER_PIXEL = 10
 INPAINT_BYTES_PER_PIXEL = 12
@@ -22,7 +25,7 @@ CLASSICAL_WORK_BYTES = 512 * 2**20
 _BIHARMONIC_BYTES_PER_HOLE_PIXEL = 4096
 # telea, ns, patchmatch: float copies of their window (image, fill, composite, mask).
 _CLASSICAL_BYTES_PER_WINDOW_PIXEL = 48
-# blend="patches" (`tfinpaint.patch_synthesis`), per pixel of the photo; measured 100.
+# blend="patches" (`tfinpaint.patch_synthesis`), per pixel of its window; measured 100.
 PATCHES_BYTES_PER_PIXEL = 128
 # REST :predict: JSON lists of numbers become Python lists, then arrays: ~10x the body.
 _JSON_BYTES_PER_BODY_BYTE = 10
@@ -36,7 +39,8 @@ def page_decode_bytes(pixels: int) -> int:
 
 def page_inpaint_bytes(pixels: int, classical: bool, blend: str | None = None) -> int:
     work = pixels * INPAINT_BYTES_PER_PIXEL + (CLASSICAL_WORK_BYTES if classical else NETWORK_WORK_BYTES)
-    return work + (pixels * PATCHES_BYTES_PER_PIXEL if blend == "patches" else 0)
+    # blend="patches" searches one window at a time.
+    return work + (min(pixels, PATCH_WINDOW**2) * PATCHES_BYTES_PER_PIXEL if blend == "patches" else 0)
 
 
 def classical_fill_bytes(model: str, hole_pixels: int, window_pixels: int) -> int:

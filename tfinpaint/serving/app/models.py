@@ -65,8 +65,9 @@ class ModelCatalog:
     def names(self) -> list[dict]:
         """[{"name", "kind" (served|default|classical), "can_sample", "blend"}, …], served first.
 
-        `blend` is what `inpaint` does for the model when not told ("poisson" for paper 2's
-        models, "none" otherwise). A model that fails to load is listed with `"error"` (the
+        `blend` is what `inpaint` does for the model when not told (`default_blend`: the model's
+        own, "patches" for the shipped default; else "poisson" for paper 2's models, "none"
+        otherwise). A model that fails to load is listed with `"error"` (the
         reason) instead of being hidden.
         """
         entries = []

@@ -114,11 +114,14 @@ def _offered_model(form: dict[str, FormField], catalog: ModelCatalog) -> str:
 def _inpaint(headers: dict, body: bytes, context: AppContext, gone) -> Response:
     form = parse_form(headers.get("content-type", ""), body)
     fmt = format_field(form)
-    blend = text_field(form, "blend") or None  # None: the model's default
+    blend = text_field(form, "blend")
     seed = seed_field(form)
     dilate, feather = pixels_field(form, "dilate"), pixels_field(form, "feather")
     catalog = ModelCatalog(context.served)
     name = _offered_model(form, catalog)
+    inpainter = catalog.inpainter(name)
+    # An empty field is the model's own blend, named here so the memory estimate counts it.
+    blend = blend or inpainter.default_blend
     image, mask = file_field(form, "image"), file_field(form, "mask")
     width, height = _size(image, context)
     _check_side(image, width, height)
@@ -130,7 +133,6 @@ def _inpaint(headers: dict, body: bytes, context: AppContext, gone) -> Response:
         hole = read_mask(mask.data, max_pixels=context.max_pixels, name=label(mask)).astype(bool)
         _mask_fits(hole, loaded, image, mask)
         _check_classical_fill(name, hole, dilate + feather)
-        inpainter = catalog.inpainter(name)
         _check_gone(gone)
         result = inpaint(
             loaded.rgb,

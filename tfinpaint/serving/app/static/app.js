@@ -137,10 +137,11 @@ async function loadModels() {
   updateButtons();
 }
 
-/** Tick "Poisson blending" as the chosen model does by default (paper 2's models blend). */
+/** Show the chosen model's own blend (paper 2's models are Poisson-blended, the shipped default
+ * model's fill is re-made from patches, paper 1's and the classical fills are not blended). */
 function showBlendDefault() {
   const model = state.models.get(ui.model.value);
-  if (model) ui.blend.checked = model.blend === "poisson";
+  if (model) ui.blend.value = model.blend;
 }
 
 // ---- images -----------------------------------------------------------------------------------
@@ -352,7 +353,7 @@ async function run(anotherSample = false) {
       image: state.current,
       mask: await mask.toPngBlob(),
       model: ui.model.value,
-      blend: ui.blend.checked ? "poisson" : "none",
+      blend: ui.blend.value,
       dilate: ui.dilate.value.trim() || "0",
       feather: ui.feather.value.trim() || "0",
       seed: null,
