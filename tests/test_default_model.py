@@ -34,6 +34,16 @@ def test_default_model_is_the_default_preset_network(default_generator):
     assert default_generator.count_params() == build_generator(config).count_params()
 
 
+def test_default_model_carries_the_blend_it_was_measured_with(default_generator):
+    # The model card's tables score the network through `patches`: the file and its export
+    # both say so, so every command applies it (paper 2's other models keep Poisson).
+    from tfinpaint.inference import load_model_inpainter
+
+    assert default_generator.blend == "patches" and type(default_generator).default_blend == "poisson"
+    assert load_model_inpainter("default").default_blend == "patches"  # the shipped export
+    assert load_model_inpainter("default", context=128).default_blend == "patches"  # the .keras file
+
+
 def test_default_model_fills_holes_better_than_their_mean_colour(default_generator):
     # A network that learned nothing (or weights that failed to load) does no better than
     # painting the hole with the known pixels' mean colour; the trained one does much better.
