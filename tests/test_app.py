@@ -1,5 +1,6 @@
 """The browser page's endpoint (`tfinpaint.serving.app.handle`), called directly."""
 
+import copy
 import io
 import json
 import uuid
@@ -372,6 +373,24 @@ def test_work_beyond_the_budget_is_413_naming_the_limit(context, monkeypatch):
     assert (
         status == 413 and "inpainting a 400x400 image with 'telea'" in error and "--max-work-memory" in error
     )
+
+
+def test_an_empty_blend_is_estimated_as_the_models_own(paper1):
+    # A model whose own blend is patches: a request that leaves the blend empty gets patches, so
+    # its estimate counts the patch search (a 400x400 photo: ~770 MB without it, ~789 MB with).
+    patched = copy.copy(paper1)
+    patched.blend = "patches"
+    tight = app.AppContext(
+        max_request_bytes=10_000_000,
+        max_pixels=200_000,
+        served={"patched": lambda: patched},
+        budget=app.WorkBudget(1, 780 * 2**20, 1),
+    )
+    rgb = np.random.default_rng(2).integers(0, 256, (400, 400, 3), np.uint8)
+    fields = {"image": ("a.png", png(rgb)), "mask": ("m.png", png(hole_mask(rgb.shape))), "model": "patched"}
+    status, error = error_of(post(tight, {**fields, "blend": ""}))
+    assert status == 413 and "inpainting a 400x400 image with 'patched'" in error
+    assert post(tight, {**fields, "blend": "poisson"})[0] == 200
 
 
 def test_an_internal_error_is_500_without_its_text(context, monkeypatch, photo, caplog):
