@@ -138,7 +138,7 @@ class KerasInpainter(ModelInpainter):
             policy,
             can_sample=callable(getattr(generator, "sample", None)),
             paper=generator.paper,
-            blend=getattr(generator, "blend", None),
+            blend=generator.blend,
         )
         self._traced = {}
 
