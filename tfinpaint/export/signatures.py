@@ -115,7 +115,7 @@ class ServingModule(tf.Module):
         self.max_side = _saved_int(generator.max_side, "max_side")
         self.train_size = _saved_int(generator.train_size, "train_size")
         self.paper = _saved_int(generator.paper, "paper")
-        self.blend = tf.Variable(generator.blend or "", trainable=False, name="blend")
+        self.blend = tf.Variable(getattr(generator, "blend", None) or "", trainable=False, name="blend")
         self.has_sample = callable(getattr(generator, "sample", None))
 
         def inpaint(image, mask, run):
