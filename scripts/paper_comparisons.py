@@ -33,6 +33,7 @@ import os
 import sys
 
 KL_TERMS = ("kl_rec", "kl_gen", "l1_rec", "l1_gen", "generator_loss")
+BASELINES = ("telea", "ns", "biharmonic")  # the classical fills an end-of-run report scores
 
 
 def _json(run: str, name: str) -> dict:
@@ -53,6 +54,13 @@ def _texture(row: dict) -> str:
     return f"{'–' if swd is None else f'{swd:.0f}'} | {'–' if ratio is None else f'{ratio:.2f}'}"
 
 
+def end_of_run_rows(run: str) -> list:
+    """The whole-set rows of a run's end-of-run report (the one scored with the masks the run
+    trained on): the run's generator, then the classical baselines."""
+    protocol = _training_protocol(_json(run, "config.json")["data"]["masks"])
+    return [r for r in _json(run, f"report-{protocol}/report.json")["rows"] if r["bucket"] is None]
+
+
 def critics_table(runs: list) -> str:
     """Markdown rows: run, critics, steps, train minutes, PSNR / SSIM / L1, hole PSNR and the
     hole's texture (SWD x1e3, gradient ratio; "–" in reports written before they existed)."""
@@ -64,11 +72,9 @@ def critics_table(runs: list) -> str:
     baselines = {}
     for run in runs:
         config, state = _json(run, "config.json"), _json(run, "run.json")
-        protocol = _training_protocol(config["data"]["masks"])
-        rows = [r for r in _json(run, f"report-{protocol}/report.json")["rows"] if r["bucket"] is None]
         name = os.path.basename(os.path.normpath(run))
-        for row in rows:
-            if row["model"] in ("telea", "ns", "biharmonic"):
+        for row in end_of_run_rows(run):
+            if row["model"] in BASELINES:
                 baselines.setdefault(row["model"], row)
                 continue
             lines.append(
@@ -131,26 +137,29 @@ def sample_spread(run: str, images: int = 32) -> dict:
 
 
 def kl_table(runs: list) -> str:
-    """Per run: each term at the first and the last log step (unweighted, batch means), and the
-    spread of two samples."""
+    """Per run: each term at the first and the last log step (unweighted, batch means), the
+    spread of two samples, and the end-of-run scores (PSNR / SSIM, the hole's SWD x1e3 and
+    gradient ratio)."""
     lines = [
         "| run | kl_reduction | steps logged | "
         + " | ".join(KL_TERMS)
-        + " | sample seeds 1 vs 2: mean abs diff in the hole (outside), 8-bit levels |",
-        "|---|---|---|" + "---:|" * len(KL_TERMS) + "---|",
+        + " | sample seeds 1 vs 2: mean abs diff in the hole (outside), 8-bit levels"
+        + " | PSNR / SSIM | hole SWD x1e3 | grad ratio |",
+        "|---|---|---|" + "---:|" * len(KL_TERMS) + "---|---|---:|---:|",
     ]
     for run in runs:
         config = _json(run, "config.json")
         scalars = logged_scalars(run)
         steps = sorted({step for points in scalars.values() for step, _ in points})
         spread = sample_spread(run)
+        score = next(r for r in end_of_run_rows(run) if r["model"] not in BASELINES)
         terms = " | ".join(
             f"{scalars[k][0][1]:.3g} → {scalars[k][-1][1]:.3g}" if k in scalars else "-" for k in KL_TERMS
         )
         lines.append(
             f"| {os.path.basename(os.path.normpath(run))} | {config['model']['kl_reduction']} | "
             f"{steps[0]} → {steps[-1]} | {terms} | {spread['inside']:.2f} ({spread['outside']:.2f}), "
-            f"{spread['images']} images |"
+            f"{spread['images']} images | {score['psnr']:.2f} / {score['ssim']:.3f} | {_texture(score)} |"
         )
     return "\n".join(lines)
 

@@ -2,6 +2,7 @@
 on a tiny generator) and its colour probe."""
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -105,3 +106,20 @@ def test_chroma_names_a_missing_or_empty_photo_folder(tmp_path, capsys):
     assert "chroma needs --data FOLDER of photos; got None" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="no .jpg, .jpeg or .png photos in this folder"):
         script.main(["chroma", _grey_generator(tmp_path), "--data", str(tmp_path)])
+
+
+def test_end_of_run_rows_are_the_whole_set_rows_of_the_training_masks_report(tmp_path):
+    # A run trained on centre holes is read from report-center/, whole-set rows only (the
+    # tables' SWD and PSNR), not the other protocol's report or the hole-ratio buckets.
+    run = tmp_path / "run"
+    (run / "report-center").mkdir(parents=True)
+    (run / "report-random").mkdir()
+    (run / "config.json").write_text(json.dumps({"data": {"masks": "center"}}))
+    rows = [
+        {"model": "paper1", "bucket": None, "swd": 312.0},
+        {"model": "paper1", "bucket": "10-20%", "swd": 290.0},
+        {"model": "telea", "bucket": None, "swd": 396.0},
+    ]
+    (run / "report-center" / "report.json").write_text(json.dumps({"rows": rows}))
+    (run / "report-random" / "report.json").write_text(json.dumps({"rows": [rows[0] | {"swd": 1.0}]}))
+    assert _script().end_of_run_rows(str(run)) == [rows[0], rows[2]]
