@@ -37,7 +37,13 @@ BASELINES = ("telea", "ns", "biharmonic")  # the classical fills an end-of-run r
 
 
 def _json(run: str, name: str) -> dict:
-    with open(os.path.join(run, name), encoding="utf-8") as f:
+    path = os.path.join(run, name)
+    if not os.path.isfile(path):
+        raise SystemExit(
+            f"{path}: not found; expected a finished `tfinpaint train` run directory "
+            "(config.json, run.json and its end-of-run report-<protocol>/report.json)"
+        )
+    with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 

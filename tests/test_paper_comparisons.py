@@ -123,3 +123,11 @@ def test_end_of_run_rows_are_the_whole_set_rows_of_the_training_masks_report(tmp
     (run / "report-center" / "report.json").write_text(json.dumps({"rows": rows}))
     (run / "report-random" / "report.json").write_text(json.dumps({"rows": [rows[0] | {"swd": 1.0}]}))
     assert _script().end_of_run_rows(str(run)) == [rows[0], rows[2]]
+
+
+def test_a_run_without_its_report_is_named(tmp_path):
+    # A run stopped before its end-of-run evaluation: the missing file is named, no traceback.
+    (tmp_path / "config.json").write_text(json.dumps({"data": {"masks": "center"}}))
+    missing = os.path.join(str(tmp_path), "report-center", "report.json")
+    with pytest.raises(SystemExit, match=f"{missing}: not found; expected a finished"):
+        _script().end_of_run_rows(str(tmp_path))
